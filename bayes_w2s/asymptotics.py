@@ -1,0 +1,97 @@
+"""Where updating ends up: the KL projection (Berk's limit) and Beta–Bernoulli closed forms.
+
+* Under misspecification, hard Bayes on i.i.d. labels ``y ~ q(. | z)``, ``z ~ mu``
+  concentrates on the KL projection of the label distribution onto the space
+  (Berk 1966; Kleijn & van der Vaart 2012)::
+
+      h* = argmin_h sum_z mu(z) KL(q(. | z) || P(. | z, h))
+         = argmax_h sum_z mu(z) sum_y q(y | z) log P(y | z, h).
+
+* Beta–Bernoulli with weighted counts (tempering, or a power prior; Ibrahim & Chen 2000):
+  ``Beta(a + sum_i w_i y_i, b + sum_i w_i (1 - y_i))``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy import stats
+
+from bayes_w2s.hypotheses import HypothesisSpace
+
+__all__ = ["KLProjection", "kl_projection", "BetaPosterior", "beta_bernoulli_posterior"]
+
+
+class KLProjection(NamedTuple):
+    """``index``: argmin hypotheses (ties within 1e-12 all listed); ``kl (H,)`` per hypothesis."""
+
+    index: tuple[int, ...]
+    kl: NDArray[np.float64]
+
+
+def kl_projection(
+    space: HypothesisSpace, label_probs: ArrayLike, context_probs: ArrayLike | None = None
+) -> KLProjection:
+    """``sum_z mu(z) KL(q(.|z) || P(.|z,h))`` for every h and its minimizers.
+
+    Parameters
+    ----------
+    space : HypothesisSpace
+    label_probs : (Z, K) or (K,)
+        The data-generating label distribution ``q(y | z)`` (e.g. a weak predictive).
+    context_probs : (Z,), optional
+        ``mu(z)``; uniform by default.
+    """
+    q = np.asarray(label_probs, dtype=float)
+    if q.ndim == 1:
+        q = q[None, :]
+    if q.shape != space.probs.shape[1:]:
+        raise ValueError(f"label_probs must have shape {space.probs.shape[1:]}, got {q.shape}")
+    if np.any(q < 0) or np.any(q > 1) or np.any(np.abs(q.sum(axis=1) - 1) > 1e-9):
+        raise ValueError("label_probs rows must be probability vectors")
+    mu = np.full(q.shape[0], 1 / q.shape[0]) if context_probs is None else np.asarray(context_probs, float)
+    if mu.shape != (q.shape[0],) or np.any(mu < 0) or abs(mu.sum() - 1) > 1e-9:
+        raise ValueError("context_probs must be a probability vector over contexts")
+    from scipy.special import rel_entr
+
+    kl = np.einsum("z,hz->h", mu, rel_entr(q[None], space.probs).sum(axis=2))  # (H,)
+    best = np.flatnonzero(kl <= kl.min() + 1e-12)
+    return KLProjection(tuple(int(i) for i in best), kl)
+
+
+class BetaPosterior(NamedTuple):
+    """``Beta(a, b)`` with its mean ``a / (a + b)`` and sd."""
+
+    a: float
+    b: float
+
+    @property
+    def mean(self) -> float:
+        return self.a / (self.a + self.b)
+
+    @property
+    def sd(self) -> float:
+        n = self.a + self.b
+        return float(np.sqrt(self.a * self.b / (n * n * (n + 1))))
+
+    def interval(self, prob: float) -> tuple[float, float]:
+        """Central interval holding probability ``prob``."""
+        lo, hi = stats.beta.interval(prob, self.a, self.b)
+        return float(lo), float(hi)
+
+
+def beta_bernoulli_posterior(
+    a: float, b: float, labels: ArrayLike, weights: ArrayLike | float = 1.0
+) -> BetaPosterior:
+    """``Beta(a + sum w_i y_i, b + sum w_i (1 - y_i))`` for 0/1 labels and weights ``w_i >= 0``."""
+    if not (np.isfinite(a) and np.isfinite(b) and a > 0 and b > 0):
+        raise ValueError(f"Beta prior parameters must be positive, got a={a!r}, b={b!r}")
+    y = np.asarray(labels)
+    if y.ndim != 1 or (y.size and not np.all((y == 0) | (y == 1))):
+        raise ValueError("labels must be a 1-D array of 0/1")
+    w = np.broadcast_to(np.asarray(weights, dtype=float), y.shape)
+    if np.any(~np.isfinite(w)) or np.any(w < 0):
+        raise ValueError("weights must be finite and non-negative")
+    return BetaPosterior(float(a + np.sum(w * y)), float(b + np.sum(w * (1 - y))))

@@ -1,0 +1,90 @@
+"""Weak labels sampled from a model.
+
+* ``per-token``: every label independently from the predictive ``P(y | z)`` — the essay's
+  case: a 50/50 mixture of all-heads and all-tails emits a fair-looking coin.
+* ``per-sequence``: one hypothesis ``h ~ prior`` per sequence, then every label from
+  ``P(y | z, h)``.
+
+Both are seeded through a :class:`numpy.random.Generator`.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from bayes_w2s.hypotheses import Model
+
+__all__ = ["MODES", "sample_labels", "label_sampler"]
+
+MODES = ("per-token", "per-sequence")
+
+
+def _inverse_cdf(cdf: NDArray[np.float64], u: NDArray[np.float64]) -> NDArray[np.int64]:
+    """Label index with ``cdf[..., k-1] <= u < cdf[..., k]``; ``cdf (..., K)``, ``u (...)``."""
+    return np.minimum((u[..., None] >= cdf[..., :-1]).sum(axis=-1), cdf.shape[-1] - 1)
+
+
+def _check(model: Model, mode: str) -> None:
+    if not isinstance(model, Model):
+        raise TypeError("model must be a bayes_w2s.Model")
+    if mode not in MODES:
+        raise ValueError(f"unknown sampling mode {mode!r}; known: {', '.join(MODES)}")
+
+
+def label_sampler(
+    model: Model,
+    rng: np.random.Generator,
+    n_replicates: int,
+    *,
+    mode: str = "per-token",
+    context_probs: ArrayLike | None = None,
+) -> Callable[[int], tuple[NDArray[np.int64], NDArray[np.int64]]]:
+    """A function ``draw(n) -> (contexts, labels)``, each ``(n_replicates, n)``.
+
+    Successive calls continue the same streams (one per replicate). Contexts are drawn
+    from ``context_probs`` (uniform by default; a single context needs no draw).
+    """
+    _check(model, mode)
+    if n_replicates < 1:
+        raise ValueError("n_replicates must be >= 1")
+    space = model.space
+    mu = None
+    if space.n_contexts > 1:
+        mu = np.full(space.n_contexts, 1 / space.n_contexts) if context_probs is None else np.asarray(context_probs, float)
+        if mu.shape != (space.n_contexts,) or np.any(mu < 0) or abs(mu.sum() - 1) > 1e-9:
+            raise ValueError("context_probs must be a probability vector over contexts")
+    if mode == "per-token":
+        cdf = np.cumsum(model.predictive(), axis=-1)[None]  # (1, Z, K)
+    else:
+        picks = rng.choice(space.n_hypotheses, size=n_replicates, p=model.prior)  # (R,)
+        cdf = np.cumsum(space.probs[picks], axis=-1)  # (R, Z, K)
+
+    def draw(n: int):
+        if mu is None:
+            z = np.zeros((n_replicates, n), dtype=np.int64)
+        else:
+            z = rng.choice(space.n_contexts, size=(n_replicates, n), p=mu)
+        rows = np.arange(cdf.shape[0])[:, None] if cdf.shape[0] > 1 else 0
+        y = _inverse_cdf(cdf[rows, z], rng.random((n_replicates, n)))
+        return z, y
+
+    return draw
+
+
+def sample_labels(
+    model: Model, contexts: ArrayLike, rng: np.random.Generator, *, mode: str = "per-token"
+) -> NDArray[np.int64]:
+    """Labels for the given context indices ``(n,)`` (one sequence)."""
+    _check(model, mode)
+    z = np.asarray(contexts)
+    if z.ndim != 1 or (z.size and (not np.issubdtype(z.dtype, np.integer) or z.min() < 0 or z.max() >= model.space.n_contexts)):
+        raise ValueError(f"contexts must be a 1-D array of indices in [0, {model.space.n_contexts})")
+    if mode == "per-token":
+        cdf = np.cumsum(model.predictive(), axis=-1)[z]  # (n, K)
+    else:
+        h = rng.choice(model.space.n_hypotheses, p=model.prior)
+        cdf = np.cumsum(model.space.probs[h], axis=-1)[z]
+    return _inverse_cdf(cdf, rng.random(z.shape))

@@ -1,0 +1,308 @@
+"""Strength schedules: how much each weak datapoint is allowed to move the learner.
+
+A schedule maps the 1-based index ``n`` of a datapoint (or its weak confidence) to a
+non-negative *strength* ``s_n``. The same number has two readings:
+
+* virtual evidence: ``s_n = log r_n``, the log likelihood ratio of the weak label, so the
+  Chan–Darwiche distance of the update is at most ``s_n`` (Chan & Darwiche 2005);
+* tempering: ``s_n = w_n``, the power of the likelihood ``P(y|z,h)^{w_n}``.
+
+Either way the *total influence* of N datapoints is ``T(N) = sum_{n=1}^N s_n``; a schedule
+is *bounded* iff ``lim_{N->inf} T(N) < inf``. Under virtual evidence every posterior odds
+ratio after N updates is within ``exp(±T(N))`` of the prior odds. Under tempering the same
+sum is only an effective sample size: it bounds nothing when a likelihood can be 0.
+
+The objects are the seam between the Bayesian core and ``bayes_w2s.neural``: a training
+loop asks ``schedule.strengths(N, confidence=c)`` once for its N weak examples and reads
+per-example strengths from the returned ``(N,)`` array.
+
+References
+----------
+Chan, H. & Darwiche, A. (2005). On the revision of probabilistic beliefs using uncertain
+evidence. Artificial Intelligence 163.
+Miller, J. W. & Dunson, D. B. (2019). Robust Bayesian inference via coarsening. JASA 114.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass
+from typing import ClassVar
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+__all__ = [
+    "Schedule",
+    "Constant",
+    "Geometric",
+    "PSeries",
+    "Budget",
+    "Coarsened",
+    "ConfidenceWeighted",
+    "SCHEDULES",
+    "make_schedule",
+]
+
+
+def _check_nonneg(name: str, value: float, *, positive: bool = False) -> float:
+    value = float(value)
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        kind = "positive" if positive else "non-negative"
+        raise ValueError(f"{name} must be a finite {kind} number, got {value!r}")
+    return value
+
+
+def _check_indices(n: ArrayLike) -> NDArray[np.float64]:
+    idx = np.asarray(n, dtype=float)
+    if np.any(idx < 1) or np.any(idx != np.floor(idx)):
+        raise ValueError("datapoint indices n are 1-based integers (n >= 1)")
+    return idx
+
+
+def _check_n_total(n_total: int) -> int:
+    if int(n_total) != n_total or n_total < 0:
+        raise ValueError(f"n_total must be a non-negative integer, got {n_total!r}")
+    return int(n_total)
+
+
+@dataclass(frozen=True)
+class Schedule(ABC):
+    """A per-datapoint strength ``s_n >= 0`` with its total ``T(N) = sum_{n<=N} s_n``.
+
+    Subclasses implement :meth:`strength` (vectorized over 1-based indices) and
+    :meth:`limit` (``lim_{N->inf} T(N)``, ``inf`` when unbounded).
+    """
+
+    name: ClassVar[str] = "schedule"
+    needs_n_total: ClassVar[bool] = False
+    needs_confidence: ClassVar[bool] = False
+
+    @abstractmethod
+    def strength(
+        self, n: ArrayLike, *, n_total: int | None = None, confidence: ArrayLike | None = None
+    ) -> NDArray[np.float64]:
+        """Strength ``s_n`` of the datapoints with 1-based indices ``n``; shape of ``n``."""
+
+    @abstractmethod
+    def limit(self) -> float:
+        """``lim_{N->inf} T(N)``; ``math.inf`` for an unbounded schedule."""
+
+    def strengths(
+        self, n_total: int, *, confidence: ArrayLike | None = None
+    ) -> NDArray[np.float64]:
+        """Strengths of datapoints ``1..n_total`` as a ``(n_total,)`` array."""
+        n_total = _check_n_total(n_total)
+        return self.strength(
+            np.arange(1, n_total + 1), n_total=n_total, confidence=confidence
+        )
+
+    def total(self, n_total: int, *, confidence: ArrayLike | None = None) -> float:
+        """Total influence ``T(N) = sum_{n=1}^{N} s_n``."""
+        return float(np.sum(self.strengths(n_total, confidence=confidence)))
+
+    @property
+    def bounded(self) -> bool:
+        """True iff the total influence converges as N -> infinity."""
+        return math.isfinite(self.limit())
+
+    def describe(self) -> str:
+        """A short label such as ``pseries(c=1, p=2)`` for tables and legends."""
+        params = ", ".join(f"{k}={v:g}" for k, v in asdict(self).items())
+        return f"{self.name}({params})"
+
+    def to_dict(self) -> dict:
+        """JSON-ready ``{"name": ..., **params}``; inverse of :func:`make_schedule`."""
+        return {"name": self.name, **asdict(self)}
+
+
+@dataclass(frozen=True)
+class Constant(Schedule):
+    """``s_n = value``; unbounded (``T(N) = N * value``) unless ``value == 0``."""
+
+    value: float = 1.0
+    name: ClassVar[str] = "constant"
+
+    def __post_init__(self) -> None:
+        _check_nonneg("value", self.value)
+
+    def strength(self, n, *, n_total=None, confidence=None):
+        idx = _check_indices(n)
+        return np.full(idx.shape, float(self.value))
+
+    def limit(self) -> float:
+        return 0.0 if self.value == 0 else math.inf
+
+
+@dataclass(frozen=True)
+class Geometric(Schedule):
+    """``s_n = first * ratio^(n-1)``, ``0 <= ratio < 1``; ``T(inf) = first / (1 - ratio)``."""
+
+    first: float = 1.0
+    ratio: float = 0.5
+    name: ClassVar[str] = "geometric"
+
+    def __post_init__(self) -> None:
+        _check_nonneg("first", self.first)
+        if not 0 <= self.ratio < 1:
+            raise ValueError(f"geometric ratio must lie in [0, 1), got {self.ratio!r}")
+
+    def strength(self, n, *, n_total=None, confidence=None):
+        idx = _check_indices(n)
+        return self.first * np.power(self.ratio, idx - 1)
+
+    def total(self, n_total, *, confidence=None):
+        n_total = _check_n_total(n_total)
+        return float(self.first * (1 - self.ratio**n_total) / (1 - self.ratio))
+
+    def limit(self) -> float:
+        return self.first / (1 - self.ratio)
+
+
+@dataclass(frozen=True)
+class PSeries(Schedule):
+    """``s_n = c / n^p`` with ``p > 1``; ``T(inf) = c * zeta(p)``."""
+
+    c: float = 1.0
+    p: float = 2.0
+    name: ClassVar[str] = "pseries"
+
+    def __post_init__(self) -> None:
+        _check_nonneg("c", self.c)
+        if not (math.isfinite(self.p) and self.p > 1):
+            raise ValueError(f"p-series exponent p must be > 1 to be bounded, got {self.p!r}")
+
+    def strength(self, n, *, n_total=None, confidence=None):
+        idx = _check_indices(n)
+        return self.c / np.power(idx, self.p)
+
+    def limit(self) -> float:
+        from scipy.special import zeta
+
+        return float(self.c * zeta(self.p))
+
+
+@dataclass(frozen=True)
+class Budget(Schedule):
+    """``s_n = B / N`` for a fixed dataset of N datapoints; ``T(N) = B`` for every N."""
+
+    budget: float = 1.0
+    name: ClassVar[str] = "budget"
+    needs_n_total: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        _check_nonneg("budget", self.budget)
+
+    def strength(self, n, *, n_total=None, confidence=None):
+        idx = _check_indices(n)
+        if n_total is None:
+            raise ValueError("the budget schedule B/N needs n_total (the dataset size N)")
+        n_total = _check_n_total(n_total)
+        if np.any(idx > n_total):
+            raise ValueError(f"index n exceeds n_total={n_total}")
+        return np.full(idx.shape, self.budget / n_total)
+
+    def limit(self) -> float:
+        return float(self.budget)
+
+
+@dataclass(frozen=True)
+class Coarsened(Schedule):
+    """``s_n = alpha / (alpha + n)``: unbounded, ``T(N) ~ alpha * ln(N / alpha)``.
+
+    Per-index analogue of the coarsened posterior (Miller & Dunson 2019), whose power
+    ``alpha / (alpha + N)`` applied to all N points keeps the effective sample size below
+    ``alpha``; that fixed-N form is :class:`Budget` with ``B = alpha * N / (alpha + N)``.
+    """
+
+    alpha: float = 10.0
+    name: ClassVar[str] = "coarsened"
+
+    def __post_init__(self) -> None:
+        _check_nonneg("alpha", self.alpha, positive=True)
+
+    def strength(self, n, *, n_total=None, confidence=None):
+        idx = _check_indices(n)
+        return self.alpha / (self.alpha + idx)
+
+    def limit(self) -> float:
+        return math.inf
+
+
+@dataclass(frozen=True)
+class ConfidenceWeighted(Schedule):
+    """``s_i = B * c_i / sum_j c_j``: strength proportional to weak confidence ``c_i``.
+
+    ``T(N) = B`` for every N. Confidences must lie in [0, 1] and not all be zero; for a
+    binary weak model a natural choice is ``c = |2 p - 1|``.
+    """
+
+    budget: float = 1.0
+    name: ClassVar[str] = "confidence"
+    needs_n_total: ClassVar[bool] = True
+    needs_confidence: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        _check_nonneg("budget", self.budget)
+
+    def strength(self, n, *, n_total=None, confidence=None):
+        idx = _check_indices(n).astype(int)
+        if confidence is None:
+            raise ValueError("the confidence-weighted schedule needs confidence=(N,) array")
+        conf = np.asarray(confidence, dtype=float)
+        if conf.ndim != 1 or conf.size == 0:
+            raise ValueError("confidence must be a non-empty 1-D array, one entry per datapoint")
+        if not np.all(np.isfinite(conf)) or np.any(conf < 0) or np.any(conf > 1):
+            raise ValueError("confidences must lie in [0, 1]")
+        if n_total is not None and _check_n_total(n_total) != conf.size:
+            raise ValueError(f"confidence has {conf.size} entries but n_total={n_total}")
+        if np.any(idx > conf.size):
+            raise ValueError(f"index n exceeds the {conf.size} confidences given")
+        norm = conf.sum()
+        if norm == 0:
+            raise ValueError("all confidences are zero: nothing to weight the budget by")
+        return self.budget * conf[idx - 1] / norm
+
+    def limit(self) -> float:
+        return float(self.budget)
+
+
+SCHEDULES: dict[str, type[Schedule]] = {
+    cls.name: cls
+    for cls in (Constant, Geometric, PSeries, Budget, Coarsened, ConfidenceWeighted)
+}
+
+
+def make_schedule(spec: str | dict | Schedule) -> Schedule:
+    """Build a schedule from ``"pseries:c=1,p=2"``, ``{"name": "pseries", "c": 1}`` or itself.
+
+    Examples
+    --------
+    >>> make_schedule("geometric:first=0.5,ratio=0.9").limit()
+    5.000000000000001
+    """
+    if isinstance(spec, Schedule):
+        return spec
+    if isinstance(spec, str):
+        name, _, rest = spec.partition(":")
+        params: dict = {}
+        for item in filter(None, (s.strip() for s in rest.split(","))):
+            key, eq, value = item.partition("=")
+            if not eq:
+                raise ValueError(f"schedule parameter {item!r} is not key=value in {spec!r}")
+            try:
+                params[key.strip()] = float(value)
+            except ValueError:
+                raise ValueError(f"schedule parameter {key!r} is not a number: {value!r}") from None
+    elif isinstance(spec, dict):
+        params = dict(spec)
+        name = params.pop("name", None)
+    else:
+        raise TypeError(f"cannot build a schedule from {type(spec).__name__}")
+    if name not in SCHEDULES:
+        raise ValueError(f"unknown schedule {name!r}; known: {', '.join(SCHEDULES)}")
+    try:
+        return SCHEDULES[name](**params)
+    except TypeError as err:
+        raise ValueError(f"bad parameters for schedule {name!r}: {err}") from None

@@ -1,0 +1,265 @@
+"""Trajectory engine: posteriors after n = 1..N weak labels, many replicates and rules at once.
+
+For replicate r and rule k the unnormalized log posterior after n observations is
+
+    log prior(h) + sum_{i <= n} term_k(s_i; z_{r,i}, y_{r,i}, h)
+
+with the per-observation terms of :func:`bayes_w2s.updates.observation_logliks`. Data are
+drawn in fixed chunks (so the stream does not depend on the checkpoints) and folded in
+by category ``c = z * K + y``:
+
+* hard Bayes, tempering and constant-strength virtual evidence are linear in the weighted
+  category counts ``W[r, c] = sum_i s_i [c_{r,i} = c]``: one ``bincount`` and one
+  ``(R, C) @ (C, H)`` product per segment;
+* virtual evidence with a varying strength sums ``log(1 + (r_i - 1) P_c(h))`` by category
+  with indicator matrix products when there are few categories, and by a blocked gather
+  otherwise.
+
+Posteriors are recorded only at (log-spaced) checkpoints, so N = 10^6 runs in memory
+``O(n_rules * R * T * H)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+from scipy.special import logsumexp
+
+from bayes_w2s.schedules import Schedule, make_schedule
+from bayes_w2s.updates import RULES, ImpossibleEvidenceError, weak_label_loglik
+
+__all__ = ["Rule", "log_checkpoints", "Trajectories", "run_trajectories"]
+
+_FEW_CATEGORIES = 16
+_BLOCK_ELEMENTS = 1 << 22
+
+
+@dataclass(frozen=True)
+class Rule:
+    """An update rule with its per-observation strengths.
+
+    ``kind`` is ``"bayes"`` (no schedule), ``"ve"`` (strength = log r) or ``"tempered"``
+    (strength = w). ``label`` names the rule in tables; defaults to kind + schedule.
+    """
+
+    kind: str
+    schedule: Schedule | str | dict | None = None
+    label: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in RULES:
+            raise ValueError(f"unknown rule kind {self.kind!r}; known: {', '.join(RULES)}")
+        if self.kind == "bayes":
+            if self.schedule is not None:
+                raise ValueError("hard Bayes takes no schedule")
+        else:
+            if self.schedule is None:
+                raise ValueError(f"rule {self.kind!r} needs a schedule")
+            sched = make_schedule(self.schedule)
+            if sched.needs_confidence:
+                raise ValueError(
+                    "confidence-weighted schedules need the whole dataset's confidences: "
+                    "use bayes_w2s.updates.condition with schedule.strengths(N, confidence=...)"
+                )
+            object.__setattr__(self, "schedule", sched)
+        if self.label is None:
+            name = self.kind if self.schedule is None else f"{self.kind} {self.schedule.describe()}"
+            object.__setattr__(self, "label", name)
+
+
+def log_checkpoints(n_max: int, per_decade: int = 10) -> NDArray[np.int64]:
+    """Sorted unique integers ``1 <= n <= n_max``, about ``per_decade`` per factor of 10."""
+    if n_max < 1 or per_decade < 1:
+        raise ValueError("n_max and per_decade must be >= 1")
+    count = int(np.ceil(np.log10(n_max) * per_decade)) + 1
+    return np.unique(np.round(np.logspace(0, np.log10(n_max), max(count, 2))).astype(np.int64))
+
+
+@dataclass(frozen=True, eq=False)
+class Trajectories:
+    """Posteriors at checkpoints.
+
+    Attributes
+    ----------
+    checkpoints : (T,) int
+        Numbers of observations n at which posteriors were recorded.
+    rules : tuple[str, ...]
+        Rule labels, in the order of the first axis below.
+    log_posterior : (n_rules, n_replicates, T, n_hypotheses)
+        Normalized ``log P(h | first n labels)``.
+    influence : (n_rules, T)
+        Total strength spent ``sum_{i<=n} s_i`` (``inf`` for hard Bayes): for virtual
+        evidence, a bound on the Chan–Darwiche distance from the prior.
+    log_prior : (n_hypotheses,)
+    """
+
+    checkpoints: NDArray[np.int64]
+    rules: tuple[str, ...]
+    log_posterior: NDArray[np.float64]
+    influence: NDArray[np.float64]
+    log_prior: NDArray[np.float64]
+
+    def to_frame(self, metrics: Mapping[str, Callable[[NDArray[np.float64]], NDArray[np.float64]]]) -> pd.DataFrame:
+        """Tidy table ``(replicate, n, rule, metric, value)``.
+
+        Each metric maps ``log_posterior (R, T, H)`` of one rule to values ``(R, T)``.
+        """
+        n_rep, n_t = self.log_posterior.shape[1:3]
+        frames = []
+        for k, rule in enumerate(self.rules):
+            for name, fn in metrics.items():
+                values = np.asarray(fn(self.log_posterior[k]), dtype=float)
+                if values.shape != (n_rep, n_t):
+                    raise ValueError(f"metric {name!r} returned shape {values.shape}, need {(n_rep, n_t)}")
+                frames.append(
+                    pd.DataFrame(
+                        {
+                            "replicate": np.repeat(np.arange(n_rep), n_t),
+                            "n": np.tile(self.checkpoints, n_rep),
+                            "rule": rule,
+                            "metric": name,
+                            "value": values.ravel(),
+                        }
+                    )
+                )
+        return pd.concat(frames, ignore_index=True)
+
+
+def _finite_split(log_p: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """``log_p`` with -inf set to 0, and the 0/1 mask of where it was -inf."""
+    impossible = np.isneginf(log_p)
+    return np.where(impossible, 0.0, log_p), impossible.astype(float)
+
+
+def _linear_segment(weights_rc, log_pc, log_pc_finite, impossible_c):
+    """``W @ log P`` with ``W > 0`` on an impossible category giving ``-inf``."""
+    out = weights_rc @ log_pc_finite  # (R, H)
+    dead = (weights_rc > 0).astype(float) @ impossible_c > 0  # (R, H)
+    out[dead] = -np.inf
+    return out
+
+
+def _segment_loglik(kind, s, cat, n_cat, log_pc, log_pc_finite, impossible_c):
+    """Summed log-likelihood terms of one data segment; ``cat (R, m)``, ``s (m,)`` -> (R, H)."""
+    n_rep, m = cat.shape
+    flat = (np.arange(n_rep)[:, None] * n_cat + cat).ravel()
+    if kind == "bayes" or (kind == "tempered"):
+        w = None if kind == "bayes" else np.broadcast_to(s, cat.shape).ravel()
+        weights = np.bincount(flat, weights=w, minlength=n_rep * n_cat).reshape(n_rep, n_cat)
+        return _linear_segment(weights, log_pc, log_pc_finite, impossible_c)
+    # virtual evidence
+    if np.all(s == s[0]):
+        counts = np.bincount(flat, minlength=n_rep * n_cat).reshape(n_rep, n_cat).astype(float)
+        return counts @ weak_label_loglik(log_pc, s[0])  # VE terms are finite
+    if n_cat <= _FEW_CATEGORIES:
+        out = np.zeros((n_rep, log_pc.shape[1]))
+        for c in range(n_cat):
+            hits = cat == c  # (R, m)
+            if hits.any():
+                out += hits.astype(float) @ weak_label_loglik(log_pc[c][None, :], s[:, None])  # (R,m)@(m,H)
+        return out
+    out = np.zeros((n_rep, log_pc.shape[1]))
+    step = max(1, _BLOCK_ELEMENTS // (n_rep * log_pc.shape[1]))
+    for start in range(0, m, step):
+        block = cat[:, start : start + step]  # (R, b)
+        terms = weak_label_loglik(log_pc[block], s[start : start + step, None])  # (R, b, H)
+        out += terms.sum(axis=1)
+    return out
+
+
+def run_trajectories(
+    log_prior: ArrayLike,
+    log_probs: ArrayLike,
+    draw: Callable[[int], tuple[NDArray[np.int64], NDArray[np.int64]]],
+    n_obs: int,
+    rules: Sequence[Rule],
+    *,
+    checkpoints: ArrayLike | None = None,
+    chunk: int = 8192,
+) -> Trajectories:
+    """Run every rule on the same label streams and record posteriors at checkpoints.
+
+    Parameters
+    ----------
+    log_prior : (H,)
+        Normalized log prior of the learner.
+    log_probs : (H, Z, K) or (H, K)
+        ``log P(y | z, h)`` of the learner's space.
+    draw : callable
+        ``draw(m) -> (contexts, labels)``, each ``(R, m)``, continuing R streams (see
+        :func:`bayes_w2s.labels.label_sampler`).
+    n_obs : int
+        N, the number of labels per replicate.
+    rules : sequence of Rule
+    checkpoints : (T,) ints in [1, N], optional
+        Defaults to :func:`log_checkpoints`; always recorded in increasing order.
+    chunk : int
+        Labels drawn per call of ``draw``; fixes the random stream.
+    """
+    lp = np.asarray(log_prior, dtype=float)
+    log_probs = np.asarray(log_probs, dtype=float)
+    if log_probs.ndim == 2:
+        log_probs = log_probs[:, None, :]
+    if log_probs.ndim != 3 or lp.shape != (log_probs.shape[0],):
+        raise ValueError(f"log_prior (H,) and log_probs (H, Z, K) disagree: {lp.shape}, {log_probs.shape}")
+    if n_obs < 1 or chunk < 1:
+        raise ValueError("n_obs and chunk must be >= 1")
+    rules = list(rules)
+    if not rules or not all(isinstance(r, Rule) for r in rules):
+        raise ValueError("rules must be a non-empty sequence of Rule")
+    labels = [r.label for r in rules]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"rule labels must be unique, got {labels}")
+    cps = log_checkpoints(n_obs) if checkpoints is None else np.unique(np.asarray(checkpoints, dtype=np.int64))
+    if cps.size == 0 or cps[0] < 1 or cps[-1] > n_obs:
+        raise ValueError(f"checkpoints must lie in [1, {n_obs}]")
+
+    n_hyp, n_ctx, n_lab = log_probs.shape
+    n_cat = n_ctx * n_lab
+    log_pc = log_probs.reshape(n_hyp, n_cat).T.copy()  # (C, H)
+    log_pc_finite, impossible_c = _finite_split(log_pc)
+
+    acc = None  # (n_rules, R, H) running sums of terms
+    spent = np.zeros(len(rules))
+    out_post, out_infl = [], []
+    n_done, next_cp = 0, 0
+    while next_cp < cps.size:
+        z, y = draw(min(chunk, n_obs - n_done))
+        cat = z * n_lab + y  # (R, m)
+        if acc is None:
+            acc = np.zeros((len(rules), cat.shape[0], n_hyp))
+        pos = 0
+        while pos < cat.shape[1]:
+            stop = min(cat.shape[1], pos + int(cps[next_cp] - n_done)) if next_cp < cps.size else cat.shape[1]
+            seg = cat[:, pos:stop]
+            idx = np.arange(n_done + 1, n_done + seg.shape[1] + 1)
+            for k, rule in enumerate(rules):
+                s = np.ones(idx.shape) if rule.kind == "bayes" else rule.schedule.strength(idx, n_total=n_obs)
+                acc[k] += _segment_loglik(rule.kind, s, seg, n_cat, log_pc, log_pc_finite, impossible_c)
+                spent[k] = np.inf if rule.kind == "bayes" else spent[k] + s.sum()
+            n_done += seg.shape[1]
+            pos = stop
+            if next_cp < cps.size and n_done == cps[next_cp]:
+                unnorm = lp + acc  # (n_rules, R, H)
+                log_z = logsumexp(unnorm, axis=-1, keepdims=True)
+                if np.any(np.isneginf(log_z)):
+                    k, r = np.argwhere(np.isneginf(log_z[..., 0]))[0]
+                    raise ImpossibleEvidenceError(
+                        f"impossible evidence: rule {labels[k]!r}, replicate {r} has no possible "
+                        f"hypothesis left by observation {n_done}",
+                        index=int(n_done),
+                    )
+                out_post.append(unnorm - log_z)
+                out_infl.append(spent.copy())
+                next_cp += 1
+    return Trajectories(
+        checkpoints=cps,
+        rules=tuple(labels),
+        log_posterior=np.stack(out_post, axis=2),  # (n_rules, R, T, H)
+        influence=np.stack(out_infl, axis=1),  # (n_rules, T)
+        log_prior=lp - logsumexp(lp),
+    )

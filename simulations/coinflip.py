@@ -1,0 +1,246 @@
+"""Coin flips: when does a strong learner mimic a weak 50/50 mixture of all-heads / all-tails?
+
+The weak model is 50/50 over two epsilon-noisy coins, ``P(heads) = 1 - eps`` ("heads") and
+``P(heads) = eps`` ("tails"); its labels are sampled per token from its predictive, which
+is a fair coin. Two strong learners update on those labels:
+
+* strong A holds the same two coins: it contains every weak hypothesis but not the weak
+  mixture. Under hard Bayes its log-odds are ``(#H - #T) log((1 - eps)/eps)``, a random
+  walk: the posterior never settles, it swings between the coins.
+* strong B is a fine grid of biases including 0.5: it can represent the mixture, so hard
+  Bayes concentrates on 0.5 (mimicry, the Berk limit), with posterior sd ~ 1/(2 sqrt n).
+
+Rules: hard Bayes, tempered with constant w, virtual evidence with constant strength and
+virtual evidence with a bounded schedule (p-series by default), whose certificate keeps
+every posterior odds within ``exp(±T(n))`` of the prior odds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from bayes_w2s import HypothesisSpace, Model, Rule, influence_distance, label_sampler, run_trajectories
+from bayes_w2s.metrics import kl_divergence
+from bayes_w2s.schedules import make_schedule
+from bayes_w2s.trajectory import log_checkpoints
+
+__all__ = ["Config", "run", "FIGURES", "summarize", "build_models", "lead_changes"]
+
+
+@dataclass(frozen=True)
+class Config:
+    """Fields that determine the result; ``bayes-w2s run coinflip --field value``."""
+
+    seed: int = 0
+    n: int = 100_000
+    replicates: int = 20
+    epsilon: float = 0.05
+    grid_size: int = 2001
+    tempered_weight: float = 0.1
+    ve_strength: float = 0.5
+    bounded_schedule: str = "pseries:c=1,p=2"
+    fair_band: float = 0.02
+    per_decade: int = 10
+
+    def __post_init__(self) -> None:
+        if not 0 < self.epsilon < 0.5:
+            raise ValueError(f"epsilon must lie in (0, 0.5), got {self.epsilon}")
+        if self.n < 10 or self.replicates < 1 or self.grid_size < 3:
+            raise ValueError("need n >= 10, replicates >= 1, grid_size >= 3")
+        if self.tempered_weight < 0 or self.ve_strength < 0:
+            raise ValueError("tempered_weight and ve_strength must be non-negative")
+        if not make_schedule(self.bounded_schedule).bounded:
+            raise ValueError(f"bounded_schedule {self.bounded_schedule!r} is not bounded")
+        if not 0 < self.fair_band < 0.5:
+            raise ValueError("fair_band must lie in (0, 0.5)")
+
+
+def _coins(biases) -> HypothesisSpace:
+    biases = np.asarray(biases, dtype=float)
+    return HypothesisSpace(np.stack([biases, 1 - biases], axis=1), [f"{b:.6g}" for b in biases], ["heads", "tails"])
+
+
+def build_models(cfg: Config) -> dict[str, Model]:
+    """The weak model and strong learners A (two coins) and B (grid with 0.5 and the coins)."""
+    eps = cfg.epsilon
+    grid = np.unique(np.round(np.concatenate([np.linspace(0, 1, cfg.grid_size), [eps, 0.5, 1 - eps]]), 12))
+    return {
+        "weak": Model(_coins([1 - eps, eps])),
+        "A": Model(_coins([1 - eps, eps])),
+        "B": Model(_coins(grid)),
+    }
+
+
+def _rules(cfg: Config) -> list[Rule]:
+    return [
+        Rule("bayes", label="hard Bayes"),
+        Rule("tempered", f"constant:value={cfg.tempered_weight}", label=f"tempered w={cfg.tempered_weight:g}"),
+        Rule("ve", f"constant:value={cfg.ve_strength}", label=f"VE const log r={cfg.ve_strength:g}"),
+        Rule("ve", cfg.bounded_schedule, label=f"VE {make_schedule(cfg.bounded_schedule).describe()}"),
+    ]
+
+
+def run(cfg: Config) -> pd.DataFrame:
+    """Tidy table ``(strong, rule, replicate, n, metric, value)``.
+
+    Metrics: ``mass_heads`` (A: posterior of the heads coin), ``mass_fair`` (B: posterior
+    mass within ``fair_band`` of 0.5), ``post_mean``/``post_sd`` of the bias, ``kl_to_weak``
+    = KL(strong predictive || weak predictive), ``influence`` = Chan–Darwiche distance from
+    the prior, ``bound`` = total strength spent (the certificate; inf for hard Bayes).
+    """
+    models = build_models(cfg)
+    weak_pred = models["weak"].predictive()[0]  # (2,)
+    rules = _rules(cfg)
+    checkpoints = log_checkpoints(cfg.n, cfg.per_decade)
+    frames = []
+    for offset, name in enumerate(("A", "B")):
+        strong = models[name]
+        bias = strong.space.probs[:, 0, 0]  # (H,)
+        rng = np.random.default_rng([cfg.seed, offset])
+        draw = label_sampler(models["weak"], rng, cfg.replicates, mode="per-token")
+        traj = run_trajectories(strong.log_prior, strong.space.log_probs, draw, cfg.n, rules, checkpoints=checkpoints)
+        prior = traj.log_prior
+
+        def mean(lp):
+            return np.exp(lp) @ bias
+
+        def pred(lp):
+            p = mean(lp)
+            return np.stack([p, 1 - p], axis=-1)
+
+        metrics = {
+            "post_mean": mean,
+            "post_sd": lambda lp: np.sqrt(np.maximum(np.exp(lp) @ bias**2 - mean(lp) ** 2, 0)),
+            "kl_to_weak": lambda lp: kl_divergence(pred(lp), weak_pred),
+            "influence": lambda lp: influence_distance(prior, lp),
+        }
+        if name == "A":
+            metrics["mass_heads"] = lambda lp: np.exp(lp[..., 0])
+        else:
+            near = np.abs(bias - 0.5) <= cfg.fair_band + 1e-12
+            metrics["mass_fair"] = lambda lp: np.exp(lp[..., near]).sum(axis=-1)
+        df = traj.to_frame(metrics)
+        bound = pd.DataFrame(
+            [
+                {"replicate": r, "n": n, "rule": rule, "metric": "bound", "value": traj.influence[k, t]}
+                for k, rule in enumerate(traj.rules)
+                for t, n in enumerate(traj.checkpoints)
+                for r in range(cfg.replicates)
+            ]
+        )
+        frames.append(pd.concat([df, bound], ignore_index=True).assign(strong=name))
+    cols = ["strong", "rule", "replicate", "n", "metric", "value"]
+    return pd.concat(frames, ignore_index=True)[cols]
+
+
+def lead_changes(df: pd.DataFrame, *, n_min: int = 100) -> pd.Series:
+    """Per (rule, replicate) of strong A: times the favoured coin flips between checkpoints >= n_min."""
+    sub = df[(df.strong == "A") & (df.metric == "mass_heads") & (df.n >= n_min)].sort_values("n")
+    side = sub.assign(heads=sub.value > 0.5).groupby(["rule", "replicate"])["heads"]
+    return side.apply(lambda s: int(np.count_nonzero(np.diff(s.to_numpy().astype(int)))))
+
+
+def summarize(df: pd.DataFrame, cfg: Config) -> str:
+    """Final-n posterior summaries per strong learner and rule, and the certificate check."""
+    last = df[df.n == df.n.max()]
+    table = last.groupby(["strong", "rule", "metric"])["value"].mean().unstack("metric")
+    ok = df[df.metric.isin(["influence", "bound"])].pivot_table(
+        index=["strong", "rule", "replicate", "n"], columns="metric", values="value"
+    )
+    ve = ok[ok.index.get_level_values("rule").str.startswith("VE")]
+    violated = ve[ve["influence"] > ve["bound"] + 1e-9]
+    tempered = ok[ok.index.get_level_values("rule").str.startswith("tempered")]
+    tempered_over = tempered[tempered["influence"] > tempered["bound"]]
+    sd_b = last[(last.strong == "B") & (last.rule == "hard Bayes") & (last.metric == "post_sd")].value.mean()
+    swings = lead_changes(df).groupby("rule").mean()
+    lines = [
+        f"coinflip: n={cfg.n}, replicates={cfg.replicates}, epsilon={cfg.epsilon}",
+        table.to_string(float_format=lambda v: f"{v:.4g}"),
+        f"strong B, hard Bayes: posterior sd * 2 sqrt(n) = {sd_b * 2 * np.sqrt(cfg.n):.3f} (1 = the 1/(2 sqrt n) law)",
+        f"strong A: mean lead changes per replicate (n >= 100): " + ", ".join(f"{k}: {v:.1f}" for k, v in swings.items()),
+        "virtual evidence, certificate D <= total influence: "
+        + ("holds at every checkpoint" if violated.empty else f"VIOLATED in {len(violated)} rows"),
+        f"tempering, D > sum of weights in {len(tempered_over)} of {len(tempered)} rows "
+        "(tempering bounds nothing where a likelihood is 0)",
+    ]
+    return "\n".join(lines)
+
+
+def _panel(df, strong, metric, ax, ylabel, logy=False):
+    from bayes_w2s.style import line_with_band
+
+    sub = df[(df.strong == strong) & (df.metric == metric)]
+    line_with_band(ax, sub, "n", "value", "rule")
+    ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel("number of weak labels n")
+    ax.set_ylabel(ylabel)
+    return ax
+
+
+def _two_panels(ax):
+    from bayes_w2s.style import new_axes
+
+    if ax is None:
+        fig, axes = new_axes(None, ncols=2, figsize=(11, 4))
+        return fig, axes
+    axes = np.atleast_1d(ax)
+    if axes.size != 2:
+        raise ValueError("pass two axes (strong A, strong B)")
+    return axes[0].figure, axes
+
+
+def plot_posterior_mass(df: pd.DataFrame, ax=None):
+    """Posterior mass on the heads coin (A) and near the fair coin (B) vs n, bands over replicates."""
+    fig, axes = _two_panels(ax)
+    _panel(df, "A", "mass_heads", axes[0], "P(heads coin | labels)")
+    for r in sorted(df.replicate.unique())[:2]:  # single replicates: the swings the band hides
+        one = df[(df.strong == "A") & (df.metric == "mass_heads") & (df.rule == "hard Bayes") & (df.replicate == r)]
+        axes[0].plot(one.n, one.value, lw=0.7, ls=":", color="black", label="hard Bayes, one replicate" if r == 0 else None)
+    axes[0].set_title("strong A: {heads, tails} coins (no fair coin)")
+    _panel(df, "B", "mass_fair", axes[1], "P(|bias - 0.5| <= band | labels)")
+    axes[1].set_title("strong B: grid of biases incl. 0.5")
+    axes[0].legend(loc="lower left")
+    axes[1].legend(loc="upper left")
+    return fig
+
+
+def plot_kl_to_weak(df: pd.DataFrame, ax=None):
+    """KL(strong predictive || weak predictive) vs n: 0 means the student mimics the weak coin."""
+    fig, axes = _two_panels(ax)
+    for a, strong in zip(axes, ("A", "B")):
+        _panel(df, strong, "kl_to_weak", a, "KL(strong || weak predictive)", logy=True)
+        a.set_title(f"strong {strong}")
+    axes[1].legend(loc="lower left")
+    return fig
+
+
+def plot_certificate(df: pd.DataFrame, ax=None):
+    """Chan–Darwiche distance from the prior vs the certified bound (dashed), strong B."""
+    from bayes_w2s.style import line_with_band, new_axes
+
+    fig, ax = new_axes(ax)
+    sub = df[(df.strong == "B") & (df.metric == "influence") & np.isfinite(df.value)]
+    line_with_band(ax, sub, "n", "value", "rule")
+    bound = df[(df.strong == "B") & (df.metric == "bound") & (df.replicate == 0) & np.isfinite(df.value)]
+    for rule, b in bound.groupby("rule", sort=False):
+        ax.plot(b.n, b.value, ls="--", color="grey", lw=1)
+        ax.annotate(f"bound: {rule}", (b.n.iloc[-1], b.value.iloc[-1]), fontsize=7, ha="right", va="bottom")
+    infinite = df[(df.strong == "B") & (df.metric == "influence") & ~np.isfinite(df.value)].rule.unique()
+    if len(infinite):
+        ax.text(0.98, 0.02, "D = inf (off the axis): " + ", ".join(infinite), transform=ax.transAxes,
+                ha="right", va="bottom", fontsize=7)
+    ax.set(xscale="log", yscale="log", xlabel="number of weak labels n", ylabel="ln max odds change D")
+    ax.legend(loc="upper left")
+    return fig
+
+
+FIGURES = {
+    "posterior_mass": plot_posterior_mass,
+    "kl_to_weak": plot_kl_to_weak,
+    "certificate": plot_certificate,
+}
