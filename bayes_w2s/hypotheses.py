@@ -29,7 +29,7 @@ def _names(names, count: int, what: str) -> tuple[str, ...]:
         return tuple(f"{what}{i}" for i in range(count))
     names = tuple(str(n) for n in names)
     if len(names) != count:
-        raise ValueError(f"got {len(names)} {what} names for {count} {what}s")
+        raise ValueError(f"{what} names: got {len(names)}, need {count}")
     if len(set(names)) != count:
         raise ValueError(f"{what} names must be unique")
     return names

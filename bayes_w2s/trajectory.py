@@ -157,10 +157,9 @@ def _segment_loglik(kind, s, cat, n_cat, log_pc, log_pc_finite, impossible_c):
         return counts @ weak_label_loglik(log_pc, s[0])  # VE terms are finite
     if n_cat <= _FEW_CATEGORIES:
         out = np.zeros((n_rep, log_pc.shape[1]))
-        for c in range(n_cat):
-            hits = cat == c  # (R, m)
-            if hits.any():
-                out += hits.astype(float) @ weak_label_loglik(log_pc[c][None, :], s[:, None])  # (R,m)@(m,H)
+        for c in np.unique(cat):
+            hits = (cat == c).astype(float)  # (R, m)
+            out += hits @ weak_label_loglik(log_pc[c][None, :], s[:, None])  # (R, m) @ (m, H)
         return out
     out = np.zeros((n_rep, log_pc.shape[1]))
     step = max(1, _BLOCK_ELEMENTS // (n_rep * log_pc.shape[1]))

@@ -44,6 +44,7 @@ __all__ = [
 ]
 
 RULES = ("bayes", "ve", "tempered")
+_DIRECT_MAX_STRENGTH = 30.0  # below this, r - 1 = expm1(s) cannot overflow
 
 
 class UpdateResult(NamedTuple):
@@ -119,9 +120,12 @@ def weak_label_loglik(log_p_label: ArrayLike, strength: ArrayLike) -> NDArray[np
     Uses ``log(r - 1) = s + log(-expm1(-s))`` and ``logaddexp``; ``s = 0`` gives 0.
     """
     s = _check_strength(strength, "strength (log r)")
+    log_p = np.asarray(log_p_label, dtype=float)
+    if s.size and s.max() <= _DIRECT_MAX_STRENGTH:  # log1p((r - 1) P): one transcendental
+        return np.log1p(np.expm1(s) * np.exp(log_p))
     with np.errstate(divide="ignore"):
         log_r_minus_1 = s + np.log(-np.expm1(-s))
-    return np.logaddexp(0.0, log_r_minus_1 + np.asarray(log_p_label, dtype=float))
+    return np.logaddexp(0.0, log_r_minus_1 + log_p)
 
 
 def weak_label_update(log_prior: ArrayLike, log_p_label: ArrayLike, strength: float) -> UpdateResult:

@@ -1,0 +1,105 @@
+"""The vectorized engine against the reference sequential update, rule by rule."""
+
+import numpy as np
+import pytest
+
+from bayes_w2s import HypothesisSpace, ImpossibleEvidenceError, Model, Rule, condition, label_sampler, log_checkpoints, run_trajectories
+
+RULES = [
+    Rule("bayes"),
+    Rule("tempered", "constant:value=0.3"),
+    Rule("tempered", "geometric:first=1,ratio=0.99"),
+    Rule("ve", "constant:value=0.7"),
+    Rule("ve", "pseries:c=2,p=1.5"),
+    Rule("ve", "budget:budget=4"),
+    Rule("ve", "coarsened:alpha=5"),
+]
+
+
+def random_world(n_hyp, n_ctx, n_lab, seed):
+    rng = np.random.default_rng(seed)
+    probs = rng.dirichlet(np.ones(n_lab), size=(n_hyp, n_ctx))
+    prior = rng.dirichlet(np.ones(n_hyp))
+    return HypothesisSpace(probs), np.log(prior)
+
+
+@pytest.mark.parametrize("n_ctx", [1, 3, 40], ids=["one-context", "few-categories", "many-categories"])
+def test_engine_matches_sequential_condition_at_every_checkpoint(n_ctx):
+    space, log_prior = random_world(6, n_ctx, 3, seed=n_ctx)
+    weak = Model(random_world(2, n_ctx, 3, seed=100 + n_ctx)[0])
+    n_obs, n_rep = 700, 3
+    cps = [1, 5, 64, 65, 300, 700]
+    traj = run_trajectories(log_prior, space.log_probs, label_sampler(weak, np.random.default_rng(9), n_rep), n_obs, RULES, checkpoints=cps, chunk=128)
+    z, y = _replay(weak, n_rep, n_obs, chunk=128)
+    for k, rule in enumerate(RULES):
+        for t, n in enumerate(cps):
+            for r in range(n_rep):
+                s = None if rule.kind == "bayes" else rule.schedule.strength(np.arange(1, n + 1), n_total=n_obs)
+                ref = condition(log_prior, space.log_probs, z[r, :n], y[r, :n], rule=rule.kind, strengths=s)
+                np.testing.assert_allclose(traj.log_posterior[k, r, t], ref.log_posterior, atol=1e-9, err_msg=f"{rule.label} n={n}")
+            if rule.kind != "bayes":
+                assert traj.influence[k, t] == pytest.approx(rule.schedule.strength(np.arange(1, n + 1), n_total=n_obs).sum())
+            else:
+                assert traj.influence[k, t] == np.inf
+
+
+def _replay(weak, n_rep, n_obs, chunk):
+    draw = label_sampler(weak, np.random.default_rng(9), n_rep)
+    parts = [draw(min(chunk, n_obs - i)) for i in range(0, n_obs, chunk)]
+    return np.concatenate([p[0] for p in parts], axis=1), np.concatenate([p[1] for p in parts], axis=1)
+
+
+def test_the_data_stream_does_not_depend_on_checkpoints():
+    space, log_prior = random_world(5, 2, 2, seed=3)
+    weak = Model(random_world(2, 2, 2, seed=4)[0])
+    a = run_trajectories(log_prior, space.log_probs, label_sampler(weak, np.random.default_rng(1), 2), 5000, RULES[:2], checkpoints=[5000])
+    b = run_trajectories(log_prior, space.log_probs, label_sampler(weak, np.random.default_rng(1), 2), 5000, RULES[:2])
+    np.testing.assert_allclose(a.log_posterior[:, :, -1], b.log_posterior[:, :, -1], atol=1e-9)
+
+
+def test_same_seed_same_trajectories_and_tidy_table():
+    space, log_prior = random_world(4, 1, 2, seed=5)
+    weak = Model(random_world(2, 1, 2, seed=6)[0])
+
+    def go(seed):
+        return run_trajectories(log_prior, space.log_probs, label_sampler(weak, np.random.default_rng(seed), 3), 2000, RULES)
+
+    a, b, c = go(0), go(0), go(1)
+    np.testing.assert_array_equal(a.log_posterior, b.log_posterior)
+    assert not np.array_equal(a.log_posterior, c.log_posterior)
+    df = a.to_frame({"mass0": lambda lp: np.exp(lp[..., 0])})
+    assert list(df.columns) == ["replicate", "n", "rule", "metric", "value"]
+    assert len(df) == len(RULES) * 3 * len(a.checkpoints)
+
+
+def test_log_checkpoints():
+    cps = log_checkpoints(10**6, per_decade=5)
+    assert cps[0] == 1 and cps[-1] == 10**6 and np.all(np.diff(cps) > 0)
+    assert 25 <= len(cps) <= 32
+
+
+def test_impossible_evidence_in_the_engine_names_rule_and_replicate():
+    space = HypothesisSpace([[1.0, 0.0], [0.0, 1.0]])
+    weak = Model(HypothesisSpace([[0.5, 0.5]]))
+    with pytest.raises(ImpossibleEvidenceError, match="rule 'bayes', replicate"):
+        run_trajectories(Model(space).log_prior, space.log_probs, label_sampler(weak, np.random.default_rng(0), 2), 100, [Rule("bayes")])
+    # virtual evidence never makes evidence impossible
+    run_trajectories(Model(space).log_prior, space.log_probs, label_sampler(weak, np.random.default_rng(0), 2), 100, [Rule("ve", "constant:value=3")])
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: Rule("soft"), "unknown rule kind"),
+        (lambda: Rule("bayes", "constant:value=1"), "takes no schedule"),
+        (lambda: Rule("ve"), "needs a schedule"),
+        (lambda: Rule("ve", "confidence:budget=1"), "whole dataset"),
+        (lambda: run_trajectories(np.log([0.5, 0.5]), np.log(np.full((2, 2), 0.5)), None, 0, [Rule("bayes")]), "n_obs"),
+        (lambda: run_trajectories(np.log([0.5, 0.5]), np.log(np.full((2, 2), 0.5)), None, 10, [Rule("bayes")], checkpoints=[11]), "checkpoints"),
+        (lambda: run_trajectories(np.log([0.5, 0.5]), np.log(np.full((2, 2), 0.5)), None, 10, [Rule("bayes"), Rule("bayes")]), "unique"),
+        (lambda: run_trajectories(np.log([1.0]), np.log(np.full((2, 2), 0.5)), None, 10, [Rule("bayes")]), "disagree"),
+    ],
+)
+def test_bad_input(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
