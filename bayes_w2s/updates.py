@@ -27,6 +27,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import logsumexp
 
+from bayes_w2s.schedules import Schedule
+
 __all__ = [
     "RULES",
     "UpdateResult",
@@ -226,9 +228,12 @@ def condition(
     labels: ArrayLike,
     *,
     rule: str = "bayes",
-    strengths: ArrayLike | float | None = None,
+    strengths: ArrayLike | float | Schedule | None = None,
 ) -> UpdateResult:
     """Condition on a sequence of (context, label) observations under one rule.
+
+    ``strengths`` is an array ``(N,)``, a scalar, or a :class:`~bayes_w2s.schedules.Schedule`
+    (then ``schedule.strengths(N)``; give confidence-weighted schedules as arrays).
 
     All three rules multiply per-observation factors, so the order does not matter and
     ``log post = log prior + sum_i term_i - log Z``. Raises
@@ -236,6 +241,8 @@ def condition(
     no hypothesis remains possible.
     """
     lp = _check_log_prior(log_prior)
+    if isinstance(strengths, Schedule):
+        strengths = strengths.strengths(np.asarray(labels).shape[0])
     terms = observation_logliks(log_probs, contexts, labels, rule=rule, strengths=strengths)
     if terms.shape[1] != lp.shape[-1]:
         raise ValueError(f"log_prior has {lp.shape[-1]} hypotheses, log_probs {terms.shape[1]}")

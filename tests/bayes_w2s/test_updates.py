@@ -213,3 +213,14 @@ def test_jeffrey_target_on_an_impossible_label_is_rejected():
 def test_space_round_trip():
     space = HypothesisSpace(PROBS)
     np.testing.assert_allclose(space.log_probs, LOG_PROBS)
+
+
+def test_condition_takes_a_schedule_for_per_observation_strengths():
+    from bayes_w2s import PSeries
+
+    contexts, labels = [0, 1, 1], [2, 0, 1]
+    sched = PSeries(c=2, p=2)
+    a = condition(LOG_PRIOR, LOG_PROBS, contexts, labels, rule="ve", strengths=sched)
+    b = condition(LOG_PRIOR, LOG_PROBS, contexts, labels, rule="ve", strengths=sched.strengths(3))
+    np.testing.assert_array_equal(a.log_posterior, b.log_posterior)
+    assert influence_distance(LOG_PRIOR, a.log_posterior) <= sched.total(3) + 1e-12
