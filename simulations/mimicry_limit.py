@@ -1,0 +1,261 @@
+"""Mimicry limit: PGR against the number of weak labels N, per update rule.
+
+World (see :mod:`bayes_w2s.worlds`): inputs uniform in ``[0, 1]^2``; the truth is a
+halfspace at ``truth_angle`` degrees through the centre. The weak model is the class of
+pixelated labelers (every labeling of a ``grid_cells x grid_cells`` grid) after hard Bayes
+on ``n_gt`` ground-truth labels; its errors are the staircase cells along the boundary.
+Weak labels are drawn per token from its predictive at the ``train`` inputs.
+
+The strong model is a grid of halfspaces with a "pretrained" prior
+``log pi(h) = -kappa * min_j rho(h, c_j)`` around 1 + ``n_distractors`` salient concepts
+(the truth and random halfspaces). Two strong spaces:
+
+* ``contains weak``: halfspaces plus every grid labeler — the weak model's hypotheses are
+  representable, so its errors can be mimicked;
+* ``grammatical``: halfspaces only — a staircase is not a halfspace.
+
+Rules: hard Bayes; tempered with a constant weight; virtual evidence (VE) with a constant
+strength; VE with bounded schedules (``;``-separated specs). For a labeler class every
+rule is a Gibbs posterior ``prior(h) exp(G_N agree(h))`` with ``G_N`` the summed per-label
+match weight (:mod:`bayes_w2s.w2s`); a mimic ``h_w`` beats the truth once
+``G_N (1 - 2 eps_weak) > kappa`` (both differ from the truth on the weak errors), so hard
+Bayes crosses at about ``N* = kappa / ((1 - 2 eps_weak) log((1 - eps)/eps))`` while a
+bounded schedule never gets there when its total is small enough. The table records
+whether that is what happens, with PGR against the ceiling (hard Bayes on the truth at the
+same inputs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from bayes_w2s.schedules import make_schedule
+from bayes_w2s.trajectory import Rule, log_checkpoints
+from bayes_w2s.w2s import LABEL_MODES, train_weak, weak_to_strong
+from bayes_w2s.worlds import grid_labelers, halfspaces, likelihood_values, make_world
+
+__all__ = ["Config", "run", "summarize", "FIGURES", "rules_for", "split_specs", "median_band", "STRONG_VARIANTS"]
+
+STRONG_VARIANTS = ("contains weak", "grammatical")
+
+
+def split_specs(text: str) -> tuple[str, ...]:
+    """``"budget:budget=100;pseries:c=1,p=2"`` -> the schedule specs (``;`` separates them)."""
+    return tuple(s.strip() for s in text.split(";") if s.strip())
+
+
+def check_common(cfg) -> None:
+    """Checks shared by the experiments of this world (sizes, noise, label mode, angles)."""
+    for name in ("replicates", "n_gt", "n_train", "n_test"):
+        value = getattr(cfg, name)
+        if isinstance(value, bool) or int(value) != value or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    for name in ("eps_weak", "eps_strong"):
+        likelihood_values(getattr(cfg, name))  # raises with the allowed range
+    if cfg.weak_labels not in LABEL_MODES:
+        raise ValueError(f"weak_labels must be one of {', '.join(LABEL_MODES)}, got {cfg.weak_labels!r}")
+    if getattr(cfg, "n_distractors", 0) < 0:
+        raise ValueError(f"n_distractors must be >= 0, got {cfg.n_distractors!r}")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Fields that determine the result; ``bayes-w2s run mimicry_limit --field value``."""
+
+    seed: int = 0
+    replicates: int = 10
+    n: int = 100_000
+    per_decade: int = 8
+    n_gt: int = 60
+    n_train: int = 400
+    n_test: int = 1000
+    grid_cells: int = 3
+    strong_angles: int = 72
+    strong_offsets: int = 21
+    truth_angle: float = 57.0
+    n_distractors: int = 7
+    kappa: float = 400.0
+    eps_weak: float = 0.1
+    eps_strong: float = 0.1
+    weak_labels: str = "sample"
+    tempered_weight: float = 0.1
+    ve_strength: float = 0.1
+    bounded_schedules: str = "budget:budget=100;geometric:first=1,ratio=0.99;pseries:c=100,p=2"
+
+    def __post_init__(self) -> None:
+        check_common(self)
+        if self.n < 10:
+            raise ValueError(f"n must be >= 10, got {self.n}")
+        if self.per_decade < 1:
+            raise ValueError("per_decade must be >= 1")
+        if not 1 <= self.grid_cells <= 3:
+            raise ValueError(f"grid_cells must be 1, 2 or 3 (2^(cells^2) labelers), got {self.grid_cells}")
+        if self.strong_angles < 1 or self.strong_offsets < 1:
+            raise ValueError("strong_angles and strong_offsets must be >= 1")
+        if self.kappa < 0:
+            raise ValueError(f"kappa must be >= 0, got {self.kappa}")
+        if self.tempered_weight <= 0 or self.ve_strength <= 0:
+            raise ValueError("tempered_weight and ve_strength must be positive")
+        for spec in split_specs(self.bounded_schedules):
+            if not make_schedule(spec).bounded:
+                raise ValueError(f"bounded_schedules: {spec!r} is not bounded")
+
+
+def rules_for(cfg) -> list[Rule]:
+    """Hard Bayes, tempered constant, VE constant, and VE with each bounded schedule."""
+    rules = [
+        Rule("bayes", label="hard Bayes"),
+        Rule("tempered", f"constant:value={cfg.tempered_weight}", label=f"tempered w={cfg.tempered_weight:g}"),
+        Rule("ve", f"constant:value={cfg.ve_strength}", label=f"VE const log r={cfg.ve_strength:g}"),
+    ]
+    for spec in split_specs(cfg.bounded_schedules):
+        rules.append(Rule("ve", spec, label=f"VE {make_schedule(spec).describe()}"))
+    return rules
+
+
+def run(cfg: Config) -> pd.DataFrame:
+    """Tidy table ``(strong, rule, replicate, n, metric, value)``.
+
+    Each replicate is an independent world (pool, distractor concepts, weak model, label
+    stream) from ``default_rng([seed, replicate])``; metrics as in
+    :func:`bayes_w2s.w2s.score_fit`.
+    """
+    rules = rules_for(cfg)
+    cps = log_checkpoints(cfg.n, cfg.per_decade)
+    frames = []
+    for rep in range(cfg.replicates):
+        rng = np.random.default_rng([cfg.seed, rep])
+        world = make_world(rng, n_gt=cfg.n_gt, n_train=cfg.n_train, n_test=cfg.n_test,
+                           truth_angle=cfg.truth_angle, n_distractors=cfg.n_distractors)
+        grid = grid_labelers(world.pool.points, cfg.grid_cells)
+        weak = train_weak(world, grid, cfg.eps_weak)
+        base = halfspaces(world.pool.points, cfg.strong_angles, cfg.strong_offsets)
+        for k, variant in enumerate(STRONG_VARIANTS):
+            strong = base.union(grid) if variant == "contains weak" else base
+            stream_rng = np.random.default_rng([cfg.seed, rep, 1])  # same weak labels for both spaces
+            df, _ = weak_to_strong(world, weak, strong, world.strong_prior(strong, cfg.kappa), cfg.eps_strong,
+                                   rules, cps, stream_rng, mode=cfg.weak_labels)
+            frames.append(df.assign(strong=variant, replicate=rep))
+    return pd.concat(frames, ignore_index=True)[["strong", "rule", "replicate", "n", "metric", "value"]]
+
+
+def label_contrast(cfg) -> float:
+    """How much more often a mimic of the weak model matches a weak label than the truth does,
+    per weak error: ``1 - 2 eps_weak`` for sampled labels, 1 for argmax labels."""
+    return 1.0 if cfg.weak_labels == "argmax" else 1 - 2 * cfg.eps_weak
+
+
+def crossing_n(cfg, kappa: float | None = None) -> float:
+    """Predicted N where hard Bayes prefers a representable mimic to the truth:
+    ``kappa / (contrast * log((1 - eps)/eps))`` (prior odds ``kappa rho`` against the
+    log-likelihood gain ``N contrast rho log((1-eps)/eps)``, rho = the weak error rate)."""
+    hit, miss = likelihood_values(cfg.eps_strong)
+    return (cfg.kappa if kappa is None else kappa) / (label_contrast(cfg) * np.log(hit / miss))
+
+
+def _at(df, metric, ns):
+    sub = df[(df.metric == metric) & df.n.isin(ns)]
+    return sub.groupby(["strong", "rule", "n"], sort=False)["value"]
+
+
+def summarize(df: pd.DataFrame, cfg: Config) -> str:
+    """PGR (median over replicates, mean in brackets) at N = 10^2..; agreement on weak errors."""
+    ns = sorted({int(n) for n in df.n.unique() if np.isclose(np.log10(n) % 1, 0) and n >= 100} | {int(df.n.max())})
+    g = _at(df, "pgr", ns)
+    tab = (g.median().round(2).astype(str) + " (" + g.mean().round(2).astype(str) + ")").unstack("n")
+    last = df[df.n == df.n.max()]
+    end = last.pivot_table(index=["strong", "rule"], columns="metric", values="value", aggfunc="mean", sort=False)
+    end = end[["acc_weak", "acc_ceiling", "acc_w2s", "agree_weak_err", "spent", "influence"]]
+    lines = [
+        f"mimicry_limit: {cfg.replicates} worlds, N up to {cfg.n}, kappa={cfg.kappa:g}, "
+        f"predicted hard-Bayes crossing N* = {crossing_n(cfg):.0f}",
+        "PGR median (mean) over worlds:",
+        tab.to_string(),
+        f"at N = {int(df.n.max())} (means):",
+        end.to_string(float_format=lambda v: f"{v:.3g}"),
+        f"PGR undefined (ceiling <= weak) in {int(df[df.metric == 'pgr'].value.isna().sum())} rows",
+    ]
+    return "\n".join(lines)
+
+
+def median_band(ax, df, x, y, group, *, band=(0.25, 0.75), styles=None):
+    """Median of ``y`` vs ``x`` per ``group`` with an inter-quantile band over replicates."""
+    for key, sub in df.groupby(group, sort=False):
+        stats = sub.groupby(x)[y].quantile([0.5, band[0], band[1]]).unstack()
+        kw = (styles or {}).get(key, {})
+        (line,) = ax.plot(stats.index, stats[0.5], label=str(key), **kw)
+        ax.fill_between(stats.index, stats[band[0]], stats[band[1]], color=line.get_color(), alpha=0.15, lw=0)
+    return ax
+
+
+def _panels(ax, n):
+    from bayes_w2s.style import new_axes
+
+    if ax is None:
+        return new_axes(None, ncols=n, figsize=(5.5 * n, 4), sharey=True)
+    axes = np.atleast_1d(ax)
+    if axes.size != n:
+        raise ValueError(f"pass {n} axes")
+    return axes[0].figure, axes
+
+
+def informative_n(df: pd.DataFrame, fraction: float = 0.5) -> np.ndarray:
+    """The N at which the median gap ``acc_ceiling - acc_weak`` is at least ``fraction`` of its
+    value at the largest N: where PGR is not a ratio of two tiny numbers."""
+    gap = (df[df.metric == "acc_ceiling"].set_index(["strong", "rule", "replicate", "n"]).value
+           - df[df.metric == "acc_weak"].set_index(["strong", "rule", "replicate", "n"]).value)
+    med = gap.groupby("n").median()
+    return med.index[med >= fraction * med.iloc[-1]].to_numpy()
+
+
+def _per_variant(df, metric, ax, ylabel, ylim=None, ns=None):
+    fig, axes = _panels(ax, 2)
+    for a, variant in zip(axes, STRONG_VARIANTS):
+        sub = df[(df.strong == variant) & (df.metric == metric)].dropna(subset=["value"])
+        if ns is not None:
+            sub = sub[sub.n.isin(ns)]
+        median_band(a, sub, "n", "value", "rule")
+        a.set(xscale="log", xlabel="number of weak labels N", title=f"strong space: {variant}")
+        if ylim:
+            a.set_ylim(*ylim)
+    axes[0].set_ylabel(ylabel)
+    return fig
+
+
+def plot_pgr(df: pd.DataFrame, ax=None):
+    """PGR vs N per rule (median, quartile band over worlds), with and without representable weak errors.
+
+    Drawn only where the ceiling's median gap over the weak model is at least half its final
+    value (:func:`informative_n`); below that PGR divides by almost nothing.
+    """
+    fig = _per_variant(df, "pgr", ax, "PGR (median over worlds)", ylim=(-1.5, 1.3), ns=informative_n(df))
+    for a in fig.axes[:2]:
+        a.axhline(0, color="grey", lw=0.8, ls=":")
+        a.axhline(1, color="grey", lw=0.8, ls=":")
+    fig.axes[1].legend(loc="lower right")
+    return fig
+
+
+def plot_mimicry(df: pd.DataFrame, ax=None):
+    """Agreement with the weak model on the test inputs it gets wrong, vs N."""
+    fig = _per_variant(df, "agree_weak_err", ax, "agreement with weak on weak errors", ylim=(-0.02, 1.02))
+    fig.axes[0].legend(loc="center right")
+    return fig
+
+
+def plot_accuracy(df: pd.DataFrame, ax=None):
+    """Strong test accuracy vs N per rule; dotted: weak model, dashed: ceiling (medians)."""
+    fig = _per_variant(df, "acc_w2s", ax, "test accuracy")
+    for a, variant in zip(fig.axes[:2], STRONG_VARIANTS):
+        sub = df[df.strong == variant]
+        for metric, ls in (("acc_weak", ":"), ("acc_ceiling", "--")):
+            med = sub[(sub.metric == metric) & (sub.rule == sub.rule.iloc[0])].groupby("n").value.median()
+            a.plot(med.index, med.values, color="black", ls=ls, lw=1, label=metric.replace("acc_", ""))
+    fig.axes[1].legend(loc="lower right")
+    return fig
+
+
+FIGURES = {"pgr": plot_pgr, "mimicry": plot_mimicry, "accuracy": plot_accuracy}

@@ -1,0 +1,177 @@
+"""The textbook with typos: weak errors that no "grammatical" strong hypothesis can produce.
+
+World as in :mod:`~bayes_w2s.simulations.mimicry_limit`. The weak labeler is the truth
+(a halfspace) with systematic *typos*: the labels of ``round(rate * typo_cells^2)`` cells of
+a ``typo_cells x typo_cells`` grid are flipped, every time those inputs are labelled (plus
+per-token noise ``eps_weak``). The strong model is a grid of halfspaces with the pretrained
+prior. Three cases:
+
+* ``typos, grammatical student``: typos at random cells; the strong space is halfspaces only
+  (the student considers only grammatical hypotheses). The KL projection of the weak labels
+  onto halfspaces stays at the truth as long as no halfspace agrees with the typos more
+  than the truth does, so even hard Bayes should learn the grammar and read the typos as
+  noise (PGR near 1 at every N);
+* ``typos, representable``: the same typos, but the weak labeler itself is added to the
+  strong space (with its pretrained prior weight): hard Bayes must eventually mimic it;
+* ``shifted boundary``: as many flipped cells, placed in a band along one side of the true
+  boundary — a systematic error that *is* grammatical (a shifted halfspace), so even the
+  halfspace student can mimic it.
+
+Reported against the typo rate (weak accuracy) at the largest N, and against N.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from bayes_w2s.schedules import make_schedule
+from bayes_w2s.trajectory import log_checkpoints
+from bayes_w2s.w2s import WeakModel, weak_to_strong
+from bayes_w2s.worlds import LabelerClass, halfspaces, make_world, typo_labeler
+from bayes_w2s.simulations.mimicry_limit import check_common, median_band, rules_for, split_specs
+
+__all__ = ["Config", "run", "summarize", "FIGURES", "CASES"]
+
+CASES = ("typos, grammatical student", "typos, representable", "shifted boundary")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Fields that determine the result; ``bayes-w2s run typos --field value``."""
+
+    seed: int = 0
+    replicates: int = 10
+    n: int = 10_000
+    per_decade: int = 4
+    rates: tuple[float, ...] = (0.05, 0.1, 0.2, 0.3, 0.4)
+    typo_cells: int = 10
+    n_gt: int = 1
+    n_train: int = 400
+    n_test: int = 1000
+    strong_angles: int = 72
+    strong_offsets: int = 21
+    truth_angle: float = 57.0
+    n_distractors: int = 7
+    kappa: float = 400.0
+    eps_weak: float = 0.1
+    eps_strong: float = 0.1
+    weak_labels: str = "sample"
+    tempered_weight: float = 0.1
+    ve_strength: float = 0.1
+    bounded_schedules: str = "budget:budget=100"
+
+    def __post_init__(self) -> None:
+        check_common(self)
+        if self.n < 10 or self.per_decade < 1:
+            raise ValueError("need n >= 10 and per_decade >= 1")
+        if not self.rates or min(self.rates) < 0 or max(self.rates) >= 0.5:
+            raise ValueError(f"typo rates must lie in [0, 0.5), got {self.rates!r}")
+        if self.typo_cells < 2:
+            raise ValueError(f"typo_cells must be >= 2, got {self.typo_cells}")
+        if self.kappa < 0:
+            raise ValueError(f"kappa must be >= 0, got {self.kappa}")
+        for spec in split_specs(self.bounded_schedules):
+            if not make_schedule(spec).bounded:
+                raise ValueError(f"bounded_schedules: {spec!r} is not bounded")
+
+
+def run(cfg: Config) -> pd.DataFrame:
+    """Tidy table ``(case, rate, rule, replicate, n, metric, value)``."""
+    rules = rules_for(cfg)
+    cps = log_checkpoints(cfg.n, cfg.per_decade)
+    frames = []
+    for rep in range(cfg.replicates):
+        rng = np.random.default_rng([cfg.seed, rep])
+        world = make_world(rng, n_gt=cfg.n_gt, n_train=cfg.n_train, n_test=cfg.n_test,
+                           truth_angle=cfg.truth_angle, n_distractors=cfg.n_distractors)
+        base = halfspaces(world.pool.points, cfg.strong_angles, cfg.strong_offsets)
+        base_prior = world.strong_prior(base, cfg.kappa)
+        score = world.signed_distance(cfg.truth_angle, 0.0)
+        for j, rate in enumerate(cfg.rates):
+            typo_rng = np.random.default_rng([cfg.seed, rep, j])
+            labels = {
+                "random": typo_labeler(world.pool.points, world.truth, rate, typo_rng, cells=cfg.typo_cells),
+                "band": typo_labeler(world.pool.points, world.truth, rate, typo_rng, cells=cfg.typo_cells,
+                                     placement="band", score=score),
+            }
+            for case in CASES:
+                placement = "band" if case == "shifted boundary" else "random"
+                weak_cls = LabelerClass(labels[placement], (f"typos({placement},{rate:g})",))
+                weak = WeakModel.from_posterior(weak_cls, cfg.eps_weak, [0.0])
+                if case == "typos, representable":
+                    strong = base.union(weak_cls)
+                    prior = world.strong_prior(strong, cfg.kappa)
+                else:
+                    strong, prior = base, base_prior
+                stream_rng = np.random.default_rng([cfg.seed, rep, j, 1])  # same draws in every case
+                df, _ = weak_to_strong(world, weak, strong, prior, cfg.eps_strong, rules, cps, stream_rng,
+                                       mode=cfg.weak_labels)
+                frames.append(df.assign(case=case, rate=rate, replicate=rep))
+    return pd.concat(frames, ignore_index=True)[["case", "rate", "rule", "replicate", "n", "metric", "value"]]
+
+
+def summarize(df: pd.DataFrame, cfg: Config) -> str:
+    """Median PGR and agreement on weak errors at the largest N per case, rate and rule."""
+    last = df[df.n == df.n.max()]
+    wide = last.pivot_table(index=["case", "rule", "rate"], columns="metric", values="value",
+                            aggfunc="median", sort=False)
+    pgr = wide["pgr"].unstack("rate")
+    agree = wide["agree_weak_err"].unstack("rate")
+    acc = last[last.metric == "acc_weak"].groupby("rate").value.median()
+    return "\n".join([
+        f"typos: {cfg.replicates} worlds, N={int(df.n.max())}, kappa={cfg.kappa:g}; medians over worlds",
+        "weak accuracy per typo rate: " + ", ".join(f"{r:g}: {a:.3f}" for r, a in acc.items()),
+        "PGR (rows case/rule, columns typo rate):",
+        pgr.to_string(float_format=lambda v: f"{v:.2f}"),
+        "agreement with the weak labeler on its errors:",
+        agree.to_string(float_format=lambda v: f"{v:.2f}"),
+    ])
+
+
+def _rule_panels(df, ax, rules):
+    from bayes_w2s.style import new_axes
+
+    if ax is None:
+        fig, axes = new_axes(None, ncols=len(rules), figsize=(4.6 * len(rules), 4), sharey=True)
+    else:
+        axes = np.atleast_1d(ax)
+        fig = axes[0].figure
+    return fig, np.atleast_1d(axes)
+
+
+def plot_pgr_vs_rate(df: pd.DataFrame, ax=None):
+    """PGR at the largest N against weak accuracy (typo rate), one line per case, one panel per rule."""
+    last = df[df.n == df.n.max()]
+    rules = list(dict.fromkeys(last.rule))
+    fig, axes = _rule_panels(df, ax, rules)
+    acc = last[last.metric == "acc_weak"].groupby("rate").value.median()
+    for a, rule in zip(axes, rules):
+        sub = last[(last.rule == rule) & (last.metric == "pgr")].dropna(subset=["value"])
+        median_band(a, sub.assign(x=sub.rate.map(acc)), "x", "value", "case")
+        a.set(xlabel="weak accuracy (typo rate)", title=rule, ylim=(-0.6, 1.2))
+        a.axhline(0, color="grey", lw=0.8, ls=":")
+        a.axhline(1, color="grey", lw=0.8, ls=":")
+    axes[0].set_ylabel(f"PGR at N={int(df.n.max())}")
+    axes[0].legend(loc="lower left")
+    return fig
+
+
+def plot_mimicry_vs_n(df: pd.DataFrame, ax=None):
+    """Hard Bayes: agreement with the weak labeler on its errors vs N, one line per case and rate."""
+    from bayes_w2s.style import new_axes
+
+    fig, ax = new_axes(ax)
+    sub = df[(df.rule == df.rule.iloc[0]) & (df.metric == "agree_weak_err")]
+    rates = sorted(sub.rate.unique())
+    mid = rates[len(rates) // 2]
+    median_band(ax, sub[sub.rate == mid], "n", "value", "case")
+    ax.set(xscale="log", xlabel="number of weak labels N", ylabel="agreement with weak on its errors",
+           title=f"{df.rule.iloc[0]}, typo rate {mid:g}", ylim=(-0.02, 1.02))
+    ax.legend(loc="center left")
+    return fig
+
+
+FIGURES = {"pgr_vs_rate": plot_pgr_vs_rate, "mimicry_vs_n": plot_mimicry_vs_n}
