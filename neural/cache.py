@@ -1,0 +1,81 @@
+"""On-disk array cache for the expensive, reusable parts of a W2S run.
+
+Weak-model outputs (soft labels, test predictions), ceiling predictions and frozen-feature
+matrices are stored as ``.npz`` files named by the sha256 of a JSON description of
+*everything that affects them* (model spec, data fingerprint, split sizes, seed, training
+settings, code version tag). Two runs that differ only in the student's method share them.
+
+Location: ``$BAYES_W2S_CACHE`` if set, else ``~/.cache/bayes_w2s/neural``; a pipeline may
+pass its own root. Files are written to a temporary name and renamed (atomic).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["CACHE_VERSION", "ArrayCache", "cache_key", "default_cache_root"]
+
+CACHE_VERSION = 1  # bump when code changes what a cached entry means
+
+
+def default_cache_root() -> Path:
+    return Path(os.environ.get("BAYES_W2S_CACHE", Path.home() / ".cache" / "bayes_w2s" / "neural"))
+
+
+def cache_key(parts: dict) -> str:
+    """sha256 (first 20 hex digits) of the canonical JSON of ``parts`` plus the cache version."""
+    text = json.dumps({"v": CACHE_VERSION, **parts}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+class ArrayCache:
+    """``get_or_compute(kind, parts, fn)``: a dict of arrays, loaded or computed and saved.
+
+    ``hits`` and ``misses`` count lookups per ``kind`` (tests use them to check reuse).
+    ``enabled=False`` computes every time and writes nothing.
+    """
+
+    def __init__(self, root: str | os.PathLike | None = None, *, enabled: bool = True):
+        self.root = Path(root) if root is not None else default_cache_root()
+        self.enabled = enabled
+        self.hits: dict[str, int] = {}
+        self.misses: dict[str, int] = {}
+
+    def path(self, kind: str, parts: dict) -> Path:
+        return self.root / kind / f"{cache_key(parts)}.npz"
+
+    def get_or_compute(
+        self, kind: str, parts: dict, fn: Callable[[], dict]
+    ) -> dict[str, np.ndarray]:
+        path = self.path(kind, parts)
+        if self.enabled and path.is_file():
+            try:
+                with np.load(path) as data:
+                    arrays = {k: data[k] for k in data.files}
+                self.hits[kind] = self.hits.get(kind, 0) + 1
+                return arrays
+            except (OSError, ValueError):  # a damaged entry: recompute it
+                path.unlink(missing_ok=True)
+        self.misses[kind] = self.misses.get(kind, 0) + 1
+        arrays = {k: np.asarray(v) for k, v in fn().items()}
+        if self.enabled:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npz", dir=path.parent)
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    np.savez(fh, **arrays)
+                os.replace(tmp, path)
+                path.with_suffix(".json").write_text(
+                    json.dumps(parts, sort_keys=True, default=str, indent=1)
+                )
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        return arrays

@@ -1,0 +1,247 @@
+"""``bayes-w2s neural``: run one method, compare all methods, or sweep toward the mimicry limit.
+
+    bayes-w2s neural run --weak W --strong S --dataset D --method M --seeds 0,1,2 [--mode features]
+    bayes-w2s neural compare [--weak minilm-l1 --strong minilm] [--methods m1,m2,...] [--seeds 0,1,2]
+    bayes-w2s neural mimicry [--methods ...] [--n-grid 250,1000,4000] [--steps-grid 50,200,800]
+
+Methods: ``xent``, ``logconf``, ``product``, ``ve[+SCHEDULE][@steps]``,
+``tempered[+SCHEDULE][@steps]`` with SCHEDULE a bayes_w2s schedule spec such as
+``budget:budget=40``, ``constant:value=3``, ``geometric:first=3,ratio=0.99`` or
+``confidence:budget=40``. Modes: ``features`` (cached frozen features, default), ``probe``,
+``finetune``, ``lora``. Every command writes a run folder under ``--out`` (default runs/).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+__all__ = ["main"]
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(t) for t in text.split(",") if t.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}"
+        ) from None
+
+
+def _methods(text: str) -> tuple[str, ...]:
+    # schedule specs contain commas inside ':' parameter lists: split on ';' if present
+    sep = ";" if ";" in text else None
+    if sep:
+        return tuple(t.strip() for t in text.split(";") if t.strip())
+    out: list[str] = []
+    for tok in text.split(","):
+        tok = tok.strip()
+        if not tok:
+            continue
+        if out and "=" in tok and "+" in out[-1] and "+" not in tok:
+            out[-1] += "," + tok  # a schedule parameter that followed a comma
+        else:
+            out.append(tok)
+    return tuple(out)
+
+
+def _add_pipeline_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("pipeline")
+    g.add_argument("--weak", default="minilm-l1", help="weak model spec (default: minilm-l1)")
+    g.add_argument("--strong", default="minilm", help="strong model spec (default: minilm)")
+    g.add_argument("--dataset", default="rotten_tomatoes")
+    g.add_argument("--mode", default="features", choices=("features", "probe", "finetune", "lora"))
+    g.add_argument("--seeds", type=_ints, default=(0, 1, 2))
+    g.add_argument("--n-weak-train", type=int, default=4000)
+    g.add_argument(
+        "--n-weak-gt",
+        type=int,
+        default=250,
+        help="ground-truth labels the weak model sees (first of weak-train; 0: all)",
+    )
+    g.add_argument("--n-weak-label", type=int, default=4000)
+    g.add_argument("--n-test", type=int, default=4000, help="0: all remaining examples")
+    g.add_argument("--max-length", type=int, default=64)
+    g.add_argument("--batch-size", type=int, default=32)
+    g.add_argument(
+        "--lr",
+        type=float,
+        default=None,
+        help="default 1e-3 (features, probe) or 5e-5 (finetune, lora)",
+    )
+    g.add_argument(
+        "--epochs",
+        type=float,
+        default=None,
+        help="default 10 (features, probe) or 2 (finetune, lora)",
+    )
+    g.add_argument(
+        "--steps", type=int, default=None, help="student optimizer steps (overrides epochs)"
+    )
+    g.add_argument(
+        "--head-hidden", type=int, default=0, help="MLP head width on features (0: linear)"
+    )
+    g.add_argument(
+        "--weak-temperature", default="1", help="temperature of weak soft labels, or 'fit'"
+    )
+    g.add_argument(
+        "--anchor", choices=("l2", "kl"), default=None, help="prior anchor of the student"
+    )
+    g.add_argument("--anchor-weight", type=float, default=0.0)
+    g.add_argument(
+        "--intermediate", default=None, help="bootstrapping: weak -> INTERMEDIATE -> strong"
+    )
+    g.add_argument("--device", default="auto")
+    g.add_argument("--out", default="runs", help="root folder for run folders")
+    g.add_argument(
+        "--cache",
+        default=None,
+        help="cache folder (default $BAYES_W2S_CACHE or ~/.cache/bayes_w2s/neural)",
+    )
+    g.add_argument("--no-cache", action="store_true")
+    g.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _base(args, method: str):
+    from .pipeline import W2SConfig
+
+    return W2SConfig(
+        weak=args.weak,
+        strong=args.strong,
+        dataset=args.dataset,
+        method=method,
+        mode=args.mode,
+        n_weak_train=args.n_weak_train,
+        n_weak_gt=args.n_weak_gt or None,
+        n_weak_label=args.n_weak_label,
+        n_test=args.n_test,
+        max_length=args.max_length,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        epochs=args.epochs,
+        steps=args.steps,
+        head_hidden=args.head_hidden,
+        weak_temperature=args.weak_temperature,
+        anchor=args.anchor,
+        anchor_weight=args.anchor_weight,
+        intermediate=args.intermediate,
+        device=args.device,
+    )
+
+
+def _cache(args):
+    from .cache import ArrayCache
+
+    return ArrayCache(args.cache, enabled=not args.no_cache)
+
+
+def _progress(args) -> bool:
+    return not args.no_progress and sys.stderr.isatty()
+
+
+def _fmt(summary) -> str:
+    cols = [
+        c
+        for c in (
+            "method",
+            "n_seeds",
+            "acc_weak",
+            "acc_ceiling",
+            "acc_w2s",
+            "pgr",
+            "pgr_lo",
+            "pgr_hi",
+            "agree_on_weak_errors",
+            "influence",
+        )
+        if c in summary
+    ]
+    return summary[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}")
+
+
+def _cmd_compare(args, methods: tuple[str, ...], kind: str) -> int:
+    from .compare import CompareConfig, run_compare, write_compare
+
+    cfg = CompareConfig(base=_base(args, methods[0]), methods=methods, seeds=args.seeds)
+    t0 = time.perf_counter()
+    rows, summary = run_compare(cfg, cache=_cache(args), progress=_progress(args))
+    wall = time.perf_counter() - t0
+    folder = write_compare(
+        args.out,
+        cfg,
+        rows,
+        summary,
+        extra={"command": kind, "wall_s": wall},
+        figure=kind == "compare",
+        kind=f"neural_{kind}",
+    )
+    print(_fmt(summary))
+    print(f"wall time {wall:.1f} s; wrote {folder}")
+    return 0
+
+
+def _cmd_mimicry(args) -> int:
+    from .mimicry import MimicryConfig, run_mimicry, write_mimicry
+
+    cfg = MimicryConfig(
+        base=_base(args, args.methods[0]),
+        methods=args.methods,
+        seeds=args.seeds,
+        n_grid=args.n_grid,
+        steps_grid=args.steps_grid,
+    )
+    t0 = time.perf_counter()
+    rows = run_mimicry(cfg, cache=_cache(args), progress=_progress(args))
+    wall = time.perf_counter() - t0
+    folder, text = write_mimicry(args.out, cfg, rows, extra={"wall_s": wall})
+    print(text)
+    print(f"wall time {wall:.1f} s; wrote {folder}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .compare import DEFAULT_METHODS
+    from .mimicry import DEFAULT_MIMICRY_METHODS
+
+    parser = argparse.ArgumentParser(
+        prog="bayes-w2s neural",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_run = sub.add_parser("run", help="one method on one pair, several seeds")
+    _add_pipeline_args(p_run)
+    p_run.add_argument("--method", default="xent", help="e.g. xent, logconf, ve+budget:budget=40")
+    p_cmp = sub.add_parser("compare", help="every method on one pair: PGR table + bar figure")
+    _add_pipeline_args(p_cmp)
+    p_cmp.add_argument(
+        "--methods",
+        type=_methods,
+        default=DEFAULT_METHODS,
+        help="comma- or ;-separated method specs (default: the 5 standard ones)",
+    )
+    p_mim = sub.add_parser(
+        "mimicry", help="PGR and agreement-on-weak-errors vs weak data and steps"
+    )
+    _add_pipeline_args(p_mim)
+    p_mim.add_argument("--methods", type=_methods, default=DEFAULT_MIMICRY_METHODS)
+    p_mim.add_argument("--n-grid", type=_ints, default=(250, 500, 1000, 2000, 4700))
+    p_mim.add_argument("--steps-grid", type=_ints, default=(25, 100, 400, 1600, 6400))
+    args = parser.parse_args(argv)
+    if args.no_progress:
+        os.environ["TQDM_DISABLE"] = "1"
+    try:
+        if args.command == "run":
+            return _cmd_compare(args, (args.method,), "run")
+        if args.command == "compare":
+            return _cmd_compare(args, tuple(args.methods), "compare")
+        return _cmd_mimicry(args)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"bayes-w2s neural: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

