@@ -17,8 +17,6 @@ from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
-
 from bayes_w2s.hypotheses import HypothesisSpace
 
 __all__ = ["KLProjection", "kl_projection", "BetaPosterior", "beta_bernoulli_posterior"]
@@ -78,6 +76,8 @@ class BetaPosterior(NamedTuple):
 
     def interval(self, prob: float) -> tuple[float, float]:
         """Central interval holding probability ``prob``."""
+        from scipy import stats  # lazy: scipy.stats costs seconds at import
+
         lo, hi = stats.beta.interval(prob, self.a, self.b)
         return float(lo), float(hi)
 

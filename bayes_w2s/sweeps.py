@@ -1,0 +1,450 @@
+"""Sweeps: one experiment over a grid of config values times seeds, resumable after a crash.
+
+    bayes-w2s sweep NAME --grid KEY=V1,V2 [KEY=...] --seeds 0-9 \\
+        [--executor local|serial|dask|ray] [--workers N] [--address ADDR] \\
+        [--out ROOT | --dir FOLDER] [--no-figures] [--no-progress] [--<config-field> VALUE ...]
+
+A *cell* is one grid point and one seed: ``run(Config(**base, **point, seed=seed))``. Its
+rows are tagged with the grid keys, ``seed`` and ``cell_id`` (a hash of the experiment name
+and the cell's full config). Grid values of a tuple-valued field are separated by ``/``
+(``--grid weak_dims=1,2/4,8``); seeds are ranges and lists (``0-9``, ``0,3,7-9``).
+
+Folder format
+-------------
+::
+
+    FOLDER/manifest.json       experiment, base config, grid, seeds, version, git revision
+    FOLDER/cells/<cell_id>.csv one file per finished cell
+    FOLDER/results.csv         every cell, in grid order        } written once all cells
+    FOLDER/config.json         runs.write_run metadata + sweep  } are done, so that
+    FOLDER/<figure>.png/.pdf                                    } ``bayes-w2s figures`` works
+
+Why one file per cell rather than an appended journal: the only writer is the driver
+process, and it writes each cell with :func:`bayes_w2s.runs.atomic_write_csv` (temporary
+file in the same folder, fsync, :func:`os.replace`). A rename is atomic on POSIX, so after a
+crash or SIGKILL a cell file is either complete or absent — never torn — and, being named by
+its cell id, can never be duplicated: a resumed sweep runs exactly the cells whose files are
+missing. A shared JSONL journal would need a torn-last-line repair and a dedupe pass on every
+read. The consolidated ``results.csv`` is rebuilt from the cell files in grid order, so an
+interrupted-and-resumed sweep gives the same table, byte for byte, as an uninterrupted one
+run the same way. Without ``--dir`` the folder is
+``ROOT/<experiment>[__fixed=option...]__sweep__<grid keys>``, so re-running a command finds it.
+
+A sweep refuses to resume into a folder whose manifest differs (other experiment, base
+config, grid, seeds, package version or git revision) and refuses to share a folder with a
+second live sweep (an ``flock`` on ``FOLDER/.lock``, released by the OS even on SIGKILL).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as _dt
+import difflib
+import hashlib
+import itertools
+import json
+import os
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bayes_w2s.executors import EXECUTORS, CellError, make_executor
+from bayes_w2s.runs import (
+    atomic_write_csv,
+    atomic_write_text,
+    config_to_dict,
+    draw_figures,
+    git_revision,
+    load_experiment,
+    package_version,
+    run_folder_name,
+    write_run,
+)
+
+__all__ = [
+    "Cell",
+    "SweepError",
+    "SweepResult",
+    "main",
+    "parse_grid",
+    "parse_seeds",
+    "plan_cells",
+    "run_cell",
+    "run_sweep",
+]
+
+FORMAT = "bayes-w2s-sweep/1"
+MANIFEST_FILE = "manifest.json"
+CELLS_DIR = "cells"
+IDENTITY = ("format", "experiment", "config", "grid", "seeds", "package_version", "git_revision")
+
+
+class SweepError(ValueError):
+    """A sweep that cannot start: bad grid or seeds, foreign or busy folder."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+    """One grid point and seed: ``config = Config(**base, **point, seed=seed)``.
+
+    ``cell_id`` is the first 16 hex digits of SHA-256 of the canonical JSON of the experiment
+    name and the full config, so a cell's file name is fixed by what it computes.
+    """
+
+    index: int
+    point: tuple[tuple[str, Any], ...]
+    seed: int
+    config: Any
+    cell_id: str
+
+    @property
+    def tags(self) -> dict[str, Any]:
+        """Columns prepended to the cell's rows: grid keys, ``seed``, ``cell_id``."""
+        tags = {
+            key: ",".join(map(str, v)) if isinstance(v, (tuple, list)) else v
+            for key, v in self.point
+        }
+        return {**tags, "seed": self.seed, "cell_id": self.cell_id}
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepResult:
+    """What a finished sweep left: ``table`` is ``folder/results.csv``."""
+
+    folder: Path
+    table: pd.DataFrame
+    n_cells: int
+    n_computed: int
+    n_resumed: int
+    seconds: float
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"0-9"``, ``"3"``, ``"0,2,5-7"`` -> sorted-as-given list of distinct non-negative ints."""
+    seeds: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        try:
+            lo, _, hi = part.partition("-")
+            first, last = int(lo), int(hi) if hi else int(lo)
+        except ValueError:
+            raise SweepError(f"cannot parse seeds {text!r}: expected e.g. 0-9 or 0,3,5-7") from None
+        if first < 0 or last < first:
+            raise SweepError(f"bad seed range {part!r} in {text!r}: need 0 <= first <= last")
+        seeds.extend(range(first, last + 1))
+    if len(set(seeds)) != len(seeds):
+        raise SweepError(f"seeds {text!r} repeat a seed")
+    return seeds
+
+
+def _check_key(key: str, config_cls) -> dataclasses.Field:
+    fields = {f.name: f for f in dataclasses.fields(config_cls)}
+    if key == "seed":
+        raise SweepError("'seed' cannot be a grid key: give seeds with --seeds (e.g. --seeds 0-9)")
+    if key not in fields:
+        close = difflib.get_close_matches(key, fields, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        known = ", ".join(name for name in fields if name != "seed")
+        raise SweepError(
+            f"unknown grid key {key!r}{hint}; {config_cls.__module__}.Config has: {known}"
+        )
+    return fields[key]
+
+
+def parse_grid(specs: Sequence[str], config_cls) -> dict[str, list]:
+    """``["key=v1,v2", ...]`` -> ``{key: [v1, v2]}`` with values typed like the field defaults.
+
+    Values of a tuple-valued field are separated by ``/`` and their items by ``,``.
+    """
+    from bayes_w2s.cli import _field_parser
+
+    grid: dict[str, list] = {}
+    defaults = config_cls()
+    for spec in specs:
+        key, sep, text = spec.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key or not text.strip():
+            raise SweepError(f"bad grid spec {spec!r}: expected KEY=V1,V2,...")
+        field = _check_key(key, config_cls)
+        if key in grid:
+            raise SweepError(f"grid key {key!r} given twice")
+        default = getattr(defaults, key)
+        parse = _field_parser(field, default)
+        items = text.split("/") if isinstance(default, (tuple, list)) else text.split(",")
+        try:
+            grid[key] = [parse(item.strip()) for item in items]
+        except (ValueError, TypeError, argparse.ArgumentTypeError) as err:
+            kind = type(default).__name__
+            raise SweepError(
+                f"grid key {key!r}: cannot parse {text!r} as {kind} values ({err})"
+            ) from None
+    return grid
+
+
+def _validate_grid(grid: Mapping[str, Sequence], config_cls) -> dict[str, list]:
+    out = {}
+    for key, values in grid.items():
+        _check_key(key, config_cls)
+        values = [tuple(v) if isinstance(v, list) else v for v in values]
+        if not values:
+            raise SweepError(f"grid key {key!r} has no values")
+        if len({json.dumps(v, default=str) for v in values}) != len(values):
+            raise SweepError(f"grid key {key!r} repeats a value: {values}")
+        out[key] = values
+    return out
+
+
+def _cell_id(experiment: str, cfg: Any) -> str:
+    canon = json.dumps({"experiment": experiment, "config": config_to_dict(cfg)}, sort_keys=True)
+    return hashlib.sha256(canon.encode()).hexdigest()[:16]
+
+
+def plan_cells(
+    experiment: str, config_cls, grid: Mapping[str, Sequence], seeds: Sequence[int], base=None
+):
+    """Every cell, in grid order (grid keys as given, last key fastest, then seeds)."""
+    grid = _validate_grid(grid, config_cls)
+    base = dict(base or {})
+    clash = sorted(set(base) & set(grid))
+    if clash:
+        raise SweepError(f"{', '.join(clash)} given both as grid key and as fixed option")
+    if "seed" in base:
+        raise SweepError("give seeds with --seeds, not --seed, in a sweep")
+    if (
+        not seeds
+        or any(not isinstance(s, int) or s < 0 for s in seeds)
+        or len(set(seeds)) != len(seeds)
+    ):
+        raise SweepError(f"seeds must be distinct non-negative integers, got {list(seeds)}")
+    cells = []
+    for values in itertools.product(*grid.values()):
+        point = tuple(zip(grid, values))
+        for seed in seeds:
+            try:
+                cfg = config_cls(**base, **dict(point), seed=seed)
+            except (TypeError, ValueError) as err:
+                raise SweepError(f"invalid config at grid point {dict(point)}: {err}") from None
+            cells.append(Cell(len(cells), point, seed, cfg, _cell_id(experiment, cfg)))
+    return cells
+
+
+def run_cell(experiment: str, cfg: Any, tags: Mapping[str, Any]) -> pd.DataFrame:
+    """Run one cell (in a worker): the experiment's table with ``tags`` as leading columns."""
+    df = load_experiment(experiment).run(cfg)
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"{experiment}.run returned {type(df).__name__}, not a DataFrame")
+    df = df.reset_index(drop=True)
+    for name, value in tags.items():
+        if name in df.columns:
+            if not (df[name].astype(str) == str(value)).all():
+                raise ValueError(
+                    f"{experiment}'s table has a column {name!r} that differs from the sweep tag"
+                )
+            df = df.drop(columns=name)
+    front = pd.DataFrame({name: [value] * len(df) for name, value in tags.items()}, index=df.index)
+    return pd.concat([front, df], axis=1)
+
+
+def _manifest(experiment, base_cfg, grid, seeds, n_cells, executor, workers) -> dict:
+    base = config_to_dict(base_cfg)
+    base.pop("seed", None)
+    return json.loads(json.dumps({
+        "format": FORMAT, "experiment": experiment, "config": base, "grid": grid, "seeds": list(seeds),
+        "package_version": package_version(), "git_revision": git_revision(), "n_cells": n_cells,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "executor": executor, "workers": workers,
+    }, default=list))  # fmt: skip
+
+
+@contextmanager
+def _locked(folder: Path):
+    """Hold an exclusive ``flock`` on ``folder/.lock`` (no-op where fcntl is missing)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    with open(folder / ".lock", "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SweepError(
+                f"another sweep is running in {folder} (it holds {folder / '.lock'})"
+            ) from None
+        yield
+
+
+def _open_folder(folder: Path, manifest: dict) -> None:
+    """Write the manifest into a new folder, or check it against an existing one."""
+    path = folder / MANIFEST_FILE
+    if path.is_file():
+        old = json.loads(path.read_text())
+        differ = [key for key in IDENTITY if old.get(key) != manifest.get(key)]
+        if differ:
+            detail = "; ".join(f"{k}: {old.get(k)!r} here, {manifest.get(k)!r} now" for k in differ)
+            raise SweepError(
+                f"{folder} holds a different sweep ({detail}); refusing to resume into it: "
+                "use another folder (--dir / --out) or delete this one"
+            )
+        return
+    if any(p.name != ".lock" for p in folder.iterdir()):
+        raise SweepError(
+            f"{folder} exists and is not a sweep folder (no {MANIFEST_FILE}); use a new folder"
+        )
+    atomic_write_text(path, json.dumps(manifest, indent=2) + "\n")
+
+
+def run_sweep(
+    experiment: str,
+    grid: Mapping[str, Sequence],
+    seeds: Sequence[int],
+    folder: str | os.PathLike,
+    *,
+    base: Mapping[str, Any] | None = None,
+    executor: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+    progress: bool = False,
+    figures: bool = False,
+) -> SweepResult:
+    """Run (or resume) every cell of a sweep into ``folder``; see the module docstring.
+
+    Parameters
+    ----------
+    experiment : str
+        Name of a module ``bayes_w2s.simulations.<experiment>``.
+    grid : mapping
+        ``{config field: [values]}``; cells are the Cartesian product, times ``seeds``.
+    seeds : sequence of int
+        Distinct non-negative seeds.
+    folder : path
+        The sweep folder (created if missing).
+    base : mapping, optional
+        Fixed config fields shared by every cell.
+    executor, workers, address
+        See :func:`bayes_w2s.executors.make_executor`.
+    progress : bool
+        Show a tqdm bar (cells done / total).
+    figures : bool
+        Draw the experiment's figures from ``results.csv`` at the end.
+
+    Raises
+    ------
+    SweepError
+        Bad grid, seeds or base; folder holding another sweep or in use.
+    bayes_w2s.executors.CellError
+        A cell raised; finished cells are kept and a re-run resumes after them.
+    """
+    from tqdm.auto import tqdm
+
+    start = time.perf_counter()
+    module = load_experiment(experiment)
+    cells = plan_cells(experiment, module.Config, grid, seeds, base)
+    base_cfg, grid = module.Config(**dict(base or {})), _validate_grid(grid, module.Config)
+    manifest = _manifest(experiment, base_cfg, grid, seeds, len(cells), executor, workers)
+    folder = Path(folder)
+    cells_dir = folder / CELLS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    with _locked(folder):
+        _open_folder(folder, manifest)
+        cells_dir.mkdir(exist_ok=True)
+        for stray in cells_dir.glob(".*"):  # temporaries of a write cut short
+            stray.unlink()
+        done = {p.stem for p in cells_dir.glob("*.csv")}
+        todo = [cell for cell in cells if cell.cell_id not in done]
+        with tqdm(total=len(cells), initial=len(cells) - len(todo), desc=f"sweep {experiment}",
+                  unit="cell", disable=not progress, dynamic_ncols=True) as bar:  # fmt: skip
+            if todo:
+                with make_executor(executor, workers, address, (module.__name__,)) as ex:
+                    tasks = [(c.cell_id, (experiment, c.config, c.tags)) for c in todo]
+                    for cell_id, df in ex.imap_unordered(run_cell, tasks):
+                        atomic_write_csv(df, cells_dir / f"{cell_id}.csv")
+                        bar.update()
+        table = pd.concat(
+            [pd.read_csv(cells_dir / f"{c.cell_id}.csv") for c in cells], ignore_index=True
+        )
+        sweep_meta = {key: manifest[key] for key in ("grid", "seeds", "n_cells")}
+        write_run(folder, experiment, base_cfg, table, extra={"sweep": sweep_meta})
+    if figures:
+        draw_figures(folder)
+    n_resumed = len(cells) - len(todo)
+    return SweepResult(folder, table, len(cells), len(todo), n_resumed, time.perf_counter() - start)
+
+
+def default_folder(
+    root: str | os.PathLike, experiment: str, config_cls, base: Mapping, grid: Mapping
+) -> Path:
+    """``ROOT/<experiment>[__fixed=options]__sweep__<grid keys>``: fixed by the command line."""
+    prefix = run_folder_name(experiment, config_cls(**base)).removesuffix("__default")
+    return Path(root) / f"{prefix}__sweep__{'+'.join(grid) or 'seeds'}"
+
+
+def main(argv: list[str]) -> int:
+    """``bayes-w2s sweep NAME ...``; returns the exit status."""
+    if not argv or argv[0] in {"-h", "--help"}:
+        print(__doc__.split("\n\n")[1])
+        return 0
+    from bayes_w2s.cli import add_config_arguments
+
+    name, rest = argv[0], argv[1:]
+    try:
+        module = load_experiment(name)
+    except ValueError as err:
+        print(f"bayes-w2s sweep: {err}", file=sys.stderr)
+        return 2
+    summary = (module.__doc__ or name).strip().splitlines()[0]
+    parser = argparse.ArgumentParser(
+        prog=f"bayes-w2s sweep {name}",
+        allow_abbrev=False,
+        description=summary,
+        epilog="Grid values: KEY=V1,V2 (tuple fields: KEY=1,2/4,8). Options named after config "
+        "fields fix them for every cell. Re-running the same command resumes the sweep.",
+    )
+    parser.add_argument("--grid", nargs="+", action="extend", default=[], metavar="KEY=V1,V2")
+    parser.add_argument("--seeds", default="0", help="seeds, e.g. 0-9 or 0,3,5-7 (default: 0)")
+    parser.add_argument("--executor", choices=EXECUTORS, default="local", help="(default: local)")
+    parser.add_argument("--workers", type=int, default=None, help="(default: CPU count)")
+    parser.add_argument("--address", default=None, help="Dask scheduler or Ray cluster address")
+    parser.add_argument(
+        "--out", default="runs", help="root of the default sweep folder (default: runs)"
+    )
+    parser.add_argument("--dir", type=Path, default=None, help="the sweep folder itself")
+    parser.add_argument("--no-figures", action="store_true")
+    parser.add_argument("--no-progress", action="store_true")
+    add_config_arguments(parser, module.Config)
+    args = parser.parse_args(rest)
+    base = {
+        f.name: getattr(args, f.name)
+        for f in dataclasses.fields(module.Config)
+        if getattr(args, f.name, None) is not None
+    }
+    try:
+        if "seed" in base:
+            raise SweepError("give seeds with --seeds, not --seed, in a sweep")
+        grid, seeds = parse_grid(args.grid, module.Config), parse_seeds(args.seeds)
+        folder = args.dir or default_folder(args.out, name, module.Config, base, grid)
+        result = run_sweep(
+            name, grid, seeds, folder, base=base, executor=args.executor, workers=args.workers,
+            address=args.address, progress=not args.no_progress, figures=not args.no_figures,
+        )  # fmt: skip
+    except (ValueError, ImportError) as err:  # SweepError, invalid fixed options, missing extra
+        parser.error(str(err))
+    except CellError as err:
+        print(
+            f"bayes-w2s sweep: {err}\nfinished cells are kept; re-run the command to resume",
+            file=sys.stderr,
+        )
+        return 1
+    if hasattr(module, "summarize"):
+        print(module.summarize(result.table, module.Config(**base)))
+    print(
+        f"{result.n_cells} cells ({result.n_computed} computed, {result.n_resumed} resumed) in "
+        f"{result.seconds:.1f} s; wrote {result.folder}"
+    )
+    return 0

@@ -1,0 +1,199 @@
+"""Misfit: the student's gain over its teacher equals (subspace) or exceeds (convex) their misfit.
+
+Charikar, Pabbaraju & Shiragur (2024) setting, squared loss. Per replicate:
+
+* inputs ``x ~ N(0, I_p)``; a pool of ``n_pool`` points is the empirical distribution on
+  which every projection and every error is computed, ``||f||^2 = mean_i f(x_i)^2``;
+* strong features ``phi_s(x) = tanh(A x)`` with ``A (d_s, p)``, ``A_jk ~ N(0, 1/p)``;
+  target ``f* = phi_s . w*`` with ``w* ~ N(0, I / d_s)`` — representable by the strong class;
+* weak features ``phi_w(x) = tanh(B x)`` with an independent ``B (d_w, p)``: a weaker
+  representation that cannot express ``f*``; the weak head is least squares on
+  ``n_weak_train`` fresh ground-truth samples ``y = f*(x) + noise``;
+* strong-on-weak ``f_sw`` = least-squares fit of the strong heads to ``f_w`` on the pool,
+  i.e. the ``L2`` projection onto the class, for
+  ``subspace``: all heads, and ``ball``: heads with ``||w|| <= radius_factor * ||w*||``
+  (``radius_factor >= 1`` keeps ``f*`` in the class).
+
+Theorem 1 of the paper: ``err(f_sw) = err(f_w) - misfit`` for the subspace and ``<=`` for
+the ball. The table reports ``residual = gain - misfit`` (0 / ``>= 0``) and, for contrast,
+errors on ``n_test`` fresh points, where the identity only holds approximately.
+
+References
+----------
+M. Charikar, C. Pabbaraju, K. Shiragur. "Quantifying the Gain in Weak-to-Strong
+Generalization." NeurIPS 2024, arXiv:2405.15116.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from bayes_w2s.misfit import LinearHeads, misfit_decomposition, project_subspace
+
+__all__ = ["FIGURES", "Config", "plot_errors", "plot_gain_vs_misfit", "run", "summarize"]
+
+
+@dataclass
+class Config:
+    """Everything that determines the table (same config, same seed -> same rows)."""
+
+    n_replicates: int = 16
+    n_pool: int = 2000
+    n_weak_train: int = 32
+    n_test: int = 2000
+    input_dim: int = 16
+    strong_dim: int = 32
+    weak_dims: tuple[int, ...] = (1, 2, 4, 8, 16)
+    radius_factors: tuple[float, ...] = (1.0, 1.5)
+    label_noise: float = 1.0
+    seed: int = 0
+
+    def __post_init__(self):
+        self.weak_dims = tuple(int(d) for d in self.weak_dims)
+        self.radius_factors = tuple(float(r) for r in self.radius_factors)
+        for name in ("n_replicates", "n_pool", "n_weak_train", "n_test", "input_dim", "strong_dim"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not self.weak_dims or min(self.weak_dims) < 1:
+            raise ValueError(f"weak_dims must be non-empty positive integers, got {self.weak_dims}")
+        if any(not r >= 1.0 for r in self.radius_factors):
+            raise ValueError(
+                "radius_factors must be >= 1 so that the target lies in the ball, "
+                f"got {self.radius_factors}"
+            )
+        if not self.label_noise >= 0:
+            raise ValueError(f"label_noise must be >= 0, got {self.label_noise}")
+
+
+COLUMNS = [
+    "replicate", "weak_dim", "strong_dim", "class_kind", "radius_factor", "multiplier",
+    "err_w", "err_sw", "misfit", "gain", "residual", "err_w_test", "err_sw_test", "gain_test",
+]  # fmt: skip
+
+
+def _replicate(cfg: Config, rep: int, rng: np.random.Generator) -> list[dict]:
+    """Rows of one replicate: new representations, target, weak heads and projections."""
+    p, d_s = cfg.input_dim, cfg.strong_dim
+    a = rng.normal(scale=p**-0.5, size=(d_s, p))  # strong representation
+    w_star = rng.normal(scale=d_s**-0.5, size=d_s)
+    x_pool = rng.normal(size=(cfg.n_pool, p))
+    x_test = rng.normal(size=(cfg.n_test, p))
+    x_train = rng.normal(size=(cfg.n_weak_train, p))
+    phi_pool, phi_test = np.tanh(x_pool @ a.T), np.tanh(x_test @ a.T)  # (n, d_s)
+    f_star, f_star_test = phi_pool @ w_star, phi_test @ w_star
+    y_train = np.tanh(x_train @ a.T) @ w_star + cfg.label_noise * rng.normal(size=cfg.n_weak_train)
+    strong = LinearHeads.from_features(phi_pool)  # the strong class on the pool
+    classes = [("subspace", np.nan)] + [("ball", r) for r in cfg.radius_factors]
+    rows = []
+    for d_w in cfg.weak_dims:
+        b = rng.normal(scale=p**-0.5, size=(d_w, p))  # weak representation
+        v = project_subspace(np.tanh(x_train @ b.T), y_train).head  # weak head on ground truth
+        f_w, f_w_test = np.tanh(x_pool @ b.T) @ v, np.tanh(x_test @ b.T) @ v
+        for kind, factor in classes:
+            radius = None if kind == "subspace" else factor * np.linalg.norm(w_star)
+            proj = strong.project(f_w, radius)
+            dec = misfit_decomposition(f_star, f_w, proj.fitted)
+            f_sw_test = phi_test @ proj.head
+            err_w_test = float(np.mean((f_w_test - f_star_test) ** 2))
+            err_sw_test = float(np.mean((f_sw_test - f_star_test) ** 2))
+            values = (
+                rep, d_w, d_s, kind, factor, proj.multiplier, dec.err_weak, dec.err_strong_on_weak,
+                dec.misfit, dec.gain, dec.residual, err_w_test, err_sw_test, err_w_test - err_sw_test,
+            )  # fmt: skip
+            rows.append(dict(zip(COLUMNS, values, strict=True)))
+    return rows
+
+
+def run(cfg: Config) -> pd.DataFrame:
+    """The misfit table: one row per (replicate, weak_dim, class_kind, radius_factor).
+
+    Replicate ``r`` draws from ``SeedSequence(cfg.seed).spawn(n_replicates)[r]``, so its rows
+    do not depend on how many replicates are run.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``COLUMNS``; ``radius_factor`` is NaN for the subspace; ``multiplier`` is the
+        Lagrange multiplier of the ball constraint (0 when inactive).
+    """
+    seqs = np.random.SeedSequence(cfg.seed).spawn(cfg.n_replicates)
+    rows = [
+        row
+        for rep, ss in enumerate(seqs)
+        for row in _replicate(cfg, rep, np.random.default_rng(ss))
+    ]
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def summarize(df: pd.DataFrame, cfg: Config | None = None) -> str:
+    """Worst identity residual (subspace), smallest inequality margin (ball), mean gains."""
+    sub, ball = df[df["class_kind"] == "subspace"], df[df["class_kind"] == "ball"]
+    lines = [f"{len(df)} rows"]
+    if len(sub):
+        scale = max(float(sub["err_w"].abs().max()), 1e-300)
+        lines.append(
+            f"subspace: max |err_w - err_sw - misfit| = {sub['residual'].abs().max():.2e}"
+            f" ({sub['residual'].abs().max() / scale:.1e} of max err_w); mean gain {sub['gain'].mean():.4f}"
+        )
+    if len(ball):
+        active = float((ball["multiplier"] > 0).mean())
+        lines.append(
+            f"ball: min (gain - misfit) = {ball['residual'].min():.2e} (>= 0 required);"
+            f" constraint active in {active:.0%} of rows; mean gain {ball['gain'].mean():.4f}"
+        )
+    if len(df):
+        lines.append(
+            f"held-out: mean gain {df['gain_test'].mean():.4f} vs mean misfit {df['misfit'].mean():.4f}"
+        )
+    return "\n".join(lines)
+
+
+def plot_gain_vs_misfit(df: pd.DataFrame, ax=None):
+    """Scatter of ``gain = err_w - err_sw`` against ``misfit`` per class, with ``y = x``."""
+    from bayes_w2s import style
+
+    fig, ax = style.new_axes(ax)
+    for (kind, factor), sub in df.groupby(
+        ["class_kind", df["radius_factor"].fillna(-1.0)], sort=True
+    ):
+        label = "subspace (=)" if kind == "subspace" else f"ball R={factor:g}·||w*|| (≥)"
+        ax.scatter(sub["misfit"], sub["gain"], s=10, alpha=0.6, label=label)
+    if len(df):
+        hi = float(np.nanmax(df[["misfit", "gain"]].to_numpy()))
+        ax.plot([0, hi], [0, hi], color="black", lw=1, ls="--", label="gain = misfit")
+    ax.set_xlabel("misfit  ||f_sw − f_w||²")
+    ax.set_ylabel("gain  err(f_w) − err(f_sw)")
+    ax.set_title("Strong-on-weak gain vs misfit (pool)")
+    ax.legend()
+    return fig
+
+
+def plot_errors(df: pd.DataFrame, ax=None):
+    """Mean weak and strong-on-weak error (pool) against d_w, with an interquartile band."""
+    from bayes_w2s import style
+
+    fig, ax = style.new_axes(ax)
+    weak = df[df["class_kind"] == "subspace"].assign(model="weak f_w")
+    weak = weak.assign(err=weak["err_w"])
+    students = df.assign(
+        err=df["err_sw"],
+        model=np.where(
+            df["class_kind"] == "subspace",
+            "f_sw subspace",
+            "f_sw ball R=" + df["radius_factor"].map("{:g}".format),
+        ),
+    )
+    both = pd.concat([weak, students], ignore_index=True)
+    style.line_with_band(ax, both, "weak_dim", "err", "model", band=(0.25, 0.75))
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("weak representation dimension d_w")
+    ax.set_ylabel("error  ||f − f*||² (pool)")
+    ax.legend()
+    return fig
+
+
+FIGURES = {"gain_vs_misfit": plot_gain_vs_misfit, "errors": plot_errors}
