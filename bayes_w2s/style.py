@@ -7,11 +7,8 @@ replicates stored in the table (mean and a percentile band), it never simulates.
 
 from __future__ import annotations
 
-import contextlib
-
 import matplotlib as mpl
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 
 __all__ = ["RC", "context", "new_axes", "line_with_band"]
@@ -53,21 +50,21 @@ def line_with_band(
     y: str,
     group: str,
     *,
+    center: str = "mean",
     band: tuple[float, float] = (0.1, 0.9),
     label_fmt: str = "{}",
+    styles: dict | None = None,
 ):
-    """Draw the mean of ``y`` against ``x`` per ``group`` with a percentile band over rows.
-
-    Rows sharing ``(group, x)`` are replicates (seeds); the band spans the ``band``
-    quantiles of ``y`` across them.
+    """Draw the ``center`` (mean or median) of ``y`` against ``x`` per ``group``, with a
+    band between the ``band`` quantiles of ``y`` over the rows sharing ``(group, x)`` — the
+    replicates (seeds). ``styles`` maps a group to extra ``ax.plot`` keywords.
     """
-    with contextlib.ExitStack():
-        for key, sub in df.groupby(group, sort=False):
-            stats = sub.groupby(x)[y].agg(
-                mean="mean",
-                lo=lambda v: np.quantile(v, band[0]),
-                hi=lambda v: np.quantile(v, band[1]),
-            )
-            (line,) = ax.plot(stats.index, stats["mean"], label=label_fmt.format(key))
-            ax.fill_between(stats.index, stats["lo"], stats["hi"], color=line.get_color(), alpha=0.2, lw=0)
+    if center not in ("mean", "median"):
+        raise ValueError(f"center must be 'mean' or 'median', got {center!r}")
+    for key, sub in df.groupby(group, sort=False):
+        values = sub.groupby(x)[y]
+        mid = values.mean() if center == "mean" else values.median()
+        lo, hi = values.quantile(band[0]), values.quantile(band[1])
+        (line,) = ax.plot(mid.index, mid.to_numpy(), label=label_fmt.format(key), **(styles or {}).get(key, {}))
+        ax.fill_between(mid.index, lo.to_numpy(), hi.to_numpy(), color=line.get_color(), alpha=0.2, lw=0)
     return ax

@@ -25,12 +25,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from bayes_w2s.simulations._world import RulesConfig, median_band, selected_rules
+from bayes_w2s.simulations.mimicry_limit import STRONG_VARIANTS
 
-from bayes_w2s.schedules import make_schedule
 from bayes_w2s.trajectory import log_checkpoints
-from bayes_w2s.w2s import WeakModel, decide, label_mass, train_weak, weak_to_strong
+from bayes_w2s.w2s import WeakModel, train_weak, weak_to_strong
 from bayes_w2s.worlds import grid_labelers, halfspaces, make_world
-from bayes_w2s.simulations.mimicry_limit import STRONG_VARIANTS, check_common, median_band, rules_for, split_specs
 
 __all__ = ["Config", "run", "summarize", "FIGURES", "PATHS"]
 
@@ -38,36 +38,23 @@ PATHS = ("single jump", "chain")
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(RulesConfig):
     """Fields that determine the result; ``bayes-w2s run bootstrap --field value``."""
 
-    seed: int = 0
-    replicates: int = 10
     n: int = 10_000
     n_mid: int = 10_000
     per_decade: int = 4
-    n_gt: int = 60
     n_train: int = 800
-    n_test: int = 1000
     grid_cells: int = 3
     mid_angles: int = 12
     mid_offsets: int = 11
     mid_kappa: float = 400.0
     strong_angles: int = 72
-    strong_offsets: int = 21
     strong_kappa: float = 400.0
-    truth_angle: float = 57.0
-    n_distractors: int = 7
-    eps_weak: float = 0.1
-    eps_strong: float = 0.1
-    weak_labels: str = "sample"
-    tempered_weight: float = 0.1
-    ve_strength: float = 0.1
-    bounded_schedules: str = "budget:budget=100"
     rules: str = "hard Bayes;VE const log r=0.1;VE budget(budget=100)"
 
     def __post_init__(self) -> None:
-        check_common(self)
+        super().__post_init__()
         if self.n_train < 2:
             raise ValueError("n_train must be >= 2 (it is split in two halves)")
         if self.n < 1 or self.n_mid < 1 or self.per_decade < 1:
@@ -78,19 +65,12 @@ class Config:
             raise ValueError("angle and offset counts must be >= 1")
         if self.mid_kappa < 0 or self.strong_kappa < 0:
             raise ValueError("mid_kappa and strong_kappa must be >= 0")
-        for spec in split_specs(self.bounded_schedules):
-            if not make_schedule(spec).bounded:
-                raise ValueError(f"bounded_schedules: {spec!r} is not bounded")
-        known = [r.label for r in rules_for(self)]
-        missing = [r for r in split_specs(self.rules) if r not in known]
-        if missing or not split_specs(self.rules):
-            raise ValueError(f"rules {missing or self.rules!r} not among the rules built from the config: {known}")
+        selected_rules(self, self.rules)
 
 
 def run(cfg: Config) -> pd.DataFrame:
     """Tidy table ``(strong, path, rule, replicate, n, metric, value)``."""
-    wanted = split_specs(cfg.rules)
-    rules = [r for r in rules_for(cfg) if r.label in wanted]
+    rules = selected_rules(cfg, cfg.rules)
     cps = log_checkpoints(cfg.n, cfg.per_decade)
     frames = []
     for rep in range(cfg.replicates):

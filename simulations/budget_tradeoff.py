@@ -22,11 +22,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from bayes_w2s.simulations._world import WorldConfig, label_contrast, median_band
 
 from bayes_w2s.trajectory import Rule
 from bayes_w2s.w2s import train_weak, weak_to_strong
 from bayes_w2s.worlds import grid_labelers, halfspaces, likelihood_values, make_world
-from bayes_w2s.simulations.mimicry_limit import check_common, label_contrast
 
 __all__ = ["Config", "run", "summarize", "FIGURES", "KINDS"]
 
@@ -34,28 +34,18 @@ KINDS = ("ve", "tempered")
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(WorldConfig):
     """Fields that determine the result; ``bayes-w2s run budget_tradeoff --field value``."""
 
-    seed: int = 0
     replicates: int = 8
     n: int = 10_000
     budgets: tuple[float, ...] = tuple(float(b) for b in np.round(np.logspace(0, 4, 17), 3))
     kappas: tuple[float, ...] = tuple(float(k) for k in np.round(np.logspace(1, 3.5, 11), 2))
-    n_gt: int = 60
-    n_train: int = 400
-    n_test: int = 1000
     grid_cells: int = 3
     strong_angles: int = 72
-    strong_offsets: int = 21
-    truth_angle: float = 57.0
-    n_distractors: int = 7
-    eps_weak: float = 0.1
-    eps_strong: float = 0.1
-    weak_labels: str = "sample"
 
     def __post_init__(self) -> None:
-        check_common(self)
+        super().__post_init__()
         if self.n < 1:
             raise ValueError(f"n must be >= 1, got {self.n}")
         if not self.budgets or min(self.budgets) <= 0:
@@ -171,7 +161,6 @@ def plot_mimicry_phase(df: pd.DataFrame, ax=None):
 
 def plot_slices(df: pd.DataFrame, ax=None):
     """VE: PGR against B, one line per kappa (median and quartile band over worlds)."""
-    from bayes_w2s.simulations.mimicry_limit import median_band
     from bayes_w2s.style import new_axes
 
     fig, ax = new_axes(ax)

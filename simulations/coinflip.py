@@ -160,7 +160,7 @@ def summarize(df: pd.DataFrame, cfg: Config) -> str:
         f"coinflip: n={cfg.n}, replicates={cfg.replicates}, epsilon={cfg.epsilon}",
         table.to_string(float_format=lambda v: f"{v:.4g}"),
         f"strong B, hard Bayes: posterior sd * 2 sqrt(n) = {sd_b * 2 * np.sqrt(cfg.n):.3f} (1 = the 1/(2 sqrt n) law)",
-        f"strong A: mean lead changes per replicate (n >= 100): " + ", ".join(f"{k}: {v:.1f}" for k, v in swings.items()),
+        "strong A: mean lead changes per replicate (n >= 100): " + ", ".join(f"{k}: {v:.1f}" for k, v in swings.items()),
         "virtual evidence, certificate D <= total influence: "
         + ("holds at every checkpoint" if violated.empty else f"VIOLATED in {len(violated)} rows"),
         f"tempering, D > sum of weights in {len(tempered_over)} of {len(tempered)} rows "

@@ -22,42 +22,28 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from bayes_w2s.simulations._world import RulesConfig, median_band, selected_rules
 
 from bayes_w2s.w2s import train_weak, weak_to_strong
 from bayes_w2s.worlds import halfspaces, make_world
-from bayes_w2s.simulations.mimicry_limit import check_common, median_band, rules_for, split_specs
-from bayes_w2s.schedules import make_schedule
 
 __all__ = ["Config", "run", "summarize", "FIGURES", "strong_label"]
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(RulesConfig):
     """Fields that determine the result; ``bayes-w2s run gap_sweep --field value``."""
 
-    seed: int = 0
-    replicates: int = 10
     ns: tuple[int, ...] = (300, 3000)
     weak_angles: tuple[int, ...] = (2, 3, 4, 5, 6, 8, 12)
     weak_offsets: int = 5
     strong_angles: tuple[int, ...] = (12, 24, 72)
     strong_kappas: tuple[float, ...] = (100.0, 300.0, 1000.0)
-    strong_offsets: int = 21
-    n_gt: int = 60
-    n_train: int = 400
-    n_test: int = 1000
-    truth_angle: float = 57.0
-    n_distractors: int = 7
-    eps_weak: float = 0.1
-    eps_strong: float = 0.1
-    weak_labels: str = "sample"
-    tempered_weight: float = 0.1
-    ve_strength: float = 0.1
     bounded_schedules: str = "budget:budget=50"
     rules: str = "hard Bayes;VE budget(budget=50)"
 
     def __post_init__(self) -> None:
-        check_common(self)
+        super().__post_init__()
         if not self.ns or min(self.ns) < 1:
             raise ValueError(f"ns must be a non-empty tuple of positive integers, got {self.ns!r}")
         if not self.weak_angles or min(self.weak_angles) < 1:
@@ -72,13 +58,7 @@ class Config:
             raise ValueError("strong_kappas must be >= 0")
         if self.weak_offsets < 1 or self.strong_offsets < 1:
             raise ValueError("weak_offsets and strong_offsets must be >= 1")
-        for spec in split_specs(self.bounded_schedules):
-            if not make_schedule(spec).bounded:
-                raise ValueError(f"bounded_schedules: {spec!r} is not bounded")
-        known = [r.label for r in rules_for(self)]
-        missing = [r for r in split_specs(self.rules) if r not in known]
-        if missing or not split_specs(self.rules):
-            raise ValueError(f"rules {missing or self.rules!r} not among the rules built from the config: {known}")
+        selected_rules(self, self.rules)
 
 
 def strong_label(angles: int, kappa: float) -> str:
@@ -87,8 +67,7 @@ def strong_label(angles: int, kappa: float) -> str:
 
 def run(cfg: Config) -> pd.DataFrame:
     """Tidy table ``(weak_angles, strong, strong_angles, kappa, contained, rule, replicate, metric, value)``."""
-    wanted = set(split_specs(cfg.rules))
-    rules = [r for r in rules_for(cfg) if r.label in wanted]
+    rules = selected_rules(cfg, cfg.rules)
     frames = []
     for rep in range(cfg.replicates):
         rng = np.random.default_rng([cfg.seed, rep])

@@ -31,62 +31,30 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from bayes_w2s.simulations._world import RulesConfig, label_contrast, median_band, rules_for
 
-from bayes_w2s.schedules import make_schedule
-from bayes_w2s.trajectory import Rule, log_checkpoints
-from bayes_w2s.w2s import LABEL_MODES, train_weak, weak_to_strong
+from bayes_w2s.trajectory import log_checkpoints
+from bayes_w2s.w2s import train_weak, weak_to_strong
 from bayes_w2s.worlds import grid_labelers, halfspaces, likelihood_values, make_world
 
-__all__ = ["Config", "run", "summarize", "FIGURES", "rules_for", "split_specs", "median_band", "STRONG_VARIANTS"]
+__all__ = ["Config", "run", "summarize", "FIGURES", "STRONG_VARIANTS", "crossing_n"]
 
 STRONG_VARIANTS = ("contains weak", "grammatical")
 
 
-def split_specs(text: str) -> tuple[str, ...]:
-    """``"budget:budget=100;pseries:c=1,p=2"`` -> the schedule specs (``;`` separates them)."""
-    return tuple(s.strip() for s in text.split(";") if s.strip())
-
-
-def check_common(cfg) -> None:
-    """Checks shared by the experiments of this world (sizes, noise, label mode, angles)."""
-    for name in ("replicates", "n_gt", "n_train", "n_test"):
-        value = getattr(cfg, name)
-        if isinstance(value, bool) or int(value) != value or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    for name in ("eps_weak", "eps_strong"):
-        likelihood_values(getattr(cfg, name))  # raises with the allowed range
-    if cfg.weak_labels not in LABEL_MODES:
-        raise ValueError(f"weak_labels must be one of {', '.join(LABEL_MODES)}, got {cfg.weak_labels!r}")
-    if getattr(cfg, "n_distractors", 0) < 0:
-        raise ValueError(f"n_distractors must be >= 0, got {cfg.n_distractors!r}")
-
-
 @dataclass(frozen=True)
-class Config:
+class Config(RulesConfig):
     """Fields that determine the result; ``bayes-w2s run mimicry_limit --field value``."""
 
-    seed: int = 0
-    replicates: int = 10
     n: int = 100_000
     per_decade: int = 8
-    n_gt: int = 60
-    n_train: int = 400
-    n_test: int = 1000
     grid_cells: int = 3
     strong_angles: int = 72
-    strong_offsets: int = 21
-    truth_angle: float = 57.0
-    n_distractors: int = 7
     kappa: float = 400.0
-    eps_weak: float = 0.1
-    eps_strong: float = 0.1
-    weak_labels: str = "sample"
-    tempered_weight: float = 0.1
-    ve_strength: float = 0.1
     bounded_schedules: str = "budget:budget=100;geometric:first=1,ratio=0.99;pseries:c=100,p=2"
 
     def __post_init__(self) -> None:
-        check_common(self)
+        super().__post_init__()
         if self.n < 10:
             raise ValueError(f"n must be >= 10, got {self.n}")
         if self.per_decade < 1:
@@ -97,23 +65,6 @@ class Config:
             raise ValueError("strong_angles and strong_offsets must be >= 1")
         if self.kappa < 0:
             raise ValueError(f"kappa must be >= 0, got {self.kappa}")
-        if self.tempered_weight <= 0 or self.ve_strength <= 0:
-            raise ValueError("tempered_weight and ve_strength must be positive")
-        for spec in split_specs(self.bounded_schedules):
-            if not make_schedule(spec).bounded:
-                raise ValueError(f"bounded_schedules: {spec!r} is not bounded")
-
-
-def rules_for(cfg) -> list[Rule]:
-    """Hard Bayes, tempered constant, VE constant, and VE with each bounded schedule."""
-    rules = [
-        Rule("bayes", label="hard Bayes"),
-        Rule("tempered", f"constant:value={cfg.tempered_weight}", label=f"tempered w={cfg.tempered_weight:g}"),
-        Rule("ve", f"constant:value={cfg.ve_strength}", label=f"VE const log r={cfg.ve_strength:g}"),
-    ]
-    for spec in split_specs(cfg.bounded_schedules):
-        rules.append(Rule("ve", spec, label=f"VE {make_schedule(spec).describe()}"))
-    return rules
 
 
 def run(cfg: Config) -> pd.DataFrame:
@@ -140,12 +91,6 @@ def run(cfg: Config) -> pd.DataFrame:
                                    rules, cps, stream_rng, mode=cfg.weak_labels)
             frames.append(df.assign(strong=variant, replicate=rep))
     return pd.concat(frames, ignore_index=True)[["strong", "rule", "replicate", "n", "metric", "value"]]
-
-
-def label_contrast(cfg) -> float:
-    """How much more often a mimic of the weak model matches a weak label than the truth does,
-    per weak error: ``1 - 2 eps_weak`` for sampled labels, 1 for argmax labels."""
-    return 1.0 if cfg.weak_labels == "argmax" else 1 - 2 * cfg.eps_weak
 
 
 def crossing_n(cfg, kappa: float | None = None) -> float:
@@ -179,16 +124,6 @@ def summarize(df: pd.DataFrame, cfg: Config) -> str:
         f"PGR undefined (ceiling <= weak) in {int(df[df.metric == 'pgr'].value.isna().sum())} rows",
     ]
     return "\n".join(lines)
-
-
-def median_band(ax, df, x, y, group, *, band=(0.25, 0.75), styles=None):
-    """Median of ``y`` vs ``x`` per ``group`` with an inter-quantile band over replicates."""
-    for key, sub in df.groupby(group, sort=False):
-        stats = sub.groupby(x)[y].quantile([0.5, band[0], band[1]]).unstack()
-        kw = (styles or {}).get(key, {})
-        (line,) = ax.plot(stats.index, stats[0.5], label=str(key), **kw)
-        ax.fill_between(stats.index, stats[band[0]], stats[band[1]], color=line.get_color(), alpha=0.15, lw=0)
-    return ax
 
 
 def _panels(ax, n):

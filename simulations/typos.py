@@ -26,12 +26,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from bayes_w2s.simulations._world import RulesConfig, median_band, rules_for
 
-from bayes_w2s.schedules import make_schedule
 from bayes_w2s.trajectory import log_checkpoints
 from bayes_w2s.w2s import WeakModel, weak_to_strong
 from bayes_w2s.worlds import LabelerClass, halfspaces, make_world, typo_labeler
-from bayes_w2s.simulations.mimicry_limit import check_common, median_band, rules_for, split_specs
 
 __all__ = ["Config", "run", "summarize", "FIGURES", "CASES"]
 
@@ -39,32 +38,19 @@ CASES = ("typos, grammatical student", "typos, representable", "shifted boundary
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(RulesConfig):
     """Fields that determine the result; ``bayes-w2s run typos --field value``."""
 
-    seed: int = 0
-    replicates: int = 10
     n: int = 10_000
     per_decade: int = 4
     rates: tuple[float, ...] = (0.05, 0.1, 0.2, 0.3, 0.4)
     typo_cells: int = 10
     n_gt: int = 1
-    n_train: int = 400
-    n_test: int = 1000
     strong_angles: int = 72
-    strong_offsets: int = 21
-    truth_angle: float = 57.0
-    n_distractors: int = 7
     kappa: float = 400.0
-    eps_weak: float = 0.1
-    eps_strong: float = 0.1
-    weak_labels: str = "sample"
-    tempered_weight: float = 0.1
-    ve_strength: float = 0.1
-    bounded_schedules: str = "budget:budget=100"
 
     def __post_init__(self) -> None:
-        check_common(self)
+        super().__post_init__()
         if self.n < 10 or self.per_decade < 1:
             raise ValueError("need n >= 10 and per_decade >= 1")
         if not self.rates or min(self.rates) < 0 or max(self.rates) >= 0.5:
@@ -73,9 +59,6 @@ class Config:
             raise ValueError(f"typo_cells must be >= 2, got {self.typo_cells}")
         if self.kappa < 0:
             raise ValueError(f"kappa must be >= 0, got {self.kappa}")
-        for spec in split_specs(self.bounded_schedules):
-            if not make_schedule(spec).bounded:
-                raise ValueError(f"bounded_schedules: {spec!r} is not bounded")
 
 
 def run(cfg: Config) -> pd.DataFrame:

@@ -8,9 +8,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+from bayes_w2s.simulations import mimicry_limit as exp
+from bayes_w2s.simulations._world import split_specs
 
 from bayes_w2s.schedules import make_schedule
-from bayes_w2s.simulations import mimicry_limit as exp
 
 TINY = dict(replicates=2, n=3000, per_decade=2, n_gt=40, n_train=80, n_test=150, strong_angles=24,
             strong_offsets=9, kappa=100.0, bounded_schedules="budget:budget=20;geometric:first=1,ratio=0.9")
@@ -32,7 +33,7 @@ def test_table_shape_and_determinism(table):
 
 def test_bounded_schedules_spend_exactly_their_total(table):
     spent = table[(table.metric == "spent") & (table.strong == "contains weak")]
-    for spec in exp.split_specs(TINY["bounded_schedules"]):
+    for spec in split_specs(TINY["bounded_schedules"]):
         rule = f"VE {make_schedule(spec).describe()}"
         for n, value in spent[spent.rule == rule].groupby("n").value.first().items():
             assert np.isclose(value, make_schedule(spec).total(int(n)))

@@ -1,0 +1,105 @@
+"""Pieces shared by the classification-world experiments (see :mod:`bayes_w2s.worlds`).
+
+* :class:`WorldConfig` — the world's fields (pool sizes, truth, distractors, noise, how
+  weak labels are drawn) with their checks; each experiment's ``Config`` extends it.
+* :class:`RulesConfig` — adds the update rules compared: hard Bayes, tempered with a
+  constant weight, virtual evidence (VE) with a constant strength, and VE with each of the
+  ``;``-separated bounded schedules (``,`` already separates a schedule's parameters).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bayes_w2s.schedules import make_schedule
+from bayes_w2s.trajectory import Rule
+from bayes_w2s.w2s import LABEL_MODES
+from bayes_w2s.worlds import likelihood_values
+
+__all__ = ["WorldConfig", "RulesConfig", "split_specs", "rules_for", "selected_rules", "label_contrast", "median_band"]
+
+
+def split_specs(text: str) -> tuple[str, ...]:
+    """``"budget:budget=100;pseries:c=1,p=2"`` -> the schedule specs (``;`` separates them)."""
+    return tuple(s.strip() for s in text.split(";") if s.strip())
+
+
+@dataclass(frozen=True)
+class WorldConfig:
+    """Fields of the classification world shared by every experiment on it."""
+
+    seed: int = 0
+    replicates: int = 10
+    n_gt: int = 60
+    n_train: int = 400
+    n_test: int = 1000
+    strong_offsets: int = 21
+    truth_angle: float = 57.0
+    n_distractors: int = 7
+    eps_weak: float = 0.1
+    eps_strong: float = 0.1
+    weak_labels: str = "sample"
+
+    def __post_init__(self) -> None:
+        for name in ("replicates", "n_gt", "n_train", "n_test"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or int(value) != value or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        for name in ("eps_weak", "eps_strong"):
+            likelihood_values(getattr(self, name))  # raises with the allowed range
+        if self.weak_labels not in LABEL_MODES:
+            raise ValueError(f"weak_labels must be one of {', '.join(LABEL_MODES)}, got {self.weak_labels!r}")
+        if self.n_distractors < 0:
+            raise ValueError(f"n_distractors must be >= 0, got {self.n_distractors!r}")
+
+
+@dataclass(frozen=True)
+class RulesConfig(WorldConfig):
+    """A world plus the rules compared (see :func:`rules_for`)."""
+
+    tempered_weight: float = 0.1
+    ve_strength: float = 0.1
+    bounded_schedules: str = "budget:budget=100"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.tempered_weight <= 0 or self.ve_strength <= 0:
+            raise ValueError("tempered_weight and ve_strength must be positive")
+        for spec in split_specs(self.bounded_schedules):
+            if not make_schedule(spec).bounded:
+                raise ValueError(f"bounded_schedules: {spec!r} is not bounded")
+
+
+def rules_for(cfg: RulesConfig) -> list[Rule]:
+    """Hard Bayes, tempered constant, VE constant, and VE with each bounded schedule."""
+    rules = [
+        Rule("bayes", label="hard Bayes"),
+        Rule("tempered", f"constant:value={cfg.tempered_weight}", label=f"tempered w={cfg.tempered_weight:g}"),
+        Rule("ve", f"constant:value={cfg.ve_strength}", label=f"VE const log r={cfg.ve_strength:g}"),
+    ]
+    for spec in split_specs(cfg.bounded_schedules):
+        rules.append(Rule("ve", spec, label=f"VE {make_schedule(spec).describe()}"))
+    return rules
+
+
+def selected_rules(cfg: RulesConfig, wanted: str) -> list[Rule]:
+    """The rules of :func:`rules_for` whose labels are listed in ``wanted`` (``;``-separated)."""
+    names = split_specs(wanted)
+    known = [r.label for r in rules_for(cfg)]
+    missing = [r for r in names if r not in known]
+    if missing or not names:
+        raise ValueError(f"rules {missing or wanted!r} not among the rules built from the config: {known}")
+    return [r for r in rules_for(cfg) if r.label in names]
+
+
+def label_contrast(cfg: WorldConfig) -> float:
+    """How much more often a mimic of the weak model matches a weak label than the truth does,
+    per weak error: ``1 - 2 eps_weak`` for sampled labels, 1 for argmax labels."""
+    return 1.0 if cfg.weak_labels == "argmax" else 1 - 2 * cfg.eps_weak
+
+
+def median_band(ax, df, x, y, group, *, band=(0.25, 0.75), styles=None):
+    """Median of ``y`` vs ``x`` per ``group`` with an inter-quartile band over worlds."""
+    from bayes_w2s.style import line_with_band
+
+    return line_with_band(ax, df, x, y, group, center="median", band=band, styles=styles)
