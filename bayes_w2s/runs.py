@@ -39,6 +39,7 @@ __all__ = [
     "load_experiment",
     "write_run",
     "read_run",
+    "save_figure",
     "draw_figures",
 ]
 
@@ -161,12 +162,32 @@ def read_run(folder: str | os.PathLike) -> tuple[dict, pd.DataFrame]:
     return json.loads(cfg_path.read_text()), pd.read_csv(table_path)
 
 
+def save_figure(fig, path: str | os.PathLike, formats: tuple[str, ...] = ("png", "pdf")) -> list[Path]:
+    """Save ``fig`` as ``path.<fmt>`` for each format atomically (temp file + ``os.replace``)."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    written = []
+    for fmt in formats:
+        target = path.with_suffix(f".{fmt}")
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".{fmt}", dir=target.parent)
+        os.close(fd)
+        try:
+            fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight")
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        written.append(target)
+    plt.close(fig)
+    return written
+
+
 def draw_figures(folder: str | os.PathLike, formats: tuple[str, ...] = ("png", "pdf")) -> list[Path]:
     """Redraw every figure of a run folder from its stored table, without recomputing."""
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     from bayes_w2s import style
 
@@ -176,13 +197,5 @@ def draw_figures(folder: str | os.PathLike, formats: tuple[str, ...] = ("png", "
     written = []
     with style.context():
         for name, plot_fn in module.FIGURES.items():
-            fig = plot_fn(df)
-            for fmt in formats:
-                target = folder / f"{name}.{fmt}"
-                fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".{fmt}", dir=folder)
-                os.close(fd)
-                fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight")
-                os.replace(tmp, target)
-                written.append(target)
-            plt.close(fig)
+            written += save_figure(plot_fn(df), folder / name, formats)
     return written

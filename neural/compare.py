@@ -11,13 +11,12 @@ Folder: ``config.json`` (config, package version, git revision), ``results.csv``
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from bayes_w2s.runs import atomic_write_csv, config_to_dict, write_run
+from bayes_w2s.runs import atomic_write_csv, config_to_dict, save_figure, write_run
 
 from .cache import ArrayCache, cache_key
 from .evaluate import pgr_summary
@@ -78,22 +77,6 @@ def plot_pgr(summary: pd.DataFrame, ax=None):
     ax.set_ylabel(f"PGR ({level:.0%} bootstrap CI, {n} seeds)")
     ax.set_title("weak-to-strong: performance gap recovered", fontsize=10)
     return fig
-
-
-def save_figure(fig, path: Path, formats=("png", "pdf")) -> list[Path]:
-    """Save ``fig`` as ``path.<fmt>`` atomically (temp file + ``os.replace``)."""
-    import matplotlib.pyplot as plt
-
-    out = []
-    for fmt in formats:
-        target = path.with_suffix(f".{fmt}")
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".{fmt}", dir=target.parent)
-        os.close(fd)
-        fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight")
-        os.replace(tmp, target)
-        out.append(target)
-    plt.close(fig)
-    return out
 
 
 def folder_name(kind: str, cfg) -> str:
