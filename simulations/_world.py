@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from bayes_w2s.schedules import make_schedule
 from bayes_w2s.trajectory import Rule
 from bayes_w2s.w2s import LABEL_MODES
-from bayes_w2s.worlds import likelihood_values
+from bayes_w2s.worlds import World, likelihood_values, make_world
 
 __all__ = ["WorldConfig", "RulesConfig", "split_specs", "rules_for", "selected_rules", "label_contrast", "median_band"]
 
@@ -51,6 +53,14 @@ class WorldConfig:
             raise ValueError(f"weak_labels must be one of {', '.join(LABEL_MODES)}, got {self.weak_labels!r}")
         if self.n_distractors < 0:
             raise ValueError(f"n_distractors must be >= 0, got {self.n_distractors!r}")
+
+    def world(self, replicate: int) -> World:
+        """The independent world of one replicate, drawn from ``default_rng([seed, replicate])``."""
+        return make_world(
+            np.random.default_rng([self.seed, replicate]),
+            n_gt=self.n_gt, n_train=self.n_train, n_test=self.n_test,
+            truth_angle=self.truth_angle, n_distractors=self.n_distractors,
+        )
 
 
 @dataclass(frozen=True)

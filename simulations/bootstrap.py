@@ -30,7 +30,7 @@ from bayes_w2s.simulations.mimicry_limit import STRONG_VARIANTS
 
 from bayes_w2s.trajectory import log_checkpoints
 from bayes_w2s.w2s import WeakModel, train_weak, weak_to_strong
-from bayes_w2s.worlds import grid_labelers, halfspaces, make_world
+from bayes_w2s.worlds import grid_labelers, halfspaces
 
 __all__ = ["Config", "run", "summarize", "FIGURES", "PATHS"]
 
@@ -74,9 +74,7 @@ def run(cfg: Config) -> pd.DataFrame:
     cps = log_checkpoints(cfg.n, cfg.per_decade)
     frames = []
     for rep in range(cfg.replicates):
-        rng = np.random.default_rng([cfg.seed, rep])
-        world = make_world(rng, n_gt=cfg.n_gt, n_train=cfg.n_train, n_test=cfg.n_test,
-                           truth_angle=cfg.truth_angle, n_distractors=cfg.n_distractors)
+        world = cfg.world(rep)
         train = world.pool["train"]
         half_a, half_b = train[: train.size // 2], train[train.size // 2:]
         grid = grid_labelers(world.pool.points, cfg.grid_cells)

@@ -26,7 +26,7 @@ from bayes_w2s.simulations._world import WorldConfig, label_contrast, median_ban
 
 from bayes_w2s.trajectory import Rule
 from bayes_w2s.w2s import train_weak, weak_to_strong
-from bayes_w2s.worlds import grid_labelers, halfspaces, likelihood_values, make_world
+from bayes_w2s.worlds import grid_labelers, halfspaces, likelihood_values
 
 __all__ = ["Config", "run", "summarize", "FIGURES", "KINDS"]
 
@@ -74,9 +74,7 @@ def run(cfg: Config) -> pd.DataFrame:
             keys[label] = (kind, b)
     frames = []
     for rep in range(cfg.replicates):
-        rng = np.random.default_rng([cfg.seed, rep])
-        world = make_world(rng, n_gt=cfg.n_gt, n_train=cfg.n_train, n_test=cfg.n_test,
-                           truth_angle=cfg.truth_angle, n_distractors=cfg.n_distractors)
+        world = cfg.world(rep)
         grid = grid_labelers(world.pool.points, cfg.grid_cells)
         weak = train_weak(world, grid, cfg.eps_weak)
         strong = halfspaces(world.pool.points, cfg.strong_angles, cfg.strong_offsets).union(grid)

@@ -22,7 +22,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bayes_w2s import HypothesisSpace, Model, Rule, influence_distance, label_sampler, run_trajectories
+from bayes_w2s import (
+    HypothesisSpace,
+    Model,
+    Rule,
+    influence_distance,
+    label_sampler,
+    run_trajectories,
+)
 from bayes_w2s.metrics import kl_divergence
 from bayes_w2s.schedules import make_schedule
 from bayes_w2s.trajectory import log_checkpoints

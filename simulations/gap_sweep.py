@@ -25,7 +25,7 @@ import pandas as pd
 from bayes_w2s.simulations._world import RulesConfig, median_band, selected_rules
 
 from bayes_w2s.w2s import train_weak, weak_to_strong
-from bayes_w2s.worlds import halfspaces, make_world
+from bayes_w2s.worlds import halfspaces
 
 __all__ = ["Config", "run", "summarize", "FIGURES", "strong_label"]
 
@@ -70,9 +70,7 @@ def run(cfg: Config) -> pd.DataFrame:
     rules = selected_rules(cfg, cfg.rules)
     frames = []
     for rep in range(cfg.replicates):
-        rng = np.random.default_rng([cfg.seed, rep])
-        world = make_world(rng, n_gt=cfg.n_gt, n_train=cfg.n_train, n_test=cfg.n_test,
-                           truth_angle=cfg.truth_angle, n_distractors=cfg.n_distractors)
+        world = cfg.world(rep)
         strongs = []
         for angles, kappa in zip(cfg.strong_angles, cfg.strong_kappas):
             cls = halfspaces(world.pool.points, angles, cfg.strong_offsets)

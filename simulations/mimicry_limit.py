@@ -35,7 +35,7 @@ from bayes_w2s.simulations._world import RulesConfig, label_contrast, median_ban
 
 from bayes_w2s.trajectory import log_checkpoints
 from bayes_w2s.w2s import train_weak, weak_to_strong
-from bayes_w2s.worlds import grid_labelers, halfspaces, likelihood_values, make_world
+from bayes_w2s.worlds import grid_labelers, halfspaces, likelihood_values
 
 __all__ = ["Config", "run", "summarize", "FIGURES", "STRONG_VARIANTS", "crossing_n"]
 
@@ -78,9 +78,7 @@ def run(cfg: Config) -> pd.DataFrame:
     cps = log_checkpoints(cfg.n, cfg.per_decade)
     frames = []
     for rep in range(cfg.replicates):
-        rng = np.random.default_rng([cfg.seed, rep])
-        world = make_world(rng, n_gt=cfg.n_gt, n_train=cfg.n_train, n_test=cfg.n_test,
-                           truth_angle=cfg.truth_angle, n_distractors=cfg.n_distractors)
+        world = cfg.world(rep)
         grid = grid_labelers(world.pool.points, cfg.grid_cells)
         weak = train_weak(world, grid, cfg.eps_weak)
         base = halfspaces(world.pool.points, cfg.strong_angles, cfg.strong_offsets)

@@ -30,7 +30,7 @@ from bayes_w2s.simulations._world import RulesConfig, median_band, rules_for
 
 from bayes_w2s.trajectory import log_checkpoints
 from bayes_w2s.w2s import WeakModel, weak_to_strong
-from bayes_w2s.worlds import LabelerClass, halfspaces, make_world, typo_labeler
+from bayes_w2s.worlds import LabelerClass, halfspaces, typo_labeler
 
 __all__ = ["Config", "run", "summarize", "FIGURES", "CASES"]
 
@@ -67,9 +67,7 @@ def run(cfg: Config) -> pd.DataFrame:
     cps = log_checkpoints(cfg.n, cfg.per_decade)
     frames = []
     for rep in range(cfg.replicates):
-        rng = np.random.default_rng([cfg.seed, rep])
-        world = make_world(rng, n_gt=cfg.n_gt, n_train=cfg.n_train, n_test=cfg.n_test,
-                           truth_angle=cfg.truth_angle, n_distractors=cfg.n_distractors)
+        world = cfg.world(rep)
         base = halfspaces(world.pool.points, cfg.strong_angles, cfg.strong_offsets)
         base_prior = world.strong_prior(base, cfg.kappa)
         score = world.signed_distance(cfg.truth_angle, 0.0)
