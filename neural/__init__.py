@@ -21,111 +21,24 @@ from __future__ import annotations
 
 import importlib
 
-__all__ = [
-    # data
-    "TextDataset",
-    "Splits",
-    "DataFormatError",
-    "load_dataset",
-    "load_rotten_tomatoes",
-    "load_table",
-    "synthetic_task",
-    "make_splits",
-    # models
-    "ModelSpec",
-    "Classifier",
-    "build_classifier",
-    "load_backbone",
-    "load_tokenizer",
-    "tokenize",
-    # losses
-    "xent_loss",
-    "logconf_loss",
-    "logconf_weight",
-    "product_loss",
-    "ve_loss",
-    "tempered_loss",
-    "kl_anchor",
-    "l2_anchor",
-    "LOSSES",
-    "get_loss",
-    # training, features, cache
-    "TrainConfig",
-    "TrainLog",
-    "train",
-    "predict_logits",
-    "cached_features",
-    "FeatureHead",
-    "ArrayCache",
-    # pipeline, evaluation, experiments
-    "W2SConfig",
-    "MethodSpec",
-    "fit_temperature",
-    "weak_confidence",
-    "run_seed",
-    "run",
-    "auroc",
-    "agreement_on_weak_errors",
-    "bootstrap_pgr",
-    "pgr_summary",
-    "CompareConfig",
-    "run_compare",
-    "DEFAULT_METHODS",
-    "MimicryConfig",
-    "run_mimicry",
-]
-
-_WHERE = {
-    **dict.fromkeys(
-        [
-            "TextDataset",
-            "Splits",
-            "DataFormatError",
-            "load_dataset",
-            "load_rotten_tomatoes",
-            "load_table",
-            "synthetic_task",
-            "make_splits",
-        ],
-        "data",
-    ),
-    **dict.fromkeys(
-        [
-            "ModelSpec",
-            "Classifier",
-            "build_classifier",
-            "load_backbone",
-            "load_tokenizer",
-            "tokenize",
-        ],
-        "models",
-    ),
-    **dict.fromkeys(
-        [
-            "xent_loss",
-            "logconf_loss",
-            "logconf_weight",
-            "product_loss",
-            "ve_loss",
-            "tempered_loss",
-            "kl_anchor",
-            "l2_anchor",
-            "LOSSES",
-            "get_loss",
-        ],
-        "losses",
-    ),
-    **dict.fromkeys(["TrainConfig", "TrainLog", "train", "predict_logits"], "train"),
-    **dict.fromkeys(["cached_features", "FeatureHead"], "features"),
-    "ArrayCache": "cache",
-    **dict.fromkeys(["W2SConfig", "run_seed", "run"], "pipeline"),
-    **dict.fromkeys(["MethodSpec", "fit_temperature", "weak_confidence"], "methods"),
-    **dict.fromkeys(
-        ["auroc", "agreement_on_weak_errors", "bootstrap_pgr", "pgr_summary"], "evaluate"
-    ),
-    **dict.fromkeys(["CompareConfig", "run_compare", "DEFAULT_METHODS"], "compare"),
-    **dict.fromkeys(["MimicryConfig", "run_mimicry"], "mimicry"),
+# public name -> the module that defines it; torch loads only when a name is first used
+_PUBLIC = {
+    "data": ["TextDataset", "Splits", "DataFormatError", "load_dataset", "load_rotten_tomatoes",
+             "load_table", "synthetic_task", "make_splits"],
+    "models": ["ModelSpec", "Classifier", "build_classifier", "load_backbone", "load_tokenizer", "tokenize"],
+    "losses": ["xent_loss", "logconf_loss", "logconf_weight", "product_loss", "ve_loss", "tempered_loss",
+               "kl_anchor", "l2_anchor", "LOSSES", "get_loss"],
+    "train": ["TrainConfig", "TrainLog", "train", "predict_logits"],
+    "features": ["cached_features", "FeatureHead"],
+    "cache": ["ArrayCache"],
+    "pipeline": ["W2SConfig", "run_seed", "run"],
+    "methods": ["MethodSpec", "fit_temperature", "weak_confidence"],
+    "evaluate": ["auroc", "agreement_on_weak_errors", "bootstrap_pgr", "pgr_summary"],
+    "compare": ["CompareConfig", "run_compare", "DEFAULT_METHODS"],
+    "mimicry": ["MimicryConfig", "run_mimicry"],
 }
+_WHERE = {name: module for module, names in _PUBLIC.items() for name in names}
+__all__ = list(_WHERE)
 
 
 def __getattr__(name: str):
