@@ -147,7 +147,7 @@ def _segment_loglik(kind, s, cat, n_cat, log_pc, log_pc_finite, impossible_c):
     """Summed log-likelihood terms of one data segment; ``cat (R, m)``, ``s (m,)`` -> (R, H)."""
     n_rep, m = cat.shape
     flat = (np.arange(n_rep)[:, None] * n_cat + cat).ravel()
-    if kind == "bayes" or (kind == "tempered"):
+    if kind in ("bayes", "tempered"):
         w = None if kind == "bayes" else np.broadcast_to(s, cat.shape).ravel()
         weights = np.bincount(flat, weights=w, minlength=n_rep * n_cat).reshape(n_rep, n_cat)
         return _linear_segment(weights, log_pc, log_pc_finite, impossible_c)

@@ -172,12 +172,16 @@ def jeffrey_update(log_prior: ArrayLike, log_probs: ArrayLike, target: ArrayLike
     return UpdateResult(post - logsumexp(post), logsumexp(lp[:, None] + log_probs + log_lambda, axis=(0, 1)))
 
 
+def _tempered_loglik(loglik: NDArray[np.float64], w: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``w log P`` with ``0 log 0 = 0`` (``P^0 = 1``), without a ``0 * -inf`` NaN."""
+    return np.where(w == 0, 0.0, w * np.where(np.isneginf(loglik) & (w == 0), 0.0, loglik))
+
+
 def tempered_update(log_prior: ArrayLike, loglik: ArrayLike, weight: float) -> UpdateResult:
     """Power update ``post(h) ∝ prior(h) P(y|z,h)^w``, with ``0^0 = 1``."""
     w = _check_strength(weight, "tempering weight w")
     loglik = np.asarray(loglik, dtype=float)
-    term = np.where(w == 0, 0.0, w * np.where(np.isneginf(loglik) & (w == 0), 0.0, loglik))
-    return normalize(_check_log_prior(log_prior) + term)
+    return normalize(_check_log_prior(log_prior) + _tempered_loglik(loglik, w))
 
 
 def observation_logliks(
@@ -218,7 +222,7 @@ def observation_logliks(
     s = np.broadcast_to(_check_strength(strengths, "strengths"), z.shape)[:, None]  # (N, 1)
     if rule == "ve":
         return weak_label_loglik(ll, s)
-    return np.where(s == 0, 0.0, s * np.where(np.isneginf(ll) & (s == 0), 0.0, ll))
+    return _tempered_loglik(ll, s)
 
 
 def condition(
