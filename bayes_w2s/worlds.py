@@ -365,12 +365,17 @@ class World:
     truth : (Z,) int8
         The ground-truth labels ``h*(z)``, a halfspace.
     concepts : (J, Z) int8
-        Salient concepts: row 0 is the truth, rows 1.. distractor halfspaces.
+        Salient concepts: the distractor halfspaces and, unless the world was made with
+        ``truth_in_prior=False``, the truth (row 0), or the truth rotated by
+        ``prior_misspec_deg`` degrees (a prior that favours a concept *near* the truth).
+    truth_angle : float
+        The truth's angle in degrees.
     """
 
     pool: Pool
     truth: NDArray[np.int8]
     concepts: NDArray[np.int8]
+    truth_angle: float = float("nan")
 
     def strong_prior(self, cls: LabelerClass, kappa: float) -> NDArray[np.float64]:
         """:func:`pretrained_log_prior` of a class around this world's concepts."""
@@ -393,18 +398,36 @@ def make_world(
     truth_angle: float = 57.0,
     truth_offset: float = 0.0,
     n_distractors: int = 7,
+    truth_in_prior: bool = True,
+    prior_misspec_deg: float = 0.0,
     d: int = 2,
 ) -> World:
     """A pool (:func:`make_pool`), the truth halfspace at ``truth_angle`` degrees and concepts.
 
     The truth is ``[cos(a) z_0 + sin(a) z_1 > b]`` (see :func:`halfspace_labels`); the
     ``n_distractors`` distractor concepts are random halfspaces (:func:`random_concepts`).
+    The pretrained prior's salient concepts hold the truth itself (``truth_in_prior=True``,
+    ``prior_misspec_deg=0``: the favourable case, where the prior already knows the answer),
+    the truth rotated by ``prior_misspec_deg`` degrees (a prior that is near but not on the
+    truth), or no truth-like concept at all (``truth_in_prior=False``).
     """
     if not -1 < truth_offset < 1:
         raise ValueError(f"truth_offset must lie in (-1, 1) so the boundary crosses the square, got {truth_offset!r}")
+    truth_angle = float(truth_angle)
+    prior_misspec_deg = float(prior_misspec_deg)
+    if not np.isfinite(truth_angle):
+        raise ValueError(f"truth_angle must be a finite number of degrees, got {truth_angle!r}")
+    if not np.isfinite(prior_misspec_deg):
+        raise ValueError(f"prior_misspec_deg must be a finite number of degrees, got {prior_misspec_deg!r}")
+    if not truth_in_prior and n_distractors < 1:
+        raise ValueError("truth_in_prior=False needs n_distractors >= 1: the prior needs some concept")
     pool = make_pool(rng, n_gt=n_gt, n_train=n_train, n_test=n_test, d=d)
     truth = halfspace_labels(pool.points, [np.radians(truth_angle)], [truth_offset])[0]
     angles, offsets = random_concepts(rng, n_distractors)
     distract = [halfspace_labels(pool.points, [a], [o])[0] for a, o in zip(angles, offsets)]
-    concepts = np.stack([truth, *distract]).astype(np.int8)
-    return World(pool, truth, concepts)
+    rows = list(distract)
+    if truth_in_prior:
+        near = halfspace_labels(pool.points, [np.radians(truth_angle + prior_misspec_deg)], [truth_offset])[0]
+        rows.insert(0, near)
+    concepts = np.stack(rows).astype(np.int8)
+    return World(pool, truth, concepts, truth_angle)

@@ -36,7 +36,9 @@ class WorldConfig:
     n_train: int = 400
     n_test: int = 1000
     strong_offsets: int = 21
-    truth_angle: float = 57.0
+    truth_angle: str = "random"
+    truth_in_prior: bool = True
+    prior_misspec_deg: float = 0.0
     n_distractors: int = 7
     eps_weak: float = 0.1
     eps_strong: float = 0.1
@@ -53,13 +55,40 @@ class WorldConfig:
             raise ValueError(f"weak_labels must be one of {', '.join(LABEL_MODES)}, got {self.weak_labels!r}")
         if self.n_distractors < 0:
             raise ValueError(f"n_distractors must be >= 0, got {self.n_distractors!r}")
+        self.fixed_truth_angle()  # raises on text that is neither "random" nor a number
+        if not np.isfinite(float(self.prior_misspec_deg)):
+            raise ValueError(f"prior_misspec_deg must be finite, got {self.prior_misspec_deg!r}")
+        if not self.truth_in_prior and self.n_distractors < 1:
+            raise ValueError("truth_in_prior=False needs n_distractors >= 1")
+
+    def fixed_truth_angle(self) -> float | None:
+        """The truth's angle in degrees, or None when it is drawn per world (``"random"``)."""
+        if isinstance(self.truth_angle, str) and self.truth_angle.strip().lower() == "random":
+            return None
+        try:
+            angle = float(self.truth_angle)
+        except (TypeError, ValueError):
+            raise ValueError(f"truth_angle must be 'random' or a number of degrees, got {self.truth_angle!r}") from None
+        if not np.isfinite(angle):
+            raise ValueError(f"truth_angle must be finite, got {self.truth_angle!r}")
+        return angle
+
+    def truth_angle_of(self, replicate: int) -> float:
+        """Degrees: the fixed angle, or uniform on [0, 360) from ``default_rng([seed, replicate, 1])``,
+        a stream apart from the world's own so a fixed angle leaves the pool unchanged."""
+        fixed = self.fixed_truth_angle()
+        if fixed is not None:
+            return fixed
+        return float(np.random.default_rng([self.seed, replicate, 1]).uniform(0.0, 360.0))
 
     def world(self, replicate: int) -> World:
-        """The independent world of one replicate, drawn from ``default_rng([seed, replicate])``."""
+        """The independent world of one replicate, drawn from ``default_rng([seed, replicate])``
+        (its truth angle from :meth:`truth_angle_of`)."""
         return make_world(
             np.random.default_rng([self.seed, replicate]),
             n_gt=self.n_gt, n_train=self.n_train, n_test=self.n_test,
-            truth_angle=self.truth_angle, n_distractors=self.n_distractors,
+            truth_angle=self.truth_angle_of(replicate), n_distractors=self.n_distractors,
+            truth_in_prior=self.truth_in_prior, prior_misspec_deg=self.prior_misspec_deg,
         )
 
 

@@ -70,7 +70,7 @@ def run(cfg: Config) -> pd.DataFrame:
         world = cfg.world(rep)
         base = halfspaces(world.pool.points, cfg.strong_angles, cfg.strong_offsets)
         base_prior = world.strong_prior(base, cfg.kappa)
-        score = world.signed_distance(cfg.truth_angle, 0.0)
+        score = world.signed_distance(world.truth_angle, 0.0)
         for j, rate in enumerate(cfg.rates):
             typo_rng = np.random.default_rng([cfg.seed, rep, j])
             labels = {
