@@ -3,12 +3,20 @@
 ``Backend(cfg, data, cache)`` serves every model spec of one pipeline config: in ``features``
 mode a :class:`~.features.FeatureHead` over cached pooled features (standardized with the
 training rows' mean and std); otherwise a :class:`~.models.Classifier` over token ids.
-``fit_predict`` trains a fresh model and returns its logits on named index sets.
+``fit_predict`` trains a fresh model and returns its logits on named index sets; given a
+validation set it evaluates every ``cfg.eval_every`` steps and keeps the best checkpoint
+(:class:`BestCheckpoint`, the EleutherAI/w2s practice).
+
+Token models are built with their pooled features standardized on (up to 256 of) their own
+training inputs and the head's step scaled by ``head_lr_mult`` (see
+:class:`~.models.Classifier`: without both, a small CPU finetune stays at the majority class).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+import copy
 
 import numpy as np
 import torch
@@ -16,13 +24,13 @@ import torch
 from .cache import ArrayCache
 from .data import TextDataset
 from .features import FeatureHead, cached_features
-from .models import build_classifier, load_tokenizer, tokenize
+from .models import build_classifier, load_tokenizer, standardize_head, tokenize
 from .train import TrainConfig, predict_logits, train
 
 if TYPE_CHECKING:
     from .pipeline import W2SConfig
 
-__all__ = ["Backend", "fit_predict"]
+__all__ = ["Backend", "BestCheckpoint", "fit_predict"]
 
 
 class Backend:
@@ -70,7 +78,66 @@ class Backend:
                 std=x.std(0).clamp_min(1e-6).float(),
                 seed=seed,
             )
-        return build_classifier(spec, n_classes, self.cfg.mode, seed=seed)[0]
+        model = build_classifier(
+            spec, n_classes, self.cfg.mode, seed=seed, head_lr_mult=self.cfg.head_mult()
+        )[0]
+        if self.cfg.standardize:
+            standardize_head(model, self.inputs(spec, train_idx), seed=seed)
+        return model
+
+
+class BestCheckpoint:
+    """Evaluate every ``every`` optimizer steps on ``(inputs, targets (n, C))`` and keep the
+    weights with the best accuracy ``mean(argmax logits == argmax targets)`` (ties: earliest).
+
+    The loop in :mod:`.train` has no callback hook but calls the loss exactly once per step,
+    so :meth:`wrap` rides on the loss: before step ``t`` (``t = every, 2 every, ...``) the
+    weights are those after ``t`` steps' updates minus one, i.e. after ``t`` updates counted
+    from 0; :meth:`finish` also scores the final weights and loads the best.
+    """
+
+    def __init__(self, model, inputs: dict, targets, every: int, *, device, batch_size: int = 256):
+        if every < 1:
+            raise ValueError(f"eval_every must be >= 1, got {every}")
+        self.model, self.inputs, self.every = model, inputs, int(every)
+        self.labels = np.asarray(targets).argmax(1)  # (n,)
+        self.device, self.batch_size = device, batch_size
+        self.calls = 0
+        self.best_acc, self.best_step, self.best_state = -1.0, 0, None
+        self.history: list[tuple[int, float]] = []
+
+    def evaluate(self, step: int) -> float:
+        was_training = self.model.training
+        logits = predict_logits(
+            self.model, self.inputs, batch_size=self.batch_size, device=self.device
+        )
+        self.model.train(was_training)
+        acc = float(np.mean(logits.argmax(1) == self.labels))
+        self.history.append((step, acc))
+        if acc > self.best_acc:
+            self.best_acc, self.best_step = acc, step
+            self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        return acc
+
+    def wrap(self, loss_fn):
+        def wrapped(logits, targets, **kw):
+            if self.calls and self.calls % self.every == 0:
+                self.evaluate(self.calls)
+            self.calls += 1
+            return loss_fn(logits, targets, **kw)
+
+        return wrapped
+
+    def finish(self) -> dict:
+        final = self.evaluate(self.calls)
+        if self.best_state is not None:
+            self.model.load_state_dict(self.best_state)
+        return {
+            "best_step": self.best_step,
+            "val_acc_best": self.best_acc,
+            "val_acc_final": final,
+            "n_evals": len(self.history),
+        }
 
 
 def fit_predict(
@@ -86,8 +153,26 @@ def fit_predict(
     strengths=None,
     over="examples",
     desc="train",
+    val=None,
 ):
+    """Train a fresh ``spec`` model on ``(train_idx, targets)``; logits on each ``predict`` set.
+
+    ``val = (val_idx, val_targets)`` with ``cfg.eval_every > 0`` turns on best-checkpoint
+    selection; the returned log's ``extra["checkpoint"]`` then holds ``best_step``,
+    ``val_acc_best``, ``val_acc_final`` and ``n_evals``.
+    """
     model = backend.model(spec, train_idx, seed)
+    keeper = None
+    if val is not None and backend.cfg.eval_every > 0:
+        keeper = BestCheckpoint(
+            model,
+            backend.inputs(spec, val[0]),
+            val[1],
+            backend.cfg.eval_every,
+            device=backend.cfg.device,
+            batch_size=tcfg.eval_batch_size,
+        )
+        loss = keeper.wrap(loss)
     log = train(
         model,
         backend.inputs(spec, train_idx),
@@ -101,6 +186,8 @@ def fit_predict(
         progress=backend.progress,
         desc=desc,
     )
+    if keeper is not None:
+        log.extra["checkpoint"] = keeper.finish()
     out = {
         name: predict_logits(
             model,

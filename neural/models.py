@@ -39,6 +39,7 @@ __all__ = [
     "build_classifier",
     "load_backbone",
     "load_tokenizer",
+    "standardize_head",
     "tokenize",
 ]
 
@@ -224,16 +225,38 @@ def pool(hidden: torch.Tensor, mask: torch.Tensor, how: str) -> torch.Tensor:
 
 
 class Classifier(nn.Module):
-    """Backbone + pooling + linear head: ``forward(input_ids, attention_mask) -> logits (B, C)``."""
+    """Backbone + pooling + standardization + linear head: ``forward(input_ids, attention_mask)
+    -> logits (B, C)``,
 
-    def __init__(self, backbone: nn.Module, n_classes: int, pooling: str = "auto"):
+        logits = k * (W (pool(h) - mu) / sigma + b)
+
+    ``mu, sigma`` (buffers, default 0 and 1) are the per-dimension mean and sd of the initial
+    pooled features on training inputs (:func:`standardize_head`); ``k = head_lr_mult``.
+
+    Why (measured: 1-layer MiniLM, 1,000 Rotten Tomatoes examples, lr 5e-5, 64 steps, the head
+    zero-initialized): pooled MiniLM features share a large common offset, so the first Adam
+    steps on ``W`` move every logit along that offset, i.e. toward the majority class, and at
+    lr 5e-5 the head never gets past it. Centering removes the offset; ``k`` makes Adam's step
+    on the head ``k`` times the backbone's (``W_eff = k W``: Adam moves ``W`` by about ``lr``,
+    hence ``W_eff`` by ``k lr``), the usual "head at 1e-3, body at 5e-5" split, without
+    touching the optimizer.
+    """
+
+    def __init__(
+        self, backbone: nn.Module, n_classes: int, pooling: str = "auto", head_lr_mult: float = 1.0
+    ):
         super().__init__()
         self.backbone = backbone
         cfg = backbone.config
         self.pooling = ("last" if _is_decoder(cfg) else "mean") if pooling == "auto" else pooling
         if self.pooling not in ("mean", "last"):
             raise ValueError(f"pooling must be mean, last or auto, got {pooling!r}")
+        if not head_lr_mult > 0:
+            raise ValueError(f"head_lr_mult must be > 0, got {head_lr_mult!r}")
+        self.head_lr_mult = float(head_lr_mult)
         hidden = getattr(cfg, "hidden_size", None) or cfg.n_embd
+        self.register_buffer("feat_mean", torch.zeros(hidden))
+        self.register_buffer("feat_std", torch.ones(hidden))
         self.head = nn.Linear(hidden, n_classes)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
@@ -243,11 +266,40 @@ class Classifier(nn.Module):
         return pool(out.last_hidden_state, attention_mask, self.pooling)  # (B, H)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(input_ids, attention_mask).float())  # (B, C)
+        z = (self.features(input_ids, attention_mask).float() - self.feat_mean) / self.feat_std
+        return self.head_lr_mult * self.head(z)  # (B, C)
+
+
+@torch.no_grad()
+def standardize_head(model: Classifier, inputs: dict, *, n: int = 256, seed: int = 0) -> None:
+    """Set ``model.feat_mean/feat_std`` from the initial pooled features of up to ``n`` rows of
+    ``inputs`` (token dict of ``(N, T)`` tensors), drawn with ``seed``; sd floored at 1e-6."""
+    size = len(inputs["input_ids"])
+    if size == 0:
+        raise ValueError("standardize_head needs at least one input row")
+    gen = torch.Generator().manual_seed(seed)
+    idx = torch.randperm(size, generator=gen)[:n]
+    mask = inputs["attention_mask"][idx]
+    length = int(mask.sum(1).max())
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    feats = model.features(
+        inputs["input_ids"][idx, :length].to(device), mask[:, :length].to(device)
+    ).float()  # (n, H)
+    model.train(was_training)
+    model.feat_mean.copy_(feats.mean(0))
+    model.feat_std.copy_(feats.std(0).clamp_min(1e-6) if len(idx) > 1 else torch.ones_like(feats[0]))
 
 
 def build_classifier(
-    spec: ModelSpec | str, n_classes: int, mode: str = "finetune", *, seed: int = 0, lora_r: int = 8
+    spec: ModelSpec | str,
+    n_classes: int,
+    mode: str = "finetune",
+    *,
+    seed: int = 0,
+    lora_r: int = 8,
+    head_lr_mult: float = 1.0,
 ):
     """``(Classifier, tokenizer)`` set up for ``mode`` in :data:`MODES`."""
     if mode not in MODES:
@@ -263,7 +315,7 @@ def build_classifier(
             backbone = get_peft_model(
                 backbone, LoraConfig(r=lora_r, lora_alpha=2 * lora_r, lora_dropout=0.0)
             )
-    model = Classifier(backbone, n_classes)
+    model = Classifier(backbone, n_classes, head_lr_mult=head_lr_mult)
     if mode == "probe":
         for p in model.backbone.parameters():
             p.requires_grad_(False)

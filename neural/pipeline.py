@@ -61,17 +61,19 @@ ALL_MODES = ("features",) + MODES
 class W2SConfig:
     """Everything that determines one W2S run (per seed).
 
-    Default pair (measured, Rotten Tomatoes, frozen features, linear heads, 3 seeds): the
-    MiniLM ladder has no usable gap at equal data (embedding layer 0.741, layer 1 0.743,
-    all 6 layers 0.762 with 4,000 labels), so the default weak supervisor is ``minilm-l1``
-    trained on ``n_weak_gt = 250`` ground-truth labels (about 0.66), the ceiling the full
-    MiniLM on all ``n_weak_train = 4000``: a 10-point gap. ``n_weak_gt=None`` restores the
-    equal-data protocol of Burns et al.
+    Default: the Burns et al. protocol, weak and ceiling trained on the *same* ground truth
+    (``n_weak_gt=None``: all of ``weak_train``); the models differ in capability. A
+    data-starved weak supervisor (the old default) is ``n_weak_gt=250``.
 
     ``lr``/``epochs`` default by mode: heads on frozen features (``features``, ``probe``) use
     Adam lr 1e-3 for 10 epochs; ``finetune``/``lora`` use the openai defaults (lr 5e-5, 2
-    epochs), which need thousands of examples: at 500 examples (32 steps) a zero-initialized
-    head does not leave the majority class (measured). Batch 32 throughout.
+    epochs) for the backbone with the head's step ``head_lr_mult = 20`` times larger and its
+    input features standardized (``standardize``; see :class:`~.models.Classifier` for why a
+    small finetune otherwise stays at the majority class). Batch 32 throughout.
+
+    ``eval_every > 0``: hold out the last ``val_frac`` of each model's training set (ground
+    truth for weak and ceiling, weak labels for the student, as in EleutherAI/w2s), score it
+    every ``eval_every`` steps and keep the best checkpoint; the row records the chosen steps.
     """
 
     weak: str = "minilm-l1"
@@ -80,7 +82,7 @@ class W2SConfig:
     method: str = "xent"
     mode: str = "features"
     n_weak_train: int = 4000
-    n_weak_gt: int | None = 250
+    n_weak_gt: int | None = None
     n_weak_label: int = 4000
     n_test: int = 4000
     max_length: int = 64
@@ -95,8 +97,24 @@ class W2SConfig:
     intermediate: str | None = None
     device: str = "auto"
     threads: int | None = None
+    head_lr_mult: float | None = None
+    standardize: bool = True
+    eval_every: int = 0
+    val_frac: float = 0.1
+
+    def head_mult(self) -> float:
+        """``head_lr_mult``, default 20 for ``finetune``/``lora`` and 1 otherwise."""
+        if self.head_lr_mult is not None:
+            return float(self.head_lr_mult)
+        return 20.0 if self.mode in ("finetune", "lora") else 1.0
 
     def __post_init__(self) -> None:
+        if self.head_lr_mult is not None and not self.head_lr_mult > 0:
+            raise ValueError(f"head_lr_mult must be > 0, got {self.head_lr_mult!r}")
+        if isinstance(self.eval_every, bool) or int(self.eval_every) != self.eval_every or self.eval_every < 0:
+            raise ValueError(f"eval_every must be a non-negative integer, got {self.eval_every!r}")
+        if not 0 < self.val_frac < 0.5:
+            raise ValueError(f"val_frac must be in (0, 0.5), got {self.val_frac!r}")
         if self.n_weak_gt is not None and self.n_weak_gt < 1:
             raise ValueError(f"n_weak_gt must be >= 1 or None, got {self.n_weak_gt}")
         if self.mode not in ALL_MODES:
@@ -148,7 +166,27 @@ def _common_key(cfg: W2SConfig, data: TextDataset, seed: int) -> dict:
         "max_length": cfg.max_length,
         "head_hidden": cfg.head_hidden,
         "train": repr(cfg.train_config()),
+        "head": [cfg.standardize, cfg.head_mult()] if cfg.mode != "features" else None,
+        "val": [cfg.eval_every, cfg.val_frac] if cfg.eval_every else None,
     }
+
+
+def _holdout(cfg: W2SConfig, idx: np.ndarray, targets: np.ndarray):
+    """``(train_idx, train_targets, val)``: the last ``val_frac`` held out when ``eval_every``."""
+    if not cfg.eval_every:
+        return idx, targets, None
+    n_val = int(round(cfg.val_frac * len(idx)))
+    if n_val < 1 or n_val >= len(idx):
+        raise ValueError(f"val_frac={cfg.val_frac} of {len(idx)} examples leaves no split")
+    cut = len(idx) - n_val
+    return idx[:cut], targets[:cut], (idx[cut:], targets[cut:])
+
+
+def _checkpoint_arrays(log) -> dict:
+    ck = log.extra.get("checkpoint") if log.extra else None
+    if not ck:
+        return {}
+    return {f"ck_{k}": np.array(v) for k, v in ck.items()}
 
 
 def run_seed(
@@ -180,23 +218,30 @@ def run_seed(
         preds = {"weak_label": ix["weak_label"], "test": ix["test"]}
         if cfg.weak_temperature == "fit":
             preds["val"] = val_idx
+        fit_idx, fit_t, ck_val = _holdout(cfg, train_idx, _onehot(y[train_idx], c))
         out, log = fit_predict(
             backend,
             cfg.weak,
-            train_idx,
-            _onehot(y[train_idx], c),
+            fit_idx,
+            fit_t,
             xent_loss,
             gt_cfg,
             seed,
             preds,
             desc="weak",
+            val=ck_val,
         )
         t = (
             fit_temperature(out.pop("val"), y[val_idx])
             if cfg.weak_temperature == "fit"
             else float(cfg.weak_temperature)
         )
-        return {**out, "temperature": np.array(t), "seconds": np.array(log.seconds)}
+        return {
+            **out,
+            "temperature": np.array(t),
+            "seconds": np.array(log.seconds),
+            **_checkpoint_arrays(log),
+        }
 
     weak = cache.get_or_compute(
         "weak",
@@ -239,6 +284,7 @@ def run_seed(
             desc="intermediate",
         )
         label_idx, q = second, softmax(out["second"])
+    label_idx, q, s_val = _holdout(cfg, label_idx, q)
     strengths = method_strengths(method, q, s_cfg.n_steps(len(q)))
     out, log = fit_predict(
         backend,
@@ -252,7 +298,16 @@ def run_seed(
         strengths=strengths,
         over=method.over,
         desc=f"student {method.loss}",
+        val=s_val,
     )
+    ck = {}
+    if cfg.eval_every:
+        ck = {
+            "weak_best_step": int(weak.get("ck_best_step", -1)),
+            "ceiling_best_step": int(ceiling.get("ck_best_step", -1)),
+            "ceiling_val_acc": float(ceiling.get("ck_val_acc_best", np.nan)),
+            **{f"student_{k}": v for k, v in (log.extra.get("checkpoint") or {}).items()},
+        }
     y_test = y[ix["test"]]
     p_weak, p_ceil, p_w2s = softmax(weak["test"]), softmax(ceiling["test"]), softmax(out["test"])
     acc_weak, acc_ceil, acc_w2s = (
@@ -297,23 +352,26 @@ def run_seed(
         "anchor_weight": cfg.anchor_weight,
         "seconds": log.seconds,
         "examples_per_s": log.examples_per_s,
+        **ck,
     }
 
 
 def _ceiling(backend, cfg, ix, y, c, gt_cfg, seed):
     idx = ix["weak_train"]
+    fit_idx, fit_t, ck_val = _holdout(cfg, idx, _onehot(y[idx], c))
     out, log = fit_predict(
         backend,
         cfg.strong,
-        idx,
-        _onehot(y[idx], c),
+        fit_idx,
+        fit_t,
         xent_loss,
         gt_cfg,
         seed,
         {"test": ix["test"]},
         desc="ceiling",
+        val=ck_val,
     )
-    return {**out, "seconds": np.array(log.seconds)}
+    return {**out, "seconds": np.array(log.seconds), **_checkpoint_arrays(log)}
 
 
 def run(
