@@ -47,6 +47,20 @@ def _methods(text: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _models(text: str) -> tuple[str, ...]:
+    """``a,b,c`` (or ``;``-separated); a ``key=value`` token continues the previous spec's
+    options (``tiny-bert:hidden=16,layers=1``)."""
+    if ";" in text:
+        return tuple(t.strip() for t in text.split(";") if t.strip())
+    out: list[str] = []
+    for tok in (t.strip() for t in text.split(",")):
+        if tok and out and "=" in tok and ":" not in tok and ":" in out[-1]:
+            out[-1] += "," + tok
+        elif tok:
+            out.append(tok)
+    return tuple(out)
+
+
 def _add_pipeline_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("pipeline")
     g.add_argument("--weak", default="minilm-l1", help="weak model spec (default: minilm-l1)")
@@ -293,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     _add_pipeline_args(p_lad)
     p_lad.add_argument(
         "--models",
-        type=lambda t: tuple(m.strip() for m in t.split(",") if m.strip()),
+        type=_models,
         default=("minilm-l1", "minilm", "mpnet"),
         help="models in capability order (default: minilm-l1,minilm,mpnet; "
         "mpnet needs `bayes-w2s neural assets mpnet` first)",

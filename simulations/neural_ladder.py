@@ -75,7 +75,10 @@ def run(cfg: Config) -> pd.DataFrame:
     from bayes_w2s.neural.ladder import run_ladder
 
     rows = run_ladder(cfg.ladder())
-    return rows.drop(columns=["seed"])  # the sweep (or run) tags the seed itself
+    # the sweep tags its own ``seed`` and ``method`` (the spec as given); keep the pretty label
+    rows = rows.rename(columns={"method": "method_label"}).drop(columns=["seed"])
+    rows.insert(1, "method", cfg.method)
+    return rows
 
 
 def summarize(df: pd.DataFrame, cfg: Config) -> str:
