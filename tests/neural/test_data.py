@@ -94,3 +94,28 @@ def test_splits_disjoint_seeded_and_nested():
     assert len(make_splits(ds, 50, 60, 0, seed=0).test) == 190
     with pytest.raises(ValueError, match="need"):
         make_splits(ds, 200, 100, 10, seed=0)
+
+
+def test_bbc_news_offline_five_topics_fixed_labels():
+    from bayes_w2s.neural.data import BBC_TOPICS, load_bbc_news
+
+    data = load_dataset("bbc_news")
+    assert data.n_classes == 5 and len(BBC_TOPICS) == 5
+    counts = np.bincount(data.labels)
+    assert counts.min() > 300 and 2000 < len(data) <= 2225  # duplicates dropped
+    assert len(set(data.texts)) == len(data)
+    # labels follow the topic names, not directory-listing order: spot-check by content
+    sport = [t for t, y in zip(data.texts, data.labels) if y == BBC_TOPICS.index("sports")]
+    assert sum(("match" in t or "cup" in t.lower()) for t in sport) > len(sport) // 3
+    assert load_bbc_news().fingerprint() == data.fingerprint()  # deterministic order
+
+
+def test_subsample_spec_is_seeded_and_validated():
+    a = load_dataset("bbc_news:n=300")
+    b = load_dataset("bbc_news:n=300,seed=0")
+    c = load_dataset("bbc_news:n=300,seed=1")
+    assert len(a) == 300 and a.fingerprint() == b.fingerprint() != c.fingerprint()
+    assert set(a.texts) <= set(load_dataset("bbc_news").texts)
+    for bad in ("bbc_news:n=0", "bbc_news:n=99999", "bbc_news:k=3", "bbc_news:n=x"):
+        with pytest.raises(ValueError):
+            load_dataset(bad)
