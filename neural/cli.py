@@ -1,7 +1,7 @@
 """``bayes-w2s neural``: run one method, compare all methods, or sweep toward the mimicry limit.
 
     bayes-w2s neural run --weak W --strong S --dataset D --method M --seeds 0,1,2 [--mode features]
-    bayes-w2s neural compare [--weak minilm-l1 --strong minilm] [--methods m1,m2,...] [--seeds 0,1,2]
+    bayes-w2s neural compare [--weak minilm-l0 --strong minilm] [--methods m1,m2,...] [--seeds 0,1,2]
     bayes-w2s neural mimicry [--methods ...] [--n-grid 250,1000,4000] [--steps-grid 50,200,800]
 
 Methods: ``xent``, ``logconf``, ``product``, ``ve[+SCHEDULE][@steps]``,
@@ -63,7 +63,7 @@ def _models(text: str) -> tuple[str, ...]:
 
 def _add_pipeline_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("pipeline")
-    g.add_argument("--weak", default="minilm-l1", help="weak model spec (default: minilm-l1)")
+    g.add_argument("--weak", default="minilm-l0", help="weak model spec (default: minilm-l0)")
     g.add_argument("--strong", default="minilm", help="strong model spec (default: minilm)")
     g.add_argument("--dataset", default="rotten_tomatoes")
     g.add_argument("--mode", default="features", choices=("features", "probe", "finetune", "lora"))

@@ -257,13 +257,14 @@ class Classifier(nn.Module):
     ``mu, sigma`` (buffers, default 0 and 1) are the per-dimension mean and sd of the initial
     pooled features on training inputs (:func:`standardize_head`); ``k = head_lr_mult``.
 
-    Why (measured: 1-layer MiniLM, 1,000 Rotten Tomatoes examples, lr 5e-5, 64 steps, the head
-    zero-initialized): pooled MiniLM features share a large common offset, so the first Adam
-    steps on ``W`` move every logit along that offset, i.e. toward the majority class, and at
-    lr 5e-5 the head never gets past it. Centering removes the offset; ``k`` makes Adam's step
-    on the head ``k`` times the backbone's (``W_eff = k W``: Adam moves ``W`` by about ``lr``,
-    hence ``W_eff`` by ``k lr``), the usual "head at 1e-3, body at 5e-5" split, without
-    touching the optimizer.
+    Why (measured: 1-layer MiniLM, 1,000 Rotten Tomatoes examples, max length 32, lr 5e-5,
+    63 steps, zero-initialized head, majority class 0.556): the old head predicts one class
+    (0.556). Pooled MiniLM features share a large common offset, so the head's first Adam
+    steps move every logit along it, toward the majority class, and at lr 5e-5 the head never
+    gets past it. Centering alone: 0.557; a 20x head step alone: 0.576; both: 0.678. ``k``
+    makes Adam's step on the head ``k`` times the backbone's (``W_eff = k W``: Adam moves
+    ``W`` by about ``lr``, hence ``W_eff`` by ``k lr``), the usual "head at 1e-3, body at
+    5e-5" split, without touching the optimizer.
     """
 
     def __init__(
