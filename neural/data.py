@@ -36,12 +36,12 @@ from pathlib import Path
 import numpy as np
 
 __all__ = [
+    "BBC_TOPICS",
     "DataFormatError",
     "Splits",
     "TextDataset",
-    "load_dataset",
-    "BBC_TOPICS",
     "load_bbc_news",
+    "load_dataset",
     "load_rotten_tomatoes",
     "load_table",
     "make_splits",

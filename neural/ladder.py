@@ -85,7 +85,12 @@ def _feature_seconds(cfg: LadderConfig, cache: ArrayCache, progress: bool) -> di
     for m in cfg.models:
         t0 = time.perf_counter()
         cached_features(
-            m, data, cache, max_length=cfg.base.max_length, device=cfg.base.device, progress=progress
+            m,
+            data,
+            cache,
+            max_length=cfg.base.max_length,
+            device=cfg.base.device,
+            progress=progress,
         )
         out[m] = time.perf_counter() - t0
     return out

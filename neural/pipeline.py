@@ -179,7 +179,7 @@ def _holdout(cfg: W2SConfig, idx: np.ndarray, targets: np.ndarray):
     """``(train_idx, train_targets, val)``: the last ``val_frac`` held out when ``eval_every``."""
     if not cfg.eval_every:
         return idx, targets, None
-    n_val = int(round(cfg.val_frac * len(idx)))
+    n_val = round(cfg.val_frac * len(idx))
     if n_val < 1 or n_val >= len(idx):
         raise ValueError(f"val_frac={cfg.val_frac} of {len(idx)} examples leaves no split")
     cut = len(idx) - n_val

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-__all__ = ["Config", "FIGURES", "run", "summarize"]
+__all__ = ["FIGURES", "Config", "run", "summarize"]
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,8 @@ def summarize(df: pd.DataFrame, cfg: Config) -> str:
 
 
 def plot_ladder(df: pd.DataFrame, ax=None):
-    from bayes_w2s.neural.ladder import ladder_summary, plot_ladder as _plot
+    from bayes_w2s.neural.ladder import ladder_summary
+    from bayes_w2s.neural.ladder import plot_ladder as _plot
 
     return _plot(ladder_summary(df.assign(seed=df.get("seed", 0))), ax=ax)
 

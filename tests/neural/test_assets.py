@@ -6,7 +6,6 @@ import io
 import zipfile
 
 import pytest
-
 from bayes_w2s.neural import assets
 from bayes_w2s.neural.assets import AssetError, join_pieces, pieces_from_wheels, sha256_file
 

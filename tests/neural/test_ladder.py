@@ -69,12 +69,12 @@ def test_ladder_sweep_grid_is_resumable(tmp_path, monkeypatch):
     from bayes_w2s.sweeps import run_sweep
 
     monkeypatch.setenv("BAYES_W2S_CACHE", str(tmp_path / "cache"))
-    base = dict(
-        models=(WEAK, STRONG), dataset="synthetic:n=300", n_weak_train=100, n_weak_label=100,
-        n_test=100, max_length=16,
-    )  # fmt: skip
+    base = {
+        "models": (WEAK, STRONG), "dataset": "synthetic:n=300", "n_weak_train": 100, "n_weak_label": 100,
+        "n_test": 100, "max_length": 16,
+    }  # fmt: skip
     grid = {"method": ["xent", "ve+budget:budget=40"]}
-    kw = dict(base=base, executor="serial", progress=False, figures=True)
+    kw = {"base": base, "executor": "serial", "progress": False, "figures": True}
     first = run_sweep("neural_ladder", grid, [0, 1], tmp_path / "sweep", **kw)
     assert first.n_cells == 4 and first.n_computed == 4
     t = first.table
