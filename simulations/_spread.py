@@ -49,9 +49,10 @@ def fmt_spread(s: dict, digits: int = 2) -> str:
     f = f"{{:+.{digits}f}}"
     text = (f"mean {f.format(s['mean'])}, median {f.format(s['median'])}, "
             f"10-90% [{f.format(s['q10'])}, {f.format(s['q90'])}]")
-    if s["n_defined"] < s["n"]:
-        return text + f" (n={s['n_defined']}; undefined in {s['n'] - s['n_defined']} of {s['n']})"
-    return text + f" (n={s['n']})"
+    n, n_defined = int(s["n"]), int(s["n_defined"])
+    if n_defined < n:
+        return text + f" (n={n_defined}; undefined in {n - n_defined} of {n})"
+    return text + f" (n={n})"
 
 
 def line_fit(x, y) -> dict:
