@@ -169,8 +169,8 @@ def _by_rule(df, y, ax, ylabel):
     wide = wide.assign(x=wide.groupby(bins, observed=True).acc_weak.transform("median"))
     for a, (n, rule) in zip(axes, cells):
         sub = wide[(wide.rule == rule) & (wide.n == n)]
-        undefined = sub.groupby("strong", sort=False)[y].apply(lambda v: int(v.isna().sum()))
-        labels = {k: f"{k} ({u} undefined)" if u else k for k, u in undefined.items()}
+        undefined = sub.groupby("strong", sort=False)[y].agg(lambda v: (int(v.isna().sum()), len(v)))
+        labels = {k: f"{k} ({u} of {t} undefined)" if u else k for k, (u, t) in undefined.items()}
         sub = sub.dropna(subset=[y]).assign(line=lambda t: t.strong.map(labels))
         line_with_band(a, sub, "x", y, "line", center="median", band=(0.1, 0.9), styles=None)
         a.set(xlabel="weak model test accuracy, per world (binned)", title=f"{rule}, N={n}")
