@@ -195,7 +195,8 @@ def summarize(df: pd.DataFrame, cfg: Config) -> str:
     lines = [
         f"coinflip: n={cfg.n}, replicates={cfg.replicates}, epsilon={cfg.epsilon}; medians over replicates",
         table.to_string(float_format=lambda v: f"{v:.4g}"),
-        f"strong B, hard Bayes: posterior sd * 2 sqrt(n) = {_spread(sd_b * 2 * np.sqrt(cfg.n))} (1 = the 1/(2 sqrt n) law)",
+        f"strong B, hard Bayes: posterior sd * 2 sqrt(n) = {_spread(sd_b * 2 * np.sqrt(cfg.n))}"
+        " (1 = the 1/(2 sqrt n) law)",
         "strong B, mass within the fair band at the last n: "
         + "; ".join(f"{r}: {_spread(v.value)}" for r, v in
                     last[(last.strong == "B") & (last.metric == "mass_fair")].groupby("rule", sort=False)),
@@ -223,7 +224,7 @@ def _panel(df, strong, metric, ax, ylabel, logy=False):
     if logy:
         ax.set_yscale("log")
     ax.set_xlabel("number of weak labels n")
-    ax.set_ylabel(ylabel)
+    ax.set_ylabel(f"{ylabel}\n(mean, 10-90% band over replicates)")
     return ax
 
 
@@ -279,7 +280,7 @@ def plot_certificate(df: pd.DataFrame, ax=None):
     if len(infinite):
         ax.text(0.98, 0.02, "D = inf (off the axis): " + ", ".join(infinite), transform=ax.transAxes,
                 ha="right", va="bottom", fontsize=7)
-    ax.set(xscale="log", yscale="log", xlabel="number of weak labels n", ylabel="ln max odds change D")
+    ax.set(xscale="log", yscale="log", xlabel="number of weak labels n", ylabel="ln max odds change D (mean, 10-90% band)")
     ax.legend(loc="upper left")
     return fig
 

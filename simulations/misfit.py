@@ -193,7 +193,7 @@ def plot_gain_vs_misfit(df: pd.DataFrame, ax=None):
 
 
 def plot_errors(df: pd.DataFrame, ax=None):
-    """Mean weak and strong-on-weak error (pool) against d_w, with an interquartile band."""
+    """Mean weak and strong-on-weak error (pool) against d_w, with a 10-90% band over replicates."""
     from bayes_w2s import style
 
     fig, ax = style.new_axes(ax)
@@ -208,11 +208,11 @@ def plot_errors(df: pd.DataFrame, ax=None):
         ),
     )
     both = pd.concat([weak, students], ignore_index=True)
-    style.line_with_band(ax, both, "weak_dim", "err", "model", band=(0.25, 0.75))
+    style.line_with_band(ax, both, "weak_dim", "err", "model", band=(0.1, 0.9))
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("weak representation dimension d_w")
-    ax.set_ylabel("error  ||f − f*||² (pool)")
+    ax.set_ylabel("error  ||f − f*||² (pool): mean, 10–90% band")
     ax.legend()
     return fig
 

@@ -67,7 +67,8 @@ def test_hard_bayes_before_n_star_keeps_the_prior(wide):
 
 def test_summary_counts_undefined_pgr(table, wide):
     text = exp.summarize(table, exp.Config(**TINY))
-    assert f"PGR undefined (weak model as accurate as the ceiling) in {int(wide.pgr.isna().sum())} of {len(wide)}" in text
+    undefined = int(wide.pgr.isna().sum())
+    assert f"PGR undefined (weak model as accurate as the ceiling) in {undefined} of {len(wide)}" in text
     assert "10-90%" in text and "r(PGR, weak accuracy)" in text and "before N*=114" in text
 
 
