@@ -82,3 +82,11 @@ def test_bad_config():
         exp.Config(strong_angles=(8, 16), strong_kappas=(1.0,))
     with pytest.raises(ValueError, match="not among the rules built from the config"):
         exp.Config(rules="hard Bayes;magic")
+
+
+def test_negative_result_non_representable_weak_model_does_not_rescue_hard_bayes(wide):
+    """Past N* hard Bayes lands on the strong class's KL projection of the weak labels; for a weak
+    halfspace off the strong grid that is a neighbouring halfspace, not the truth: PGR stays low."""
+    sub = wide[(wide.rule == "hard Bayes") & (wide.n == 1000) & ~wide.contained].dropna(subset=["pgr"])
+    assert len(sub) >= 4
+    assert sub.pgr.median() < 0.5
