@@ -375,7 +375,13 @@ def _metric_table(df: pd.DataFrame) -> pd.DataFrame:
 def summarize(df: pd.DataFrame, cfg: Config) -> str:
     """Accuracy, PGR and mimicry per schedule, and any untrustworthy chains."""
     tab = _metric_table(df)
-    lines = [f"{'schedule':<26}{'accuracy':>9}{'PGR':>8}{'agree weak':>12}{'agree|weak wrong':>18}"]
+    lines = [
+        f"pymc_student: ONE world (seed={cfg.seed}), prior alignment {cfg.prior_alignment:g} with the truth, "
+        f"prior scale {cfg.prior_scale:g}, weak model on {cfg.n_weak_features} of {cfg.n_features} features, "
+        f"{cfg.n_w2s} weak labels; no spread over worlds here: PGR below holds for this world only "
+        "(spread: bayes-w2s sweep pymc_student --seeds 0-9); PGR nan = undefined (weak >= ceiling)",
+        f"{'schedule':<26}{'accuracy':>9}{'PGR':>8}{'agree weak':>12}{'agree|weak wrong':>18}",
+    ]
     for label, row in tab.iterrows():
         lines.append(
             f"{label:<26}{row['accuracy']:>9.3f}{row.get('pgr', math.nan):>8.2f}"
