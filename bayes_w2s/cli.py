@@ -42,10 +42,24 @@ sha256 checksums) and the figures; `figures` checks complete.json before drawing
 """
 # Counts for which 0 is meaningless: rejected at parse time, whatever the experiment.
 POSITIVE_FIELDS = frozenset({
-    "n", "n_test", "n_pool", "n_mid", "replicates", "n_replicates", "per_decade", "grid_size",
-    "grid_cells", "typo_cells", "chains", "draws", "input_dim", "strong_dim", "n_features",
+    "n", "n_gt", "n_train", "n_test", "n_pool", "n_mid", "replicates", "n_replicates",
+    "per_decade", "grid_size", "grid_cells", "typo_cells", "chains", "draws", "input_dim", "strong_dim", "n_features",
     "strong_angles", "mid_angles",
 })  # fmt: skip
+# What shared field names mean, for option help (a field's metadata["help"] wins).
+FIELD_HELP = {
+    "seed": "random seed (same config and seed, same table)",
+    "replicates": "independent repetitions",
+    "n_replicates": "independent repetitions",
+    "per_decade": "checkpoints per decade of N on the log grid",
+    "tempered_weight": "weight w of the constant tempered rule",
+    "ve_strength": "log r of the constant virtual-evidence rule",
+    "bounded_schedule": "bounded schedule spec, e.g. budget:budget=100 or pseries:c=1,p=2",
+    "bounded_schedules": "';'-separated bounded schedule specs, e.g. budget:budget=100",
+    "rules": "';'-separated rule labels to compare",
+    "weak_labels": "how weak labels are drawn: sample or argmax",
+    "truth_angle": "'random' or a fixed truth angle in degrees",
+}
 NEURAL_MODULES = ("torch", "transformers", "peft")
 TORCH_PIN = "torch==2.13.0"
 
@@ -119,12 +133,12 @@ def _describe(field: dataclasses.Field, default) -> str:
         kind = kinds.get(parse, "text")
         shown = str(default)
     if field.name == "seed":
-        kind = "random seed, integer >= 0"
+        kind = "integer >= 0"
     elif field.name in POSITIVE_FIELDS:
         kind += " >= 1"
     elif parse is _parse_int:
         kind += " >= 0"
-    text = field.metadata.get("help")
+    text = field.metadata.get("help") or FIELD_HELP.get(field.name)
     return f"{text + '; ' if text else ''}{kind} (default: {shown})".replace("%", "%%")
 
 

@@ -143,9 +143,9 @@ def test_help_is_formatted_and_points_to_run_name_help(capsys):
     text = capsys.readouterr().out
     assert "bayes-w2s run NAME --help" in text and "coinflip" in text
     assert cli.main(["run", "coinflip", "--help"]) == 0
-    text = capsys.readouterr().out
+    text = " ".join(capsys.readouterr().out.split())  # undo argparse's line wrapping
     assert "--per-decade INT" in text and "integer >= 1 (default: 10)" in text
-    assert "random seed, integer >= 0" in text and "finite number (default: 0.05)" in text
+    assert "random seed (same config and seed, same table); integer >= 0" in text and "finite number (default: 0.05)" in text
 
 
 def test_version(capsys):
