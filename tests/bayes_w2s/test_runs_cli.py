@@ -30,6 +30,14 @@ def test_cli_run_writes_config_table_and_figures(tmp_path, capsys):
     (folder / "certificate.png").unlink()
     assert cli.main(["figures", str(tmp_path)]) == 0
     assert (folder / "certificate.png").exists()
+    marker = json.loads((folder / "complete.json").read_text())
+    assert marker["tables"]["results.csv"]["rows"] == len(df)
+    # a truncated table is refused, reported, and makes figures exit non-zero
+    table = folder / "results.csv"
+    table.write_text("".join(table.read_text().splitlines(keepends=True)[:-10]))
+    capsys.readouterr()
+    assert cli.main(["figures", str(tmp_path)]) == 1
+    assert f"SKIPPED {folder}: " in capsys.readouterr().err
 
 
 def test_cli_errors(tmp_path, capsys):

@@ -351,6 +351,7 @@ def test_cli_sweep_then_figures(tmp_path, capsys):
     folder = tmp_path / "misfit__n_replicates=2__n_pool=200__n_test=50__sweep__label_noise"
     assert "4 cells (4 computed, 0 resumed)" in capsys.readouterr().out
     assert (folder / "manifest.json").is_file() and not (folder / "gain_vs_misfit.png").exists()
+    assert (folder / "complete.json").is_file()  # the consolidated table is marked too
     assert cli.main(["figures", str(folder)]) == 0
     assert (folder / "gain_vs_misfit.png").is_file()
     assert cli.main(args) == 0  # a finished sweep re-run is a no-op
