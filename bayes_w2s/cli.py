@@ -213,16 +213,17 @@ def _experiment_table() -> str:
     return "\n".join(f"  {n.ljust(width)}  {_one_line(n)}" for n in names)
 
 
-def check_writable(folder: str | os.PathLike) -> Path:
+def check_writable(folder: str | os.PathLike, option: str = "--out") -> Path:
     """Create ``folder`` if needed and prove it is writable (a probe file is written and
-    removed); raises UsageError naming the folder otherwise. Called before computing."""
+    removed); raises UsageError naming ``option`` and the folder otherwise. Called before
+    computing."""
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as err:
-        raise UsageError(f"--out {folder}: not a writable folder ({err.strerror or err})") from None
+        raise UsageError(f"{option} {folder}: not a writable folder ({err.strerror or err})") from None
     return folder
 
 
@@ -300,7 +301,8 @@ def _cmd_figures(argv: list[str]) -> int:
     for root in args.folders:
         if not root.is_dir():
             failed.append(root)
-            print(f"bayes-w2s figures: {root}: no such folder", file=sys.stderr)
+            what = "not a folder" if root.exists() else "no such folder"
+            print(f"bayes-w2s figures: {root}: {what}", file=sys.stderr)
             continue
         targets = _find_run_folders(root)
         if not targets:

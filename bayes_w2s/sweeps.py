@@ -422,7 +422,7 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] in {"-h", "--help"}:
         print(__doc__.split("\n\n")[1])
         return 0
-    from bayes_w2s.cli import add_config_arguments
+    from bayes_w2s.cli import add_config_arguments, check_writable
 
     name, rest = argv[0], argv[1:]
     try:
@@ -461,6 +461,7 @@ def main(argv: list[str]) -> int:
             raise SweepError("give seeds with --seeds, not --seed, in a sweep")
         grid, seeds = parse_grid(args.grid, module.Config), parse_seeds(args.seeds)
         folder = args.dir or default_folder(args.out, name, module.Config, base, grid)
+        check_writable(folder, "--dir" if args.dir else "--out")  # before any cell runs
         result = run_sweep(
             name, grid, seeds, folder, base=base, executor=args.executor, workers=args.workers,
             address=args.address, progress=not args.no_progress, figures=not args.no_figures,

@@ -64,6 +64,7 @@ CASES = [
     (["sweep", "misfit", "--executor", "mpi"], USAGE, "invalid choice: 'mpi'"),
     (["figures"], USAGE, "the following arguments are required: PATH"),
     (["figures", "/nonexistent/bayes_w2s_runs"], FIGURES_FAIL, "no such folder"),
+    (["figures", __file__], FIGURES_FAIL, "not a folder"),
 ]  # fmt: skip
 
 
@@ -92,11 +93,18 @@ def test_there_are_at_least_30_cases():
     assert len(CASES) >= 30
 
 
-def test_unwritable_out_fails_before_the_computation(tmp_path, capsys):
+@pytest.mark.parametrize("argv, option", [
+    (["run", "coinflip", "--out"], "--out"),
+    (["sweep", "misfit", "--grid", "label_noise=1", "--out"], "--out"),
+    (["sweep", "misfit", "--grid", "label_noise=1", "--dir"], "--dir"),
+])  # fmt: skip
+def test_unwritable_out_fails_before_the_computation(argv, option, tmp_path, capsys):
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
-    assert cli.main(["run", "coinflip", "--out", str(blocker / "runs")]) == USAGE
-    assert "not a writable folder" in capsys.readouterr().err  # and run() was never called
+    assert cli.main([*argv, str(blocker / "runs")]) == USAGE
+    err = capsys.readouterr().err  # and run() was never called (fixture)
+    assert f"{option} {blocker}" in err and "not a writable folder" in err
+    assert "Traceback" not in err
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
