@@ -390,6 +390,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as err:
         print(f"bayes-w2s: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # files are replaced atomically: nothing torn is left behind
+        print("bayes-w2s: interrupted; re-run the command to redo or resume", file=sys.stderr)
+        return 130
     except SystemExit as exit_:  # argparse: --help (0) or a usage error (2, already printed)
         code = exit_.code
         return code if isinstance(code, int) else (0 if code is None else 1)

@@ -161,3 +161,15 @@ def test_version(capsys):
 
     assert cli.main(["--version"]) == 0
     assert capsys.readouterr().out.strip() == f"bayes-w2s {package_version()}"
+
+
+def test_ctrl_c_is_a_message_and_status_130(tmp_path, monkeypatch, capsys):
+    from bayes_w2s.simulations import coinflip
+
+    def interrupted(_cfg):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(coinflip, "run", interrupted)
+    assert cli.main(["run", "coinflip", "--out", str(tmp_path)]) == 130
+    assert "interrupted; re-run the command" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # nothing half-written
