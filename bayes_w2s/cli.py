@@ -43,8 +43,8 @@ sha256 checksums) and the figures; `figures` checks complete.json before drawing
 # Counts for which 0 is meaningless: rejected at parse time, whatever the experiment.
 POSITIVE_FIELDS = frozenset({
     "n", "n_gt", "n_train", "n_test", "n_pool", "n_mid", "replicates", "n_replicates",
-    "per_decade", "grid_size", "grid_cells", "typo_cells", "chains", "draws", "input_dim", "strong_dim", "n_features",
-    "strong_angles", "mid_angles",
+    "per_decade", "grid_size", "grid_cells", "typo_cells", "chains", "draws", "input_dim",
+    "strong_dim", "n_features", "strong_angles", "mid_angles",
 })  # fmt: skip
 # What shared field names mean, for option help (a field's metadata["help"] wins).
 FIELD_HELP = {
@@ -223,7 +223,8 @@ def check_writable(folder: str | os.PathLike, option: str = "--out") -> Path:
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as err:
-        raise UsageError(f"{option} {folder}: not a writable folder ({err.strerror or err})") from None
+        reason = err.strerror or err
+        raise UsageError(f"{option} {folder}: not a writable folder ({reason})") from None
     return folder
 
 

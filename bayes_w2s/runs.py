@@ -333,7 +333,9 @@ def _pdf_metadata() -> dict:
     return {"CreationDate": None}
 
 
-def save_figure(fig, path: str | os.PathLike, formats: tuple[str, ...] = ("png", "pdf")) -> list[Path]:
+def save_figure(
+    fig, path: str | os.PathLike, formats: tuple[str, ...] = ("png", "pdf")
+) -> list[Path]:
     """Save ``fig`` as ``path.<fmt>`` for each format atomically (temp file + ``os.replace``),
     mode ``0666 & ~umask``; PDFs get a fixed creation date (see :func:`_pdf_metadata`)."""
     import matplotlib.pyplot as plt

@@ -26,8 +26,9 @@ file in the same folder, fsync, :func:`os.replace`). A rename is atomic on POSIX
 crash or SIGKILL a cell file is either complete or absent — never torn — and, being named by
 its cell id, can never be duplicated. Resume still trusts no file blindly: a cell counts as done
 only if its marker exists and the ``.csv`` matches the marker's checksum, so a cell truncated or
-edited afterwards (or left by a version without markers) is deleted and recomputed. A shared JSONL journal would need a torn-last-line repair and a dedupe pass on every
-read. The consolidated ``results.csv`` is rebuilt from the cell files in grid order, so an
+edited afterwards (or left by a version without markers) is deleted and recomputed. A shared
+JSONL journal would need a torn-last-line repair and a dedupe pass on every read. The
+consolidated ``results.csv`` is rebuilt from the cell files in grid order, so an
 interrupted-and-resumed sweep gives the same table, byte for byte, as an uninterrupted one
 run the same way. Without ``--dir`` the folder is
 ``ROOT/<experiment>[__fixed=option...]__sweep__<grid keys>``, so re-running a command finds it.
@@ -382,7 +383,7 @@ def run_sweep(
         cells_dir.mkdir(exist_ok=True)
         for stray in cells_dir.glob(".*"):  # temporaries of a write cut short
             stray.unlink()
-        on_disk = {p.stem for p in cells_dir.glob("*.csv")} | {p.stem for p in cells_dir.glob("*.json")}
+        on_disk = {p.stem for pattern in ("*.csv", "*.json") for p in cells_dir.glob(pattern)}
         done = {cid for cid in on_disk if _cell_is_valid(cells_dir, cid)}
         for bad in sorted(on_disk - done):  # torn, edited or unmarked: recompute
             (cells_dir / f"{bad}.csv").unlink(missing_ok=True)
