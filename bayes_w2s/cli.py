@@ -18,6 +18,7 @@ import pkgutil
 import sys
 import tempfile
 import typing
+import warnings
 from pathlib import Path
 
 __all__ = ["main", "add_config_arguments", "config_from_args", "check_config"]
@@ -314,7 +315,11 @@ def _cmd_figures(argv: list[str]) -> int:
                 if not (folder / "config.json").is_file() and (folder / "manifest.json").is_file():
                     raise ValueError("unfinished sweep (manifest.json, no results yet): "
                                      "re-run the sweep command to resume it")  # fmt: skip
-                count += len(draw_figures(folder, allow_unmarked=args.allow_unmarked))
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    count += len(draw_figures(folder, allow_unmarked=args.allow_unmarked))
+                for warning in caught:
+                    print(f"bayes-w2s figures: warning: {warning.message}", file=sys.stderr)
                 drawn += 1
             except Exception as err:  # one bad folder must not stop the others
                 failed.append(folder)

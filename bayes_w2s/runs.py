@@ -284,6 +284,8 @@ def verify_run(folder: str | os.PathLike, *, allow_unmarked: bool = False) -> di
         raise RunFolderError(f"{marker_path} is unreadable ({err})") from None
     if marker.get("format") != MARKER_FORMAT:
         raise RunFolderError(f"{marker_path}: unknown format {marker.get('format')!r}")
+    if RESULTS_FILE not in tables:
+        raise RunFolderError(f"{marker_path} does not list {RESULTS_FILE}")
     if file_sha256(folder / CONFIG_FILE) != config_sha:
         raise RunFolderError(f"{folder / CONFIG_FILE} changed after the run (checksum differs)")
     for name, entry in tables.items():

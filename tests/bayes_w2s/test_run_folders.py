@@ -86,6 +86,7 @@ def test_marker_is_written_last_with_rows_and_checksums(tmp_path):
         ("config_only", "incomplete: config.json but no results.csv"),
         ("no_marker", "has no complete.json"),
         ("bad_marker", "complete.json is unreadable"),
+        ("marker_without_results", "does not list results.csv"),
         ("empty", "not a run folder"),
     ],
 )
@@ -109,6 +110,10 @@ def test_damaged_folders_are_refused_with_the_reason(tmp_path, damage, message):
         (folder / MARKER_FILE).unlink()
     elif damage == "bad_marker":
         (folder / MARKER_FILE).write_text("{")
+    elif damage == "marker_without_results":
+        marker = json.loads((folder / MARKER_FILE).read_text())
+        del marker["tables"]["results.csv"]
+        (folder / MARKER_FILE).write_text(json.dumps(marker))
     else:
         for p in folder.iterdir():
             p.unlink()
@@ -116,7 +121,7 @@ def test_damaged_folders_are_refused_with_the_reason(tmp_path, damage, message):
         read_run(folder)
 
 
-def test_unmarked_folders_need_the_explicit_flag_and_warn(tmp_path, fake_experiment):
+def test_unmarked_folders_need_the_explicit_flag_and_warn(tmp_path, fake_experiment, capsys):
     folder = _good(tmp_path)
     (folder / MARKER_FILE).unlink()  # as written before markers existed
     with pytest.raises(RunFolderError, match="--allow-unmarked"):
@@ -125,10 +130,11 @@ def test_unmarked_folders_need_the_explicit_flag_and_warn(tmp_path, fake_experim
         meta, df = read_run(folder, allow_unmarked=True)
     assert len(df) == 20
     assert cli.main(["figures", str(folder)]) == 1
+    assert "read it anyway with --allow-unmarked" in capsys.readouterr().err
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("error")  # figures reports the warning itself, as one line
         assert cli.main(["figures", "--allow-unmarked", str(folder)]) == 0
-    assert (folder / "curve.png").is_file()
+    assert "figures: warning: " in capsys.readouterr().err and (folder / "curve.png").is_file()
 
 
 def test_rewriting_a_folder_unmarks_it_until_done(tmp_path, monkeypatch):
