@@ -396,6 +396,10 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as err:
         print(f"bayes-w2s: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `bayes-w2s ... | head`: the reader left; no traceback at exit
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     except KeyboardInterrupt:  # files are replaced atomically: nothing torn is left behind
         print("bayes-w2s: interrupted; re-run the command to redo or resume", file=sys.stderr)
         return 130

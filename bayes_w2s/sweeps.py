@@ -421,7 +421,11 @@ def default_folder(
 def main(argv: list[str]) -> int:
     """``bayes-w2s sweep NAME ...``; returns the exit status."""
     if not argv or argv[0] in {"-h", "--help"}:
-        print(__doc__.split("\n\n")[1])
+        from bayes_w2s.cli import _experiment_table
+
+        print("usage:\n" + __doc__.split("\n\n")[1] + "\n\nRun experiment NAME once per grid "
+              "point and seed; re-running the same command resumes.\n`bayes-w2s sweep NAME "
+              "--help` lists the options of NAME.\n\nexperiments:\n" + _experiment_table())
         return 0
     from bayes_w2s.cli import add_config_arguments, check_writable
 

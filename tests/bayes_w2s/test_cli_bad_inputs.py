@@ -150,6 +150,9 @@ def test_help_is_formatted_and_points_to_run_name_help(capsys):
     assert cli.main(["run", "--help"]) == 0
     text = capsys.readouterr().out
     assert "bayes-w2s run NAME --help" in text and "coinflip" in text
+    assert cli.main(["sweep", "--help"]) == 0
+    text = capsys.readouterr().out
+    assert "bayes-w2s sweep NAME --help" in text and "misfit" in text
     assert cli.main(["run", "coinflip", "--help"]) == 0
     text = " ".join(capsys.readouterr().out.split())  # undo argparse's line wrapping
     assert "--per-decade INT" in text and "integer >= 1 (default: 10)" in text
