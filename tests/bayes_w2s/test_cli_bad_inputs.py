@@ -119,6 +119,18 @@ def test_read_only_out_fails_before_the_computation(tmp_path, capsys):
     assert "not a writable folder" in capsys.readouterr().err
 
 
+def test_permission_denied_out_fails_before_the_computation(tmp_path, monkeypatch, capsys):
+    """What a read-only folder answers to a non-root user (EACCES), for runs as root too."""
+    import tempfile
+
+    def denied(*_a, **_k):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", denied)
+    assert cli.main(["run", "coinflip", "--out", str(tmp_path)]) == USAGE
+    assert "not a writable folder (Permission denied)" in capsys.readouterr().err
+
+
 def test_empty_root_is_reported(tmp_path, capsys):
     assert cli.main(["figures", str(tmp_path)]) == FIGURES_FAIL
     assert "no run folders under it" in capsys.readouterr().err
