@@ -15,6 +15,7 @@ Folder format
 
     FOLDER/manifest.json       experiment, base config, grid, seeds, version, git revision
     FOLDER/cells/<cell_id>.csv one file per finished cell
+    FOLDER/cells/<cell_id>.json its marker: row count and sha256 of the .csv, written after it
     FOLDER/results.csv         every cell, in grid order        } written once all cells
     FOLDER/config.json         runs.write_run metadata + sweep  } are done, so that
     FOLDER/<figure>.png/.pdf                                    } ``bayes-w2s figures`` works
@@ -23,9 +24,11 @@ Why one file per cell rather than an appended journal: the only writer is the dr
 process, and it writes each cell with :func:`bayes_w2s.runs.atomic_write_csv` (temporary
 file in the same folder, fsync, :func:`os.replace`). A rename is atomic on POSIX, so after a
 crash or SIGKILL a cell file is either complete or absent — never torn — and, being named by
-its cell id, can never be duplicated: a resumed sweep runs exactly the cells whose files are
-missing. A shared JSONL journal would need a torn-last-line repair and a dedupe pass on every
-read. The consolidated ``results.csv`` is rebuilt from the cell files in grid order, so an
+its cell id, can never be duplicated. Resume still trusts no file blindly: a cell counts as done
+only if its marker exists and the ``.csv`` matches the marker's checksum, so a cell truncated or
+edited afterwards (or left by a version without markers) is deleted and recomputed. A shared
+JSONL journal would need a torn-last-line repair and a dedupe pass on every read. The
+consolidated ``results.csv`` is rebuilt from the cell files in grid order, so an
 interrupted-and-resumed sweep gives the same table, byte for byte, as an uninterrupted one
 run the same way. Without ``--dir`` the folder is
 ``ROOT/<experiment>[__fixed=option...]__sweep__<grid keys>``, so re-running a command finds it.
@@ -60,6 +63,7 @@ from bayes_w2s.runs import (
     atomic_write_text,
     config_to_dict,
     draw_figures,
+    file_sha256,
     git_revision,
     load_experiment,
     package_version,
@@ -123,6 +127,7 @@ class SweepResult:
     n_computed: int
     n_resumed: int
     seconds: float
+    n_repaired: int = 0  # cells found on disk but failing their marker, recomputed
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -209,6 +214,8 @@ def plan_cells(
     experiment: str, config_cls, grid: Mapping[str, Sequence], seeds: Sequence[int], base=None
 ):
     """Every cell, in grid order (grid keys as given, last key fastest, then seeds)."""
+    from bayes_w2s.cli import check_config
+
     grid = _validate_grid(grid, config_cls)
     base = dict(base or {})
     clash = sorted(set(base) & set(grid))
@@ -228,6 +235,7 @@ def plan_cells(
         for seed in seeds:
             try:
                 cfg = config_cls(**base, **dict(point), seed=seed)
+                check_config(cfg)
             except (TypeError, ValueError) as err:
                 raise SweepError(f"invalid config at grid point {dict(point)}: {err}") from None
             cells.append(Cell(len(cells), point, seed, cfg, _cell_id(experiment, cfg)))
@@ -260,6 +268,25 @@ def _manifest(experiment, base_cfg, grid, seeds, n_cells, executor, workers) -> 
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "executor": executor, "workers": workers,
     }, default=list))  # fmt: skip
+
+
+def _write_cell(cells_dir: Path, cell_id: str, df: pd.DataFrame) -> None:
+    """Write a cell's table, then its marker ``{rows, sha256}`` (the marker last)."""
+    path = atomic_write_csv(df, cells_dir / f"{cell_id}.csv")
+    marker = {"rows": len(df), "sha256": file_sha256(path)}
+    atomic_write_text(cells_dir / f"{cell_id}.json", json.dumps(marker) + "\n")
+
+
+def _cell_is_valid(cells_dir: Path, cell_id: str) -> bool:
+    """True iff the cell's ``.csv`` and marker exist and the checksum matches."""
+    path, marker_path = cells_dir / f"{cell_id}.csv", cells_dir / f"{cell_id}.json"
+    if not path.is_file() or not marker_path.is_file():
+        return False
+    try:
+        marker = json.loads(marker_path.read_text())
+        return isinstance(marker, dict) and marker.get("sha256") == file_sha256(path)
+    except (OSError, ValueError):
+        return False
 
 
 @contextmanager
@@ -356,15 +383,20 @@ def run_sweep(
         cells_dir.mkdir(exist_ok=True)
         for stray in cells_dir.glob(".*"):  # temporaries of a write cut short
             stray.unlink()
-        done = {p.stem for p in cells_dir.glob("*.csv")}
+        on_disk = {p.stem for pattern in ("*.csv", "*.json") for p in cells_dir.glob(pattern)}
+        done = {cid for cid in on_disk if _cell_is_valid(cells_dir, cid)}
+        for bad in sorted(on_disk - done):  # torn, edited or unmarked: recompute
+            (cells_dir / f"{bad}.csv").unlink(missing_ok=True)
+            (cells_dir / f"{bad}.json").unlink(missing_ok=True)
         todo = [cell for cell in cells if cell.cell_id not in done]
+        n_repaired = len({c.cell_id for c in todo} & on_disk)
         with tqdm(total=len(cells), initial=len(cells) - len(todo), desc=f"sweep {experiment}",
                   unit="cell", disable=not progress, dynamic_ncols=True) as bar:  # fmt: skip
             if todo:
                 with make_executor(executor, workers, address, (module.__name__,)) as ex:
                     tasks = [(c.cell_id, (experiment, c.config, c.tags)) for c in todo]
                     for cell_id, df in ex.imap_unordered(run_cell, tasks):
-                        atomic_write_csv(df, cells_dir / f"{cell_id}.csv")
+                        _write_cell(cells_dir, cell_id, df)
                         bar.update()
         table = pd.concat(
             [pd.read_csv(cells_dir / f"{c.cell_id}.csv") for c in cells], ignore_index=True
@@ -374,7 +406,8 @@ def run_sweep(
     if figures:
         draw_figures(folder)
     n_resumed = len(cells) - len(todo)
-    return SweepResult(folder, table, len(cells), len(todo), n_resumed, time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    return SweepResult(folder, table, len(cells), len(todo), n_resumed, seconds, n_repaired)
 
 
 def default_folder(
@@ -388,9 +421,13 @@ def default_folder(
 def main(argv: list[str]) -> int:
     """``bayes-w2s sweep NAME ...``; returns the exit status."""
     if not argv or argv[0] in {"-h", "--help"}:
-        print(__doc__.split("\n\n")[1])
+        from bayes_w2s.cli import _experiment_table
+
+        print("usage:\n" + __doc__.split("\n\n")[1] + "\n\nRun experiment NAME once per grid "
+              "point and seed; re-running the same command resumes.\n`bayes-w2s sweep NAME "
+              "--help` lists the options of NAME.\n\nexperiments:\n" + _experiment_table())
         return 0
-    from bayes_w2s.cli import add_config_arguments
+    from bayes_w2s.cli import add_config_arguments, check_writable
 
     name, rest = argv[0], argv[1:]
     try:
@@ -429,6 +466,7 @@ def main(argv: list[str]) -> int:
             raise SweepError("give seeds with --seeds, not --seed, in a sweep")
         grid, seeds = parse_grid(args.grid, module.Config), parse_seeds(args.seeds)
         folder = args.dir or default_folder(args.out, name, module.Config, base, grid)
+        check_writable(folder, "--dir" if args.dir else "--out")  # before any cell runs
         result = run_sweep(
             name, grid, seeds, folder, base=base, executor=args.executor, workers=args.workers,
             address=args.address, progress=not args.no_progress, figures=not args.no_figures,
@@ -447,4 +485,6 @@ def main(argv: list[str]) -> int:
         f"{result.n_cells} cells ({result.n_computed} computed, {result.n_resumed} resumed) in "
         f"{result.seconds:.1f} s; wrote {result.folder}"
     )
+    if result.n_repaired:
+        print(f"{result.n_repaired} cells on disk failed their checksum and were recomputed")
     return 0
