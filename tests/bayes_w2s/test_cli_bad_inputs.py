@@ -107,18 +107,6 @@ def test_unwritable_out_fails_before_the_computation(argv, option, tmp_path, cap
     assert "Traceback" not in err
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
-def test_read_only_out_fails_before_the_computation(tmp_path, capsys):
-    out = tmp_path / "ro"
-    out.mkdir()
-    out.chmod(0o555)
-    try:
-        assert cli.main(["run", "coinflip", "--out", str(out)]) == USAGE
-    finally:
-        out.chmod(0o755)
-    assert "not a writable folder" in capsys.readouterr().err
-
-
 def test_permission_denied_out_fails_before_the_computation(tmp_path, monkeypatch, capsys):
     """What a read-only folder answers to a non-root user (EACCES), for runs as root too."""
     import tempfile
