@@ -154,7 +154,8 @@ def as_log_prior(value: ArrayLike, name: str = "log_prior", *, n_hypotheses: int
         raise ValidationError(f"{name} must be an array (..., H), got the scalar {describe(lp[()])}", name)
     if n_hypotheses is not None and lp.shape[-1] != n_hypotheses:
         raise ValidationError(
-            f"{name} has {lp.shape[-1]} hypotheses but log_probs has {n_hypotheses}", name
+            f"{name} and log_probs disagree: {name} has {lp.shape[-1]} hypotheses, log_probs {n_hypotheses}",
+            name,
         )
     bad = np.isnan(lp) | (lp == np.inf)
     if bad.any():
