@@ -213,13 +213,15 @@ def as_labels(value: ArrayLike, name: str = "labels", *, n_classes: int | None =
 
 def as_count(value, name: str, *, minimum: int = 1) -> int:
     """An integer ``>= minimum`` (bools and non-integral floats are rejected)."""
+    kind = {0: "a non-negative integer", 1: "a positive integer"}.get(minimum, "an integer")
+    need = f"{name} must be {kind} (>= {minimum})"
     if isinstance(value, bool) or not isinstance(value, (numbers.Integral, numbers.Real)):
-        raise ValidationError(f"{name} must be an integer >= {minimum}, got {describe(value)}", name)
+        raise ValidationError(f"{need}, got {describe(value)}", name)
     if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
         if not math.isfinite(value) or value != int(value):
-            raise ValidationError(f"{name} must be an integer >= {minimum}, got {describe(value)}", name)
+            raise ValidationError(f"{need}, got {describe(value)}", name)
     if int(value) < minimum:
-        raise ValidationError(f"{name} must be an integer >= {minimum}, got {int(value)}", name)
+        raise ValidationError(f"{need}, got {int(value)}", name)
     return int(value)
 
 
