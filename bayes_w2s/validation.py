@@ -78,6 +78,8 @@ def describe(value) -> str:
         return np.array2string(value, precision=6, separator=", ")
     if isinstance(value, (float, np.floating)):
         return repr(float(value))
+    if isinstance(value, np.integer):
+        return repr(int(value))
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -198,17 +200,18 @@ def as_index_array(value: ArrayLike, name: str, size: int, *, what: str = "index
     if np.issubdtype(arr.dtype, np.floating):
         bad = ~np.isfinite(arr) | (arr != np.round(arr))
         if bad.any():
-            _fail(name, arr, bad, f"{what} indices must be integers")
-    bad = (arr < 0) | (arr >= size)
-    if bad.any():
-        _fail(name, arr, bad, f"{what} indices must lie in [0, {size})")
+            _fail(name, arr, bad, f"must be integer {what} indices")
+    if (arr < 0).any():
+        _fail(name, arr, arr < 0, f"must be non-negative integer {what} indices (in [0, {size}))")
+    if (arr >= size).any():
+        _fail(name, arr, arr >= size, f"must be {what} indices in [0, {size})")
     return arr.astype(np.int64)
 
 
 def as_labels(value: ArrayLike, name: str = "labels", *, n_classes: int | None = None) -> NDArray[np.int64]:
     """Non-empty class labels: integer-valued, ``>= 0`` (and ``< n_classes`` if given)."""
     size = np.iinfo(np.int64).max if n_classes is None else n_classes
-    return as_index_array(value, name, size, what="label", allow_empty=False)
+    return as_index_array(value, name, size, what="class", allow_empty=False)
 
 
 def as_count(value, name: str, *, minimum: int = 1) -> int:
