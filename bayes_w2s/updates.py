@@ -153,7 +153,7 @@ def _shifted(log_p: NDArray[np.float64], s: NDArray[np.float64]) -> NDArray[np.f
     """Unchecked core of :func:`weak_label_shifted_loglik`."""
     with np.errstate(divide="ignore"):
         log_one_minus = np.log(-np.expm1(-s))  # log(1 - e^{-s}); -inf at s = 0
-    return np.logaddexp(log_one_minus + log_p, -s)
+    return np.minimum(np.logaddexp(log_one_minus + log_p, -s), 0.0)  # exact value <= 0
 
 
 def weak_label_shifted_loglik(log_p_label: ArrayLike, strength: ArrayLike) -> NDArray[np.float64]:
@@ -315,17 +315,20 @@ def _summed_terms(rule, s, cat, log_pc):
     impossible = np.isneginf(log_pc)
     finite_pc = np.where(impossible, 0.0, log_pc)
     if rule == "ve":  # never impossible for finite s; group equal (category, strength) pairs
-        if s.size and np.all(s == s[0]):
-            counts = np.bincount(cat, minlength=n_cat).astype(float)
-            total = counts @ _shifted(log_pc, s[0])
-        else:
-            pairs, counts = np.unique(np.stack([cat.astype(float), s], axis=1), axis=0, return_counts=True)
-            total = np.zeros(n_hyp)
-            step = max(1, _BLOCK_ELEMENTS // n_hyp)
-            for lo in range(0, pairs.shape[0], step):
-                c, sb = pairs[lo : lo + step, 0].astype(np.int64), pairs[lo : lo + step, 1]
-                total += counts[lo : lo + step] @ _shifted(log_pc[c], sb[:, None])
-        return total, float(np.sum(s)), np.full(n_hyp, cat.shape[0], dtype=np.int64)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow to -inf is judged in `condition`
+            if s.size and np.all(s == s[0]):
+                counts = np.bincount(cat, minlength=n_cat).astype(float)
+                total = counts @ _shifted(log_pc, s[0])
+            else:
+                pairs, counts = np.unique(np.stack([cat.astype(float), s], axis=1), axis=0, return_counts=True)
+                total = np.zeros(n_hyp)
+                step = max(1, _BLOCK_ELEMENTS // n_hyp)
+                for lo in range(0, pairs.shape[0], step):
+                    c, sb = pairs[lo : lo + step, 0].astype(np.int64), pairs[lo : lo + step, 1]
+                    total += counts[lo : lo + step] @ _shifted(log_pc[c], sb[:, None])
+        with np.errstate(over="ignore"):  # sum s > 1.8e308: log Z is +inf, the posterior is fine
+            shift = float(np.sum(s))
+        return total, shift, np.full(n_hyp, cat.shape[0], dtype=np.int64)
     if rule == "bayes":
         weights = np.bincount(cat, minlength=n_cat).astype(float)
         first = _first_index(cat, n_cat, None)
