@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import rel_entr
 
-from bayes_w2s.validation import ValidationError, as_float_array, as_index_array, as_labels, as_probs
+from bayes_w2s.validation import ValidationError, as_float_array, as_index_array, as_labels, as_probs, describe
 
 __all__ = [
     "PGRUndefinedWarning",
@@ -81,7 +81,7 @@ def _as_log_weights(value: ArrayLike, name: str) -> NDArray[np.float64]:
     bad = np.isnan(arr) | (arr == np.inf)
     if bad.any():
         i = tuple(int(j) for j in np.argwhere(bad)[0])
-        raise ValidationError(f"{name}[{', '.join(map(str, i))}] = {arr[i]!r}: must be finite or -inf", name)
+        raise ValidationError(f"{name}[{', '.join(map(str, i))}] = {describe(arr[i])}: must be finite or -inf", name)
     return arr
 
 
