@@ -358,3 +358,15 @@ def test_valid_edge_inputs_still_work():
     table = np.log(np.array([[1.0, 0.0], [0.5, 0.5]]))
     assert np.isfinite(condition(np.log([0.5, 0.5]), table, [0.0, 0.0], [0.0, 0.0]).log_posterior).all()
     assert agreement(np.array([1.0, 0.0]), [1, 0]) == 1.0
+
+
+def test_empty_float_data_is_handled_like_empty_int_data():
+    """``np.asarray([])`` is float: where zero observations are meaningful (condition -> the
+    prior, sample_labels -> no labels) it must behave like an empty int array, not raise
+    IndexError; where they are not (agreement, accuracy) it is a clear error (catalogue)."""
+    res = condition(PRIOR, LP, np.array([]), np.array([]))
+    np.testing.assert_allclose(res.log_posterior, PRIOR - np.logaddexp.reduce(PRIOR), atol=1e-15)
+    for rule, s in (("ve", np.array([])), ("tempered", 1.0)):
+        np.testing.assert_allclose(condition(PRIOR, LP, [], [], rule=rule, strengths=s).log_posterior, res.log_posterior)
+    out = sample_labels(MODEL, np.array([]), np.random.default_rng(0))
+    assert out.shape == (0,) and out.dtype.kind == "i"
