@@ -16,9 +16,9 @@ by category ``c = z * K + y``:
   otherwise.
 
 Posteriors are recorded only at (log-spaced) checkpoints, so N = 10^6 runs in memory
-``O(n_rules * R * T * H)``. Virtual-evidence terms are the shifted ones
-(:func:`bayes_w2s.updates.weak_label_shifted_loglik`), so posteriors stay normalized for
-any strength; inputs are checked as in :func:`bayes_w2s.updates.condition`, and a tempered
+``O(n_rules * R * T * H)``. Virtual-evidence terms with ``s > 30`` are the shifted ones
+(:func:`bayes_w2s.updates.weak_label_shifted_loglik`, in ``[-s, 0]``), so posteriors stay
+normalized for any strength; inputs are checked as in :func:`bayes_w2s.updates.condition`, and a tempered
 sum that leaves float64 raises :class:`~bayes_w2s.validation.NumericalOverflowError`.
 """
 
@@ -33,7 +33,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.special import logsumexp
 
 from bayes_w2s.schedules import Schedule, make_schedule
-from bayes_w2s.updates import _SAFE_LOG, RULES, ImpossibleEvidenceError, _overflow, _shifted
+from bayes_w2s.updates import _SAFE_LOG, RULES, ImpossibleEvidenceError, _overflow, _ve_term
 from bayes_w2s.validation import ValidationError, as_count, as_log_prior, as_log_probs
 
 __all__ = ["Rule", "log_checkpoints", "Trajectories", "run_trajectories"]
@@ -164,18 +164,18 @@ def _segment_loglik(kind, s, cat, n_cat, log_pc, log_pc_finite, impossible_c):
     # virtual evidence
     if np.all(s == s[0]):
         counts = np.bincount(flat, minlength=n_rep * n_cat).reshape(n_rep, n_cat).astype(float)
-        return counts @ _shifted(log_pc, s[0])  # shifted VE terms lie in [-s, 0]
+        return counts @ _ve_term(log_pc, s[0])[0]  # VE terms up to a per-observation constant
     if n_cat <= _FEW_CATEGORIES:
         out = np.zeros((n_rep, log_pc.shape[1]))
         for c in np.unique(cat):
             hits = (cat == c).astype(float)  # (R, m)
-            out += hits @ _shifted(log_pc[c][None, :], s[:, None])  # (R, m) @ (m, H)
+            out += hits @ _ve_term(log_pc[c][None, :], s[:, None])[0]  # (R, m) @ (m, H)
         return out
     out = np.zeros((n_rep, log_pc.shape[1]))
     step = max(1, _BLOCK_ELEMENTS // (n_rep * log_pc.shape[1]))
     for start in range(0, m, step):
         block = cat[:, start : start + step]  # (R, b)
-        terms = _shifted(log_pc[block], s[start : start + step, None])  # (R, b, H)
+        terms = _ve_term(log_pc[block], s[start : start + step, None])[0]  # (R, b, H)
         out += terms.sum(axis=1)
     return out
 

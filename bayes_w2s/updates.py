@@ -156,6 +156,17 @@ def _shifted(log_p: NDArray[np.float64], s: NDArray[np.float64]) -> NDArray[np.f
     return np.minimum(np.logaddexp(log_one_minus + log_p, -s), 0.0)  # exact value <= 0
 
 
+def _ve_term(log_p: NDArray[np.float64], s: NDArray[np.float64]) -> tuple[NDArray[np.float64], bool]:
+    """VE terms up to a per-observation constant: ``(terms, shifted)``.
+
+    For ``s <= 30`` the plain ``log1p(expm1(s) P)`` (one transcendental, values in
+    ``[0, 30]``); above, the shifted form (``shifted`` True: ``s`` was subtracted).
+    """
+    if np.size(s) and np.max(s) <= _DIRECT_MAX_STRENGTH:
+        return np.log1p(np.expm1(s) * np.exp(log_p)), False
+    return _shifted(log_p, s), True
+
+
 def weak_label_shifted_loglik(log_p_label: ArrayLike, strength: ArrayLike) -> NDArray[np.float64]:
     """``log(1 + (r - 1) P) - s = log(e^{-s} + (1 - e^{-s}) P)`` with ``s = log r``.
 
@@ -318,16 +329,17 @@ def _summed_terms(rule, s, cat, log_pc):
         with np.errstate(over="ignore", invalid="ignore"):  # overflow to -inf is judged in `condition`
             if s.size and np.all(s == s[0]):
                 counts = np.bincount(cat, minlength=n_cat).astype(float)
-                total = counts @ _shifted(log_pc, s[0])
+                terms, shifted = _ve_term(log_pc, s[0])
+                total, shift = counts @ terms, float(s.size * s[0]) if shifted else 0.0
             else:
                 pairs, counts = np.unique(np.stack([cat.astype(float), s], axis=1), axis=0, return_counts=True)
-                total = np.zeros(n_hyp)
+                total, shift = np.zeros(n_hyp), 0.0
                 step = max(1, _BLOCK_ELEMENTS // n_hyp)
                 for lo in range(0, pairs.shape[0], step):
-                    c, sb = pairs[lo : lo + step, 0].astype(np.int64), pairs[lo : lo + step, 1]
-                    total += counts[lo : lo + step] @ _shifted(log_pc[c], sb[:, None])
-        with np.errstate(over="ignore"):  # sum s > 1.8e308: log Z is +inf, the posterior is fine
-            shift = float(np.sum(s))
+                    c, sb, cb = pairs[lo : lo + step, 0].astype(np.int64), pairs[lo : lo + step, 1], counts[lo : lo + step]
+                    terms, shifted = _ve_term(log_pc[c], sb[:, None])
+                    total += cb @ terms
+                    shift += float(cb @ sb) if shifted else 0.0  # sum s > 1.8e308: log Z = +inf
         return total, shift, np.full(n_hyp, cat.shape[0], dtype=np.int64)
     if rule == "bayes":
         weights = np.bincount(cat, minlength=n_cat).astype(float)
