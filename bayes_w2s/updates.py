@@ -100,8 +100,9 @@ def normalize(log_weights: ArrayLike, *, what: str = "the evidence") -> UpdateRe
 
 def hard_update(log_prior: ArrayLike, loglik: ArrayLike) -> UpdateResult:
     """Bayes: ``log post = log prior + log P(y|z,h) - log Z``; ``loglik (..., H)``."""
-    lp = as_log_prior(log_prior)
-    return normalize(lp + as_log_probs(loglik, "loglik"))
+    loglik = as_log_probs(loglik, "loglik")
+    lp = as_log_prior(log_prior, n_hypotheses=loglik.shape[-1] if loglik.ndim else None, other="loglik")
+    return normalize(lp + loglik)
 
 
 def virtual_evidence_update(
@@ -186,7 +187,7 @@ def weak_label_update(log_prior: ArrayLike, log_p_label: ArrayLike, strength: fl
     if s.ndim:
         raise ValidationError(f"strength must be a scalar, got shape {s.shape}", "strength")
     log_p = as_log_probs(log_p_label, "log_p_label")
-    lp = as_log_prior(log_prior, n_hypotheses=log_p.shape[-1])
+    lp = as_log_prior(log_prior, n_hypotheses=log_p.shape[-1], other="log_p_label")
     res = normalize(lp + _shifted(log_p, s), what="the virtual evidence")
     return UpdateResult(res.log_posterior, res.log_normalizer + s)
 
@@ -243,7 +244,7 @@ def tempered_update(log_prior: ArrayLike, loglik: ArrayLike, weight: float) -> U
     """Power update ``post(h) ∝ prior(h) P(y|z,h)^w``, with ``0^0 = 1``; ``w`` finite."""
     w = as_strengths(weight, "weight")
     loglik = as_log_probs(loglik, "loglik")
-    lp = as_log_prior(log_prior)
+    lp = as_log_prior(log_prior, n_hypotheses=loglik.shape[-1] if loglik.ndim else None, other="loglik")
     with np.errstate(over="ignore"):
         terms = _tempered_loglik(loglik, w)
     if np.any(np.isneginf(terms) & np.isfinite(loglik)):

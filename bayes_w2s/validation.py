@@ -146,17 +146,20 @@ def as_log_probs(value: ArrayLike, name: str = "log_probs", *, ndim=None, allow_
     return lp
 
 
-def as_log_prior(value: ArrayLike, name: str = "log_prior", *, n_hypotheses: int | None = None) -> NDArray[np.float64]:
+def as_log_prior(
+    value: ArrayLike, name: str = "log_prior", *, n_hypotheses: int | None = None, other: str = "log_probs"
+) -> NDArray[np.float64]:
     """A log prior ``(..., H)``: finite or ``-inf``, not all ``-inf`` along the last axis.
 
-    Need not be normalized (only ratios matter); ``H`` must equal ``n_hypotheses`` if given.
+    Need not be normalized (only ratios matter); ``H`` must equal ``n_hypotheses`` (the
+    hypothesis count of the argument called ``other``) if given.
     """
     lp = as_float_array(value, name)
     if lp.ndim == 0:
         raise ValidationError(f"{name} must be an array (..., H), got the scalar {describe(lp[()])}", name)
     if n_hypotheses is not None and lp.shape[-1] != n_hypotheses:
         raise ValidationError(
-            f"{name} and log_probs disagree: {name} has {lp.shape[-1]} hypotheses, log_probs {n_hypotheses}",
+            f"{name} and {other} disagree: {name} has {lp.shape[-1]} hypotheses, {other} {n_hypotheses}",
             name,
         )
     bad = np.isnan(lp) | (lp == np.inf)
