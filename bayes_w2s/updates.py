@@ -257,7 +257,8 @@ def _observations(log_probs, contexts, labels, rule, strengths):
     table = as_log_probs(log_probs, "log_probs", ndim=(2, 3))
     if table.ndim == 2:
         table = table[:, None, :]
-    table = np.minimum(table, 0.0)
+    if table.size and np.max(table) > 0:  # rounding slack of at most LOG_PROB_TOL
+        table = np.minimum(table, 0.0)
     _, n_ctx, n_lab = table.shape
     if isinstance(contexts, (str, bytes)) or isinstance(labels, (str, bytes)):
         raise ValidationError("contexts and labels must be arrays of indices, not strings", "contexts")
@@ -324,8 +325,6 @@ def _summed_terms(rule, s, cat, log_pc):
     (N if none). Virtual-evidence terms are the shifted ones; ``shift = sum_i s_i``.
     """
     n_cat, n_hyp = log_pc.shape
-    impossible = np.isneginf(log_pc)
-    finite_pc = np.where(impossible, 0.0, log_pc)
     if rule == "ve":  # never impossible for finite s; group equal (category, strength) pairs
         with np.errstate(over="ignore", invalid="ignore"):  # overflow to -inf is judged in `condition`
             if s.size and np.all(s == s[0]):
@@ -351,6 +350,8 @@ def _summed_terms(rule, s, cat, log_pc):
         if not np.all(np.isfinite(weights)):
             raise _overflow("the summed tempering weight of one (context, label)", f"max w = {s.max():.6g}")
         first = _first_index(cat, n_cat, s > 0)
+    impossible = np.isneginf(log_pc)
+    finite_pc = np.where(impossible, 0.0, log_pc)
     with np.errstate(over="ignore", invalid="ignore"):
         total = weights @ finite_pc  # (H,)
     first_dead = np.where(impossible, first[:, None], cat.shape[0]).min(axis=0)

@@ -136,13 +136,16 @@ def as_prob_vector(value: ArrayLike, name: str, *, size: int | None = None) -> N
 
 
 def as_log_probs(value: ArrayLike, name: str = "log_probs", *, ndim=None, allow_empty: bool = False) -> NDArray[np.float64]:
-    """Log-probabilities: no NaN, ``log p <= 0`` (so no ``+inf``, no probability above 1)."""
+    """Log-probabilities: no NaN, ``log p <= LOG_PROB_TOL`` (no ``+inf``, no probability above 1).
+
+    Returned unchanged; callers that need ``log p <= 0`` exactly clip with ``np.minimum``.
+    """
     lp = as_float_array(value, name, ndim=ndim, allow_empty=allow_empty)
-    if np.isnan(lp).any():
+    top = np.max(lp) if lp.size else -np.inf  # one pass: NaN propagates into the max
+    if np.isnan(top):
         _fail(name, lp, np.isnan(lp), "log-probabilities must not be NaN")
-    bad = lp > LOG_PROB_TOL
-    if bad.any():
-        _fail(name, lp, bad, "a log-probability must be <= 0 (probability <= 1)")
+    if top > LOG_PROB_TOL:
+        _fail(name, lp, lp > LOG_PROB_TOL, "a log-probability must be <= 0 (probability <= 1)")
     return lp
 
 
