@@ -56,16 +56,16 @@ class Rule:
 
     def __post_init__(self) -> None:
         if self.kind not in RULES:
-            raise ValueError(f"unknown rule kind {self.kind!r}; known: {', '.join(RULES)}")
+            raise ValidationError(f"unknown rule kind {self.kind!r}; known: {', '.join(RULES)}")
         if self.kind == "bayes":
             if self.schedule is not None:
-                raise ValueError("hard Bayes takes no schedule")
+                raise ValidationError("hard Bayes takes no schedule")
         else:
             if self.schedule is None:
-                raise ValueError(f"rule {self.kind!r} needs a schedule")
+                raise ValidationError(f"rule {self.kind!r} needs a schedule")
             sched = make_schedule(self.schedule)
             if sched.needs_confidence:
-                raise ValueError(
+                raise ValidationError(
                     "confidence-weighted schedules need the whole dataset's confidences: "
                     "use bayes_w2s.updates.condition with schedule.strengths(N, confidence=...)"
                 )
@@ -118,7 +118,7 @@ class Trajectories:
             for name, fn in metrics.items():
                 values = np.asarray(fn(self.log_posterior[k]), dtype=float)
                 if values.shape != (n_rep, n_t):
-                    raise ValueError(f"metric {name!r} returned shape {values.shape}, need {(n_rep, n_t)}")
+                    raise ValidationError(f"metric {name!r} returned shape {values.shape}, need {(n_rep, n_t)}", "metrics")
                 frames.append(
                     pd.DataFrame(
                         {
