@@ -209,6 +209,7 @@ def _run_world(cfg: Config, rep: int) -> list[pd.DataFrame]:
                     odds_change = float(log_dec - (np.logaddexp.reduce(lp0[n_h:]) - lp0[truth_idx]))
                 metrics = {
                     "deceptive_mass": dec_mass,
+                    "truth_mass": float(np.exp(lpost[truth_idx])) if truth_idx is not None else np.nan,
                     "acc_w2s": acc,
                     "acc_off_audit": float(pairwise_accuracy(p[off], truth_test[off])) if off.any() else np.nan,
                     "acc_audited": float(pairwise_accuracy(p[~off], truth_test[~off])) if (~off).any() else np.nan,
@@ -240,7 +241,7 @@ def summarize(df: pd.DataFrame, cfg: Config) -> str:
     """Deceptive mass, off-audit accuracy and PGR: mean / median [10%, 90%] over worlds."""
     lines = [f"deception: {cfg.replicates} worlds, N = {cfg.n}, audit={cfg.audit}, label_region={cfg.label_region}, "
              f"truth_in_space={cfg.truth_in_space}, {cfg.n_deceptive} deceptive hypotheses, flip_fraction={cfg.flip_fraction:g}"]
-    for metric in ("deceptive_mass", "acc_off_audit", "pgr"):
+    for metric in ("deceptive_mass", "truth_mass", "acc_off_audit", "pgr"):
         tab = df[df.metric == metric].groupby(["prior_deceptive", "rule", "audited_fraction"], sort=False).value
         lines += [f"-- {metric}: mean / median [10%, 90%]", tab.apply(_spread).unstack("audited_fraction").to_string()]
     ch = df[df.metric == "dec_truth_log_odds_change"].value.dropna()
@@ -267,7 +268,7 @@ def plot_mass(df: pd.DataFrame, ax=None):
         a.axhline(pi_d, color="grey", ls=":", lw=1)
         a.set(title=f"prior deceptive mass {pi_d:g}", xlabel="audited fraction", ylim=(-0.02, 1.02))
     axes[0].set_ylabel("posterior mass on deceptive hypotheses")
-    axes[-1].legend(loc="upper right")
+    axes[0].legend(loc="upper left")
     return fig
 
 
