@@ -39,20 +39,20 @@ from bayes_w2s.hypotheses import HypothesisSpace
 
 __all__ = [
     "LABEL_NAMES",
-    "check_pairs",
     "all_pairs",
-    "random_pairs",
-    "reference_pairs",
-    "linear_utilities",
     "bt_log_probs",
-    "preference_space",
-    "true_order",
+    "centered_utilities",
+    "check_pairs",
+    "expected_utility",
+    "kendall_tau",
+    "linear_utilities",
     "order_table",
     "pairwise_accuracy",
     "predictive_accuracy",
-    "centered_utilities",
-    "expected_utility",
-    "kendall_tau",
+    "preference_space",
+    "random_pairs",
+    "reference_pairs",
+    "true_order",
 ]
 
 LABEL_NAMES = ("b preferred", "a preferred")

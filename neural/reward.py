@@ -44,16 +44,16 @@ from .methods import MethodSpec, method_strengths
 
 __all__ = [
     "RewardConfig",
-    "preference_pairs",
-    "pair_logits",
-    "train_head",
-    "predict",
-    "run_seed",
     "load_features",
-    "run_reward",
-    "summarize_reward",
-    "plot_reward",
     "main",
+    "pair_logits",
+    "plot_reward",
+    "predict",
+    "preference_pairs",
+    "run_reward",
+    "run_seed",
+    "summarize_reward",
+    "train_head",
 ]
 
 TASKS = ("preference", "classification")

@@ -44,7 +44,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from bayes_w2s.simulations._world import rules_for, split_specs
-from bayes_w2s.simulations.reward_model import make_pref_world, make_read, strong_log_prior, train_weak
+from bayes_w2s.simulations.reward_model import (
+    make_pref_world,
+    make_read,
+    strong_log_prior,
+    train_weak,
+)
 
 from bayes_w2s.hypotheses import HypothesisSpace, Model
 from bayes_w2s.labels import label_sampler
@@ -53,7 +58,7 @@ from bayes_w2s.preferences import bt_log_probs, pairwise_accuracy
 from bayes_w2s.schedules import make_schedule
 from bayes_w2s.trajectory import run_trajectories
 
-__all__ = ["Config", "audit_mask", "deceptive_log_probs", "run", "summarize", "FIGURES", "AUDITS", "LABEL_REGIONS"]
+__all__ = ["AUDITS", "FIGURES", "LABEL_REGIONS", "Config", "audit_mask", "deceptive_log_probs", "run", "summarize"]
 
 AUDITS = ("confident", "random")
 LABEL_REGIONS = ("audited", "all")
@@ -123,7 +128,7 @@ def audit_mask(weak_p: np.ndarray, fraction: float, how: str, rng: np.random.Gen
     ``confident``: largest ``|weak_p - 1/2|`` (random tie-break); ``random``: a uniform subset.
     """
     p = np.asarray(weak_p, float)
-    k = max(1, int(round(fraction * p.size)))
+    k = max(1, int(np.rint(fraction * p.size)))
     if how == "confident":
         order = np.lexsort((rng.random(p.size), -np.abs(p - 0.5)))  # primary: confidence, descending
     elif how == "random":
@@ -171,7 +176,7 @@ def _run_world(cfg: Config, rep: int) -> list[pd.DataFrame]:
     rules = rules_for(cfg)
     frames = []
     for f in cfg.audited_fractions:
-        rng = np.random.default_rng([cfg.seed, rep, 5, int(round(1e6 * f))])
+        rng = np.random.default_rng([cfg.seed, rep, 5, int(np.rint(1e6 * f))])
         audited = audit_mask(weak_p, f, cfg.audit, rng)
         dec_lp = deceptive_log_probs(true_lp, audited, cfg.n_deceptive, cfg.flip_fraction, rng)
         log_probs = np.concatenate([honest_lp, dec_lp])  # (H, Z, 2)
@@ -239,8 +244,9 @@ def _spread(v: pd.Series) -> str:
 
 def summarize(df: pd.DataFrame, cfg: Config) -> str:
     """Deceptive mass, off-audit accuracy and PGR: mean / median [10%, 90%] over worlds."""
-    lines = [f"deception: {cfg.replicates} worlds, N = {cfg.n}, audit={cfg.audit}, label_region={cfg.label_region}, "
-             f"truth_in_space={cfg.truth_in_space}, {cfg.n_deceptive} deceptive hypotheses, flip_fraction={cfg.flip_fraction:g}"]
+    lines = [(f"deception: {cfg.replicates} worlds, N = {cfg.n}, audit={cfg.audit}, label_region={cfg.label_region}, "
+              f"truth_in_space={cfg.truth_in_space}, {cfg.n_deceptive} deceptive hypotheses, "
+              f"flip_fraction={cfg.flip_fraction:g}")]
     for metric in ("deceptive_mass", "truth_mass", "acc_off_audit", "pgr"):
         tab = df[df.metric == metric].groupby(["prior_deceptive", "rule", "audited_fraction"], sort=False).value
         lines += [f"-- {metric}: mean / median [10%, 90%]", tab.apply(_spread).unstack("audited_fraction").to_string()]

@@ -63,8 +63,18 @@ from bayes_w2s.trajectory import log_checkpoints, run_trajectories
 from bayes_w2s.updates import condition
 from bayes_w2s.worlds import pretrained_log_prior
 
-__all__ = ["Config", "PrefWorld", "make_pref_world", "Read", "make_read", "run", "summarize", "FIGURES",
-           "READS", "STRONG_VARIANTS"]
+__all__ = [
+    "FIGURES",
+    "READS",
+    "STRONG_VARIANTS",
+    "Config",
+    "PrefWorld",
+    "Read",
+    "make_pref_world",
+    "make_read",
+    "run",
+    "summarize",
+]
 
 READS = ("preference", "classification")
 STRONG_VARIANTS = ("contains weak", "grammatical")
@@ -296,8 +306,8 @@ def _spread(values: pd.Series) -> str:
 def summarize(df: pd.DataFrame, cfg: Config) -> str:
     """PGR and mimicry at the largest N: mean / median [10%, 90%] over worlds."""
     last = df[df.n == df.n.max()]
-    lines = [f"reward_model: {cfg.replicates} worlds, N = {int(df.n.max())}, beta={cfg.beta:g}, kappa={cfg.kappa:g}, "
-             f"weak_labels={cfg.weak_labels}", "metric at N max: mean / median [10%, 90%] over worlds"]
+    lines = [(f"reward_model: {cfg.replicates} worlds, N = {int(df.n.max())}, beta={cfg.beta:g}, kappa={cfg.kappa:g}, "
+              f"weak_labels={cfg.weak_labels}"), "metric at N max: mean / median [10%, 90%] over worlds"]
     for metric in ("pgr", "agree_weak_err", "mimic_mass", "tau_w2s"):
         tab = last[last.metric == metric].groupby(["read", "strong", "rule"], sort=False).value.apply(_spread)
         lines += [f"-- {metric}", tab.unstack("read").to_string()]

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import torch
-
 from bayes_w2s.neural.features import FeatureHead
 from bayes_w2s.neural.reward import (
     RewardConfig,

@@ -8,8 +8,19 @@ import numpy as np
 import pytest
 from bayes_w2s.simulations import deception as exp
 
-TINY = dict(replicates=2, n=1500, audited_fractions=(0.25, 0.75), prior_deceptive=(0.1, 0.5), n_gt=30,
-            n_train_items=60, n_test_items=80, n_train_pairs=120, n_test_pairs=200, strong_angles=36, weak_angles=8)
+TINY = {
+    "replicates": 2,
+    "n": 1500,
+    "audited_fractions": (0.25, 0.75),
+    "prior_deceptive": (0.1, 0.5),
+    "n_gt": 30,
+    "n_train_items": 60,
+    "n_test_items": 80,
+    "n_train_pairs": 120,
+    "n_test_pairs": 200,
+    "strong_angles": 36,
+    "weak_angles": 8,
+}
 
 
 @pytest.fixture(scope="module")

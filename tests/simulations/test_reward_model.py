@@ -10,8 +10,18 @@ from bayes_w2s.simulations import reward_model as exp
 
 from bayes_w2s.preferences import true_order
 
-TINY = dict(replicates=2, n=3000, per_decade=2, n_gt=30, n_train_items=60, n_test_items=80, n_train_pairs=120,
-            n_test_pairs=200, strong_angles=36, weak_angles=8)
+TINY = {
+    "replicates": 2,
+    "n": 3000,
+    "per_decade": 2,
+    "n_gt": 30,
+    "n_train_items": 60,
+    "n_test_items": 80,
+    "n_train_pairs": 120,
+    "n_test_pairs": 200,
+    "strong_angles": 36,
+    "weak_angles": 8,
+}
 
 
 @pytest.fixture(scope="module")
