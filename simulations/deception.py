@@ -256,9 +256,9 @@ def summarize(df: pd.DataFrame, cfg: Config) -> str:
     return "\n".join(lines)
 
 
-def plot_mass(df: pd.DataFrame, ax=None):
-    """Deceptive posterior mass vs audited fraction, one line per rule; one panel per prior mass
-    (median, 10-90% band over worlds; dotted: the prior mass)."""
+def _by_fraction(df: pd.DataFrame, metric: str, ylabel: str, ax=None, *, prior_line: bool = False):
+    """``metric`` vs audited fraction, one line per rule (median, 10-90% band over worlds), one
+    panel per prior deceptive mass."""
     from bayes_w2s.style import line_with_band, new_axes
 
     priors = sorted(df.prior_deceptive.unique())
@@ -269,13 +269,25 @@ def plot_mass(df: pd.DataFrame, ax=None):
         axes = np.atleast_1d(ax)
         fig = axes[0].figure
     for a, pi_d in zip(axes, priors):
-        sub = df[(df.metric == "deceptive_mass") & (df.prior_deceptive == pi_d)]
+        sub = df[(df.metric == metric) & (df.prior_deceptive == pi_d)].dropna(subset=["value"])
         line_with_band(a, sub, "audited_fraction", "value", "rule", center="median")
-        a.axhline(pi_d, color="grey", ls=":", lw=1)
+        if prior_line:
+            a.axhline(pi_d, color="grey", ls=":", lw=1)
         a.set(title=f"prior deceptive mass {pi_d:g}", xlabel="audited fraction", ylim=(-0.02, 1.02))
-    axes[0].set_ylabel("posterior mass on deceptive hypotheses")
+    axes[0].set_ylabel(ylabel)
     axes[0].legend(loc="upper left")
     return fig
+
+
+def plot_mass(df: pd.DataFrame, ax=None):
+    """Deceptive posterior mass vs audited fraction, one line per rule; one panel per prior mass
+    (median, 10-90% band over worlds; dotted: the prior mass)."""
+    return _by_fraction(df, "deceptive_mass", "posterior mass on deceptive hypotheses", ax, prior_line=True)
+
+
+def plot_truth(df: pd.DataFrame, ax=None):
+    """Posterior mass on the truth vs audited fraction (NaN, not drawn, without the truth in the space)."""
+    return _by_fraction(df, "truth_mass", "posterior mass on the truth", ax)
 
 
 def plot_off_audit(df: pd.DataFrame, ax=None):
@@ -294,4 +306,4 @@ def plot_off_audit(df: pd.DataFrame, ax=None):
     return fig
 
 
-FIGURES = {"mass": plot_mass, "off_audit": plot_off_audit}
+FIGURES = {"mass": plot_mass, "truth": plot_truth, "off_audit": plot_off_audit}
