@@ -202,6 +202,9 @@ def _cmd_mimicry(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv and argv[0] == "reward":  # pairwise reward models: neural/reward.py parses its own options
+        from .reward import main as reward_main
+        return reward_main(argv[1:])
     from .compare import DEFAULT_METHODS
     from .mimicry import DEFAULT_MIMICRY_METHODS
 
