@@ -18,7 +18,7 @@ from bayes_w2s.trajectory import Rule
 from bayes_w2s.w2s import LABEL_MODES
 from bayes_w2s.worlds import World, likelihood_values, make_world
 
-__all__ = ["WorldConfig", "RulesConfig", "split_specs", "rules_for", "selected_rules", "label_contrast", "median_band"]
+__all__ = ["WorldConfig", "RulesConfig", "split_specs", "rules_for", "selected_rules", "label_contrast", "median_band", "spread_band", "spread_legend", "spread_stats"]
 
 
 def split_specs(text: str) -> tuple[str, ...]:
@@ -142,3 +142,51 @@ def median_band(ax, df, x, y, group, *, band=(0.25, 0.75), styles=None):
     from bayes_w2s.style import line_with_band
 
     return line_with_band(ax, df, x, y, group, center="median", band=band, styles=styles)
+
+
+def spread_stats(values) -> dict:
+    """``{"mean", "median", "q10", "q90", "n"}`` of the finite values (NaN-free summary over worlds)."""
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return {"mean": np.nan, "median": np.nan, "q10": np.nan, "q90": np.nan, "n": 0}
+    q10, q90 = np.quantile(v, [0.1, 0.9])
+    return {"mean": float(v.mean()), "median": float(np.median(v)), "q10": float(q10), "q90": float(q90),
+            "n": int(v.size)}
+
+
+def spread_band(ax, df, x, y, group, *, band=(0.1, 0.9), styles=None, median=True, label_fmt="{}"):
+    """Mean of ``y`` vs ``x`` per ``group`` (solid), its median (dashed, same colour, when
+    ``median``) and a band between the ``band`` quantiles over the rows sharing ``(group, x)``
+    (the worlds). NaN values are dropped. A legend entry per group is the mean; one extra
+    grey entry explains the line styles and the band (e.g. "dashed: median; band: 10-90%").
+    """
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    lo_q, hi_q = band
+    if not 0 <= lo_q < hi_q <= 1:
+        raise ValueError(f"band must be two quantiles 0 <= lo < hi <= 1, got {band!r}")
+    data = df.dropna(subset=[y])
+    for key, sub in data.groupby(group, sort=False):
+        values = sub.groupby(x)[y]
+        mean = values.mean()
+        (line,) = ax.plot(mean.index, mean.to_numpy(), label=label_fmt.format(key), **(styles or {}).get(key, {}))
+        if median:
+            med = values.median()
+            ax.plot(med.index, med.to_numpy(), color=line.get_color(), ls="--", lw=max(line.get_linewidth() * 0.6, 0.8))
+        ax.fill_between(mean.index, values.quantile(lo_q).to_numpy(), values.quantile(hi_q).to_numpy(),
+                        color=line.get_color(), alpha=0.15, lw=0)
+    handles = [Line2D([], [], color="grey", label="solid: mean over worlds")]
+    if median:
+        handles.append(Line2D([], [], color="grey", ls="--", label="dashed: median"))
+    handles.append(Patch(color="grey", alpha=0.3, label=f"band: {lo_q:.0%}-{hi_q:.0%} of worlds"))
+    ax._spread_band_handles = handles  # picked up by spread_legend
+    return ax
+
+
+def spread_legend(ax, **kw):
+    """Legend of the groups drawn by :func:`spread_band` plus the entries explaining its styles."""
+    handles, labels = ax.get_legend_handles_labels()
+    extra = getattr(ax, "_spread_band_handles", [])
+    return ax.legend(handles + extra, labels + [h.get_label() for h in extra], **kw)
