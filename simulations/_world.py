@@ -21,6 +21,10 @@ from bayes_w2s.worlds import World, likelihood_values, make_world
 __all__ = ["WorldConfig", "RulesConfig", "split_specs", "rules_for", "selected_rules", "label_contrast", "median_band", "spread_band", "spread_legend", "spread_stats"]
 
 
+ANGLE_STREAM = 9_000_360
+"""Seed tag of the truth-angle stream; experiments' own streams use small tags (1, 2, m, ...)."""
+
+
 def split_specs(text: str) -> tuple[str, ...]:
     """``"budget:budget=100;pseries:c=1,p=2"`` -> the schedule specs (``;`` separates them)."""
     return tuple(s.strip() for s in text.split(";") if s.strip())
@@ -74,12 +78,14 @@ class WorldConfig:
         return angle
 
     def truth_angle_of(self, replicate: int) -> float:
-        """Degrees: the fixed angle, or uniform on [0, 360) from ``default_rng([seed, replicate, 1])``,
-        a stream apart from the world's own so a fixed angle leaves the pool unchanged."""
+        """Degrees: the fixed angle, or uniform on [0, 360) from
+        ``default_rng([seed, replicate, ANGLE_STREAM])``, a stream apart from the world's own (so
+        a fixed angle leaves the pool unchanged) and from the label streams the experiments key
+        by small integers (``[seed, replicate, 1]`` etc.), so the angle is independent of the labels."""
         fixed = self.fixed_truth_angle()
         if fixed is not None:
             return fixed
-        return float(np.random.default_rng([self.seed, replicate, 1]).uniform(0.0, 360.0))
+        return float(np.random.default_rng([self.seed, replicate, ANGLE_STREAM]).uniform(0.0, 360.0))
 
     def world(self, replicate: int) -> World:
         """The independent world of one replicate, drawn from ``default_rng([seed, replicate])``
