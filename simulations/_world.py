@@ -151,14 +151,14 @@ def median_band(ax, df, x, y, group, *, band=(0.25, 0.75), styles=None):
 
 
 def spread_stats(values) -> dict:
-    """``{"mean", "median", "q10", "q90", "n"}`` of the finite values (NaN-free summary over worlds)."""
+    """``{"mean", "median", "q10", "q90", "count"}`` of the finite values (NaN-free summary over worlds)."""
     v = np.asarray(values, float)
     v = v[np.isfinite(v)]
     if v.size == 0:
-        return {"mean": np.nan, "median": np.nan, "q10": np.nan, "q90": np.nan, "n": 0}
+        return {"mean": np.nan, "median": np.nan, "q10": np.nan, "q90": np.nan, "count": 0}
     q10, q90 = np.quantile(v, [0.1, 0.9])
     return {"mean": float(v.mean()), "median": float(np.median(v)), "q10": float(q10), "q90": float(q90),
-            "n": int(v.size)}
+            "count": int(v.size)}
 
 
 def spread_band(ax, df, x, y, group, *, band=(0.1, 0.9), styles=None, median=True, label_fmt="{}"):
