@@ -18,11 +18,38 @@ from bayes_w2s.trajectory import Rule
 from bayes_w2s.w2s import LABEL_MODES
 from bayes_w2s.worlds import World, likelihood_values, make_world
 
-__all__ = ["WorldConfig", "RulesConfig", "split_specs", "rules_for", "selected_rules", "label_contrast", "median_band", "spread_band", "spread_legend", "spread_stats"]
+__all__ = ["WorldConfig", "RulesConfig", "split_specs", "parse_prior", "with_prior", "rules_for", "selected_rules", "label_contrast", "median_band", "spread_band", "spread_legend", "spread_stats"]
 
 
 ANGLE_STREAM = 9_000_360
 """Seed tag of the truth-angle stream; experiments' own streams use small tags (1, 2, m, ...)."""
+
+
+def parse_prior(name: str) -> tuple[float, bool]:
+    """``"truth"`` -> (0, True); ``"absent"`` -> (nan, False); ``"25"`` -> (25.0, True): the
+    truth-like concept of the prior rotated by that many degrees (see :func:`with_prior`)."""
+    text = str(name).strip().lower()
+    if text == "truth":
+        return 0.0, True
+    if text == "absent":
+        return float("nan"), False
+    try:
+        deg = float(text)
+    except ValueError:
+        raise ValueError(f"prior must be 'truth', 'absent' or a rotation in degrees, got {name!r}") from None
+    if not np.isfinite(deg):
+        raise ValueError(f"prior rotation must be finite, got {name!r}")
+    return deg, True
+
+
+def with_prior(cfg: "WorldConfig", misspec_deg: float, truth_in_prior: bool) -> "WorldConfig":
+    """A plain :class:`WorldConfig` with ``cfg``'s world fields and the given prior condition
+    (same pool, truth, distractors per replicate: only the prior's truth-like concept changes)."""
+    import dataclasses
+
+    base = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(WorldConfig)}
+    return WorldConfig(**{**base, "prior_misspec_deg": misspec_deg if truth_in_prior else 0.0,
+                          "truth_in_prior": bool(truth_in_prior)})
 
 
 def split_specs(text: str) -> tuple[str, ...]:

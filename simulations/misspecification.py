@@ -22,12 +22,11 @@ N it inherits the prior. The map measures where each rule wins and loses.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from bayes_w2s.simulations._world import RulesConfig, WorldConfig, rules_for, spread_band, spread_legend, spread_stats
+from bayes_w2s.simulations._world import RulesConfig, rules_for, spread_band, spread_legend, spread_stats, with_prior
 
 from bayes_w2s.w2s import train_weak, weak_to_strong
 from bayes_w2s.worlds import grid_labelers, halfspaces
@@ -103,9 +102,7 @@ def run(cfg: Config) -> pd.DataFrame:
     frames = []
     for rep in range(cfg.replicates):
         for name, deg, inside in conditions(cfg):
-            base = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(WorldConfig)}
-            wcfg = WorldConfig(**{**base, "prior_misspec_deg": deg if inside else 0.0, "truth_in_prior": inside})
-            world = wcfg.world(rep)  # same pool, truth and distractors for every condition
+            world = with_prior(cfg, deg, inside).world(rep)  # same pool, truth and distractors for every condition
             grid = grid_labelers(world.pool.points, cfg.grid_cells)
             weak = train_weak(world, grid, cfg.eps_weak)
             strong = halfspaces(world.pool.points, cfg.strong_angles, cfg.strong_offsets).union(grid)
