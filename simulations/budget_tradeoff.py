@@ -175,7 +175,8 @@ def _grid_axes(df, ax, ncols_per_prior=len(KINDS)):
     priors = _priors(df)
     if ax is None:
         fig, axes = new_axes(None, nrows=len(priors), ncols=ncols_per_prior,
-                             figsize=(5.5 * ncols_per_prior, 4.0 * len(priors)), sharey=True, squeeze=False)
+                             figsize=(5.5 * ncols_per_prior, 4.0 * len(priors)), sharey=True, squeeze=False,
+                             layout="constrained")
     else:
         axes = np.atleast_2d(np.asarray(ax, dtype=object).reshape(len(priors), -1))
         fig = axes.flat[0].figure
@@ -184,7 +185,7 @@ def _grid_axes(df, ax, ncols_per_prior=len(KINDS)):
 
 def _phase(df, metric, ax, label, vmin, vmax, cmap):
     fig, axes, priors = _grid_axes(df, ax)
-    for row, prior in zip(axes, priors):
+    for i, (row, prior) in enumerate(zip(axes, priors)):
         for a, kind in zip(row, KINDS):
             grid = _mean_grid(df, prior, kind, metric)
             if (grid.index > 0).all():
@@ -199,7 +200,7 @@ def _phase(df, metric, ax, label, vmin, vmax, cmap):
             bound = df[df.kind == kind].groupby("kappa").b_mimic.first()
             a.plot(bound.values, bound.index, color="black", ls="--", lw=1.2, label="derived mimicry edge B*")
             a.set(xscale="log", xlim=(_edges(grid.columns)[0], _edges(grid.columns)[-1]), ylim=ylim,
-                  xlabel="total influence budget B",
+                  xlabel="total influence budget B" if i == len(priors) - 1 else "",
                   title=f"{'virtual evidence' if kind == 've' else 'tempered'} B/N; prior: {prior}")
             a.grid(False)
         row[0].set_ylabel("prior concentration kappa")
@@ -222,13 +223,14 @@ def plot_mimicry_phase(df: pd.DataFrame, ax=None):
 def plot_slices(df: pd.DataFrame, ax=None):
     """VE: PGR against B, one line per kappa (mean, median, 10-90% band over worlds), one panel per prior."""
     fig, axes, priors = _grid_axes(df, ax, ncols_per_prior=1)
-    for a, prior in zip(axes[:, 0], priors):
+    for i, (a, prior) in enumerate(zip(axes[:, 0], priors)):
         sub = df[(df.prior.astype(str) == prior) & (df.kind == "ve") & (df.metric == "pgr")].dropna(subset=["value"])
         kappas = sorted(sub.kappa.unique())
         keep = kappas[:: max(1, len(kappas) // 4)]
         spread_band(a, sub[sub.kappa.isin(keep)].assign(kappa=lambda d: d.kappa.map(lambda k: f"kappa={k:g}")),
                     "budget", "value", "kappa")
-        a.set(xscale="log", ylim=(-2.0, 1.2), xlabel="total influence budget B (VE, B/N)", ylabel="PGR",
+        a.set(xscale="log", ylim=(-2.0, 1.2), ylabel="PGR",
+              xlabel="total influence budget B (VE, B/N)" if i == len(priors) - 1 else "",
               title=f"prior: {prior}")
         a.axhline(0, color="grey", lw=0.8, ls=":")
     spread_legend(axes[0, 0], loc="lower left")
