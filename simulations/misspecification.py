@@ -28,12 +28,13 @@ import numpy as np
 import pandas as pd
 from bayes_w2s.simulations._world import RulesConfig, rules_for, spread_band, spread_legend, spread_stats, with_prior
 
-from bayes_w2s.w2s import train_weak, weak_to_strong
+from bayes_w2s.w2s import selected_concept, train_weak, weak_to_strong
 from bayes_w2s.worlds import grid_labelers, halfspaces
 
-__all__ = ["Config", "run", "summarize", "FIGURES", "conditions", "ABSENT"]
+__all__ = ["Config", "run", "summarize", "FIGURES", "conditions", "ABSENT", "SELECTION"]
 
 ABSENT = "truth absent"
+SELECTION = "predicted: concept selection"
 METRICS = ("pgr", "acc_w2s", "acc_weak", "acc_ceiling", "agree_weak_err")
 
 
@@ -109,14 +110,29 @@ def run(cfg: Config) -> pd.DataFrame:
             stream_rng = np.random.default_rng([cfg.seed, rep, 1])  # same weak labels in every condition
             df, _ = weak_to_strong(world, weak, strong, world.strong_prior(strong, cfg.kappa), cfg.eps_strong,
                                    rules, list(cfg.ns), stream_rng, mode=cfg.weak_labels)
-            df = df[df.metric.isin(METRICS)].copy()
-            acc = df.pivot_table(index=["rule", "n"], columns="metric", values="value")
-            small = acc.acc_ceiling - acc.acc_weak < cfg.min_gap
-            flag = pd.MultiIndex.from_frame(df[["rule", "n"]]).isin(small[small].index) & (df.metric == "pgr").to_numpy()
-            df.loc[flag, "value"] = np.nan
+            df = df[df.metric.isin(METRICS)]
+            df = pd.concat([df, _selection_rows(df, world, weak, strong, cfg)], ignore_index=True)
+            ref = df[df.rule == rules[0].label].pivot_table(index="n", columns="metric", values="value")
+            small = ref.index[(ref.acc_ceiling - ref.acc_weak < cfg.min_gap).to_numpy()]
+            df.loc[(df.metric == "pgr") & df.n.isin(small), "value"] = np.nan
             frames.append(df.assign(prior=name, misspec_deg=deg, truth_in_prior=inside, replicate=rep))
     cols = ["prior", "misspec_deg", "truth_in_prior", "rule", "replicate", "n", "metric", "value"]
     return pd.concat(frames, ignore_index=True)[cols]
+
+
+def _selection_rows(df, world, weak, strong, cfg) -> pd.DataFrame:
+    """Rows of the rule ``SELECTION``: the test accuracy and PGR of the hypothesis a small
+    budget is predicted to pick (:func:`bayes_w2s.w2s.selected_concept`, agreement with the
+    weak predictive on the ``train`` inputs), against the same weak model and ceiling."""
+    h = selected_concept(strong, world.strong_prior(strong, cfg.kappa), weak, world.pool["train"])
+    test = world.pool["test"]
+    acc = float(np.mean(strong.labels[h, test] == world.truth[test]))
+    ref = df[df.rule == df.rule.iloc[0]].pivot_table(index="n", columns="metric", values="value")
+    gap = ref.acc_ceiling - ref.acc_weak
+    pgr = ((acc - ref.acc_weak) / gap).where(gap > 0)
+    rows = [{"rule": SELECTION, "n": n, "metric": "acc_w2s", "value": acc} for n in ref.index]
+    rows += [{"rule": SELECTION, "n": n, "metric": "pgr", "value": pgr[n]} for n in ref.index]
+    return pd.DataFrame(rows)
 
 
 def _order(df: pd.DataFrame) -> list[str]:
