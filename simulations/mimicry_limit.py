@@ -47,6 +47,7 @@ STRONG_VARIANTS = ("contains weak", "grammatical")
 class Config(RulesConfig):
     """Fields that determine the result; ``bayes-w2s run mimicry_limit --field value``."""
 
+    replicates: int = 20
     n: int = 100_000
     per_decade: int = 8
     grid_cells: int = 3
@@ -210,14 +211,14 @@ def plot_pgr(df: pd.DataFrame, ax=None):
     for a in fig.axes[:2]:
         a.axhline(0, color="grey", lw=0.8, ls=":")
         a.axhline(1, color="grey", lw=0.8, ls=":")
-    spread_legend(fig.axes[1], loc="lower left")
+    spread_legend(fig.axes[1], loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
 
 
 def plot_mimicry(df: pd.DataFrame, ax=None):
     """Agreement with the weak model on the test inputs it gets wrong, vs N."""
     fig = _per_variant(df, "agree_weak_err", ax, "agreement with weak on weak errors", ylim=(-0.02, 1.02))
-    spread_legend(fig.axes[0], loc="center right")
+    spread_legend(fig.axes[1], loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
 
 
@@ -230,7 +231,7 @@ def plot_accuracy(df: pd.DataFrame, ax=None):
         for metric, ls in (("acc_weak", ":"), ("acc_ceiling", "-.")):
             mean = sub[(sub.metric == metric) & (sub.rule == sub.rule.iloc[0])].groupby("n").value.mean()
             a.plot(mean.index, mean.values, color="black", ls=ls, lw=1, label=metric.replace("acc_", ""))
-    spread_legend(fig.axes[1], loc="lower right")
+    spread_legend(fig.axes[1], loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
 
 
