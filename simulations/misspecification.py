@@ -150,13 +150,18 @@ def spread_table(df: pd.DataFrame, metric: str = "pgr") -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def winners(df: pd.DataFrame) -> pd.DataFrame:
-    """Per (n, prior): the rule with the highest mean PGR and the one with the lowest."""
-    tab = spread_table(df)
+def winners(df: pd.DataFrame, tie: float = 0.02) -> pd.DataFrame:
+    """Per (n, prior): the rules whose mean PGR is within ``tie`` of the highest (``;``-joined),
+    that mean, and the rule with the lowest; the reference row ``SELECTION`` is left out."""
+    tab = spread_table(df[df.rule != SELECTION])
     tab = tab[np.isfinite(tab["mean"])]
-    best = tab.loc[tab.groupby(["n", "prior"], sort=False)["mean"].idxmax(), ["n", "prior", "rule", "mean"]]
-    worst = tab.loc[tab.groupby(["n", "prior"], sort=False)["mean"].idxmin(), ["n", "prior", "rule", "mean"]]
-    return best.merge(worst, on=["n", "prior"], suffixes=("_best", "_worst"))
+    rows = []
+    for (n, prior), g in tab.groupby(["n", "prior"], sort=False):
+        top = g["mean"].max()
+        worst = g.loc[g["mean"].idxmin()]
+        rows.append({"n": n, "prior": prior, "rule_best": "; ".join(g.rule[g["mean"] >= top - tie]),
+                     "mean_best": top, "rule_worst": worst.rule, "mean_worst": worst["mean"]})
+    return pd.DataFrame(rows)
 
 
 def summarize(df: pd.DataFrame, cfg: Config) -> str:
@@ -179,7 +184,7 @@ def summarize(df: pd.DataFrame, cfg: Config) -> str:
         wide = sub.assign(cell=cell).pivot(index="rule", columns="prior", values="cell")[order]
         lines += [f"N = {n}:", wide.to_string()]
     win = winners(df)
-    lines.append("best / worst rule by mean PGR:")
+    lines.append("best (ties within 0.02) / worst rule by mean PGR:")
     for _, r in win.iterrows():
         lines.append(f"  N={r.n:>6} {r.prior:>12}: best {r.rule_best} ({r.mean_best:+.2f}), "
                      f"worst {r.rule_worst} ({r.mean_worst:+.2f})")
