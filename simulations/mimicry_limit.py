@@ -109,18 +109,26 @@ def mimic_weight(cfg) -> float:
 
 
 def rule_crossing_n(cfg, rule) -> float:
-    """Predicted N past which ``rule`` prefers the mimic: ``mimic_weight / g`` for a rule with a
-    constant match weight ``g`` per label (hard Bayes; constant tempered or VE strengths);
-    for a bounded schedule ``inf`` when its limiting total weight ``sum_i g(s_i)`` (at most
-    its total strength, since ``g(s) <= s``) stays below :func:`mimic_weight`, else NaN (not
-    predicted by this formula)."""
+    """Predicted N past which ``rule`` prefers the representable mimic: the first N whose total
+    match weight ``G(N) = sum_{i<=N} g(s_i)`` reaches :func:`mimic_weight`.
+
+    Closed form ``mimic_weight / g`` for a constant match weight per label (hard Bayes,
+    constant tempered or VE strengths); for other schedules ``G(N)`` is evaluated on a log
+    grid of N up to ``cfg.n`` (for ``budget``, ``N g(B / N)``), ``inf`` if it never gets there
+    (a bounded total far enough below the mimic weight never does)."""
+    target = mimic_weight(cfg)
     if rule.kind == "bayes":
-        return mimic_weight(cfg) / float(match_weights(rule, None, cfg.eps_strong))
+        return target / float(match_weights(rule, None, cfg.eps_strong))
     sched = rule.schedule
     if not sched.bounded:
-        g = float(match_weights(rule, sched.strengths(1)[0], cfg.eps_strong))
-        return mimic_weight(cfg) / g
-    return float("inf") if sched.limit() < mimic_weight(cfg) else float("nan")
+        return target / float(match_weights(rule, sched.strengths(1)[0], cfg.eps_strong))
+    grid = np.unique(np.round(np.logspace(0, np.log10(cfg.n), 400)).astype(int))
+    if sched.needs_n_total:
+        total = np.array([match_weights(rule, sched.strengths(int(n)), cfg.eps_strong).sum() for n in grid])
+    else:
+        total = np.cumsum(match_weights(rule, sched.strengths(int(grid[-1])), cfg.eps_strong))[grid - 1]
+    hit = np.flatnonzero(total >= target)
+    return float(grid[hit[0]]) if hit.size else float("inf")
 
 
 def prior_condition(cfg) -> str:

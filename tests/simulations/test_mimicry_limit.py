@@ -136,3 +136,21 @@ def test_bad_config_raises_clear_errors():
     with pytest.raises(ValueError, match="truth_angle must be 'random' or a number"):
         exp.Config(truth_angle="north")
     assert dataclasses.is_dataclass(exp.Config())
+
+
+def test_a_bounded_budget_above_the_mimic_weight_mimics():
+    """kappa = 30: mimic weight 37.5; budget 100 and the geometric schedule reach
+    G -> 0.8 * 100 = 80, twice it (the mimic's log-odds over the truth gain ~(80 - 37.5) rho
+    ~ 4-5 nats), by N ~ 20 and ~ 60, so a bounded total does not protect against mimicry when
+    it exceeds kappa / contrast. The p-series' huge early strengths saturate at log 9 per
+    label (G ~ 30 < 37.5): predicted never to cross, despite a total strength of 164."""
+    kw = {**TINY, "kappa": 30.0, "bounded_schedules": TINY["bounded_schedules"] + ";pseries:c=100,p=2"}
+    cfg = exp.Config(**kw)
+    crossing = {r.label: exp.rule_crossing_n(cfg, r) for r in rules_for(cfg)[3:]}
+    assert crossing[BOUNDED[0]] < 100 and crossing[BOUNDED[1]] < 1000
+    assert crossing["VE pseries(c=100, p=2)"] == np.inf
+    df = exp.run(exp.Config(**{**TINY, "kappa": 30.0}))
+    n = TINY["n"]
+    for rule in BOUNDED:
+        assert _mean(df, rule, "agree_weak_err", n) >= 0.75, rule
+        assert abs(_mean(df, rule, "pgr", n)) <= 0.3, rule
