@@ -169,8 +169,10 @@ def _edges(values):
                                  [v[-1] + (v[-1] - mid[-1]) if v.size > 1 else v[-1] + 0.5]])
 
 
-def _grid_axes(df, ax, ncols_per_prior=len(KINDS)):
+def _grid_axes(df, ax, ncols_per_prior=None):
     from bayes_w2s.style import new_axes
+
+    ncols_per_prior = len(KINDS) if ncols_per_prior is None else ncols_per_prior
 
     priors = _priors(df)
     if ax is None:
