@@ -38,7 +38,7 @@ def test_paired_difference_is_exact_for_a_constant_shift_and_pairing_matters():
     assert np.quantile(unpaired, 0.975) - np.quantile(unpaired, 0.025) > 3 * (hi - lo)
 
 
-def test_no_difference_gives_an_interval_covering_zero_about_95_percent_of_the_time():
+def test_no_difference_gives_an_interval_covering_zero_about_90_percent_of_the_time():
     rng = np.random.default_rng(7)
     cover = 0
     for rep in range(100):
@@ -47,7 +47,8 @@ def test_no_difference_gives_an_interval_covering_zero_about_95_percent_of_the_t
         b = w + 0.05 + rng.normal(0, 0.01, 10)
         _, lo, hi = paired_pgr_diff(w, w + 0.1, a, b, n_boot=400, seed=rep)
         cover += lo <= 0 <= hi
-    assert 85 <= cover <= 100  # percentile bootstrap with 10 seeds undercovers a little
+    # percentile bootstrap with K = 10 undercovers: ~P(|t_9| < 1.96 sqrt(9/10)) = 0.90 in theory
+    assert 78 <= cover <= 97
 
 
 def test_validation_and_small_samples():
