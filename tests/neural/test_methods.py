@@ -96,3 +96,22 @@ def test_fit_temperature_recovers_the_generating_temperature():
     logits = rng.normal(scale=3.0, size=(4000, 2))
     labels = np.array([rng.choice(2, p=p) for p in softmax(logits / 2.5)])
     assert fit_temperature(logits, labels) == pytest.approx(2.5, rel=0.15)
+
+
+@pytest.mark.parametrize("mode", ["features", "probe", "finetune", "lora"])
+def test_pipeline_spends_at_most_the_budget_in_every_mode(mode, tiny_cfg, cache):
+    """End to end: every bounded method's recorded influence <= its run-level limit."""
+    from dataclasses import replace
+
+    from bayes_w2s.neural.pipeline import run
+
+    cfg = replace(tiny_cfg, mode=mode, n_weak_train=40, n_weak_label=40, n_test=40, epochs=2.5)
+    methods = ("ve+budget:budget=3", "tempered+confidence:budget=3",
+               "ve+geometric:first=0.5,ratio=0.9@steps", "ve+budget:budget=3@per_pass")
+    df = run(cfg, (0,), cache=cache, methods=methods).set_index("method")
+    assert (df.influence <= df.influence_limit + 1e-9).all()
+    assert df.loc["ve+budget(3)", "influence_limit"] == 3  # whatever the 2.5 epochs
+    assert df.loc["ve+budget(3)@per_pass", "influence"] > 3  # the per-pass reading: 2.5 x 3
+    per_epoch = [float(v) for v in df.loc["ve+budget(3)", "influence_per_epoch"].split()]
+    steps = df.loc["ve+budget(3)", "steps"]  # 4 full batches of 32 = 128 visits: 4 epochs
+    assert len(per_epoch) == -(-steps * 32 // 40) and sum(per_epoch) == pytest.approx(df.loc["ve+budget(3)", "influence"])
