@@ -5,7 +5,9 @@ every *visit* of a weak example over the whole run (``v = epoch * N + i``): Budg
 ``s_v = 40 / (epochs * N)``, so the run spends at most 40 whatever the epochs. ``@steps``
 indexes the schedule by optimizer step (each of the B examples of step t gets ``s_t``: the
 run spends at most ``B * limit``); ``@per_pass`` is the per-epoch reading (the same ``(N,)``
-strengths every epoch: ``epochs * limit``), kept only under that explicit name. Also here: the weak confidence used by confidence-weighted
+strengths every epoch: ``epochs * limit``), kept only under that explicit name.
+
+Also here: the weak confidence used by confidence-weighted
 schedules and temperature scaling of weak labels (Guo et al. 2017, "On calibration of
 modern neural networks").
 """

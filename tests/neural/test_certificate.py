@@ -39,7 +39,7 @@ def _run(spec, optimizer, seed, lr, epochs=3.0):
     x = torch.tensor(rng.normal(size=(n, d)) * rng.uniform(0.5, 3, d), dtype=torch.float32)
     q = torch.softmax(torch.tensor(rng.normal(0, 2, size=(n, 3))), -1).numpy()
     m = MethodSpec.parse(spec)
-    cfg = TrainConfig(batch_size=16, epochs=epochs, lr=lr, optimizer=optimizer, lr_schedule="cosine")
+    cfg = TrainConfig(batch_size=16, epochs=epochs, lr=lr, optimizer=optimizer)
     s = method_strengths(m, q, cfg.n_steps(n), cfg.batch_size)
     held = {"features": torch.tensor(rng.normal(size=(50, d)), dtype=torch.float32)}
     head = FeatureHead(d, 3, mean=x.mean(0), std=x.std(0), seed=seed)

@@ -28,7 +28,8 @@ def test_compare_folder_has_paired_table_and_certified_rows(compare_folder):
     folder, rows, summary = compare_folder
     s = summary.set_index("method")
     assert s.loc["xent", "pgr_diff"] == 0
-    assert np.isfinite(s.loc["ve+budget(5)", ["pgr_diff", "diff_lo", "diff_hi"]].astype(float)).all()
+    cols = ["pgr_diff", "diff_lo", "diff_hi"]
+    assert np.isfinite(s.loc["ve+budget(5)", cols].astype(float)).all()
     assert (rows.optimizer == "sgd").all() and (rows.certificate.fillna("") == "").all()
     assert (rows.param_distance <= rows.distance_bound).all()
     assert (rows.kl_from_init <= rows.kl_bound).all()

@@ -191,5 +191,6 @@ def test_product_loss_keeps_a_hard_label_hard_at_large_contradiction(nats):
 
 def test_product_loss_alpha_zero_ignores_weak_zeros():
     logits = np.array([[1.0, -2.0]])
-    _, grad = value_and_grad(L.product_loss, logits=logits, targets=np.array([[0.0, 1.0]]), alpha=0.0)
+    q = np.array([[0.0, 1.0]])
+    _, grad = value_and_grad(L.product_loss, logits=logits, targets=q, alpha=0.0)
     np.testing.assert_allclose(grad, 0.0, atol=1e-7)  # target = p itself (detached): CE grad p - p

@@ -62,7 +62,9 @@ BOUNDED = [
 
 
 @pytest.mark.parametrize("spec", BOUNDED)
-@pytest.mark.parametrize("epochs, steps", [(1.0, None), (3.0, None), (10.0, None), (2.5, None), (1.0, 37)])
+@pytest.mark.parametrize(
+    "epochs, steps", [(1.0, None), (3.0, None), (10.0, None), (2.5, None), (1.0, 37)]
+)
 def test_a_run_never_spends_more_than_its_limit(spec, epochs, steps):
     """Train for real (a linear head, tiny): the recorded influence is <= the run's limit, and
     for run-level (visit) schedules that limit is the schedule's own, whatever the epochs."""
@@ -114,4 +116,5 @@ def test_pipeline_spends_at_most_the_budget_in_every_mode(mode, tiny_cfg, cache)
     assert df.loc["ve+budget(3)@per_pass", "influence"] > 3  # the per-pass reading: 2.5 x 3
     per_epoch = [float(v) for v in df.loc["ve+budget(3)", "influence_per_epoch"].split()]
     steps = df.loc["ve+budget(3)", "steps"]  # 4 full batches of 32 = 128 visits: 4 epochs
-    assert len(per_epoch) == -(-steps * 32 // 40) and sum(per_epoch) == pytest.approx(df.loc["ve+budget(3)", "influence"])
+    assert len(per_epoch) == -(-steps * 32 // 40)
+    assert sum(per_epoch) == pytest.approx(df.loc["ve+budget(3)", "influence"])
