@@ -53,7 +53,9 @@ def _add_pipeline_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--strong", default="minilm", help="strong model spec (default: minilm)")
     g.add_argument("--dataset", default="rotten_tomatoes")
     g.add_argument("--mode", default="features", choices=("features", "probe", "finetune", "lora"))
-    g.add_argument("--seeds", type=_ints, default=(0, 1, 2))
+    g.add_argument(
+        "--seeds", type=_ints, default=None, help="default: 0-9 (compare), 0-4 (mimicry), 0-2"
+    )
     g.add_argument("--n-weak-train", type=int, default=4000)
     g.add_argument(
         "--n-weak-gt",
@@ -93,6 +95,13 @@ def _add_pipeline_args(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--intermediate", default=None, help="bootstrapping: weak -> INTERMEDIATE -> strong"
     )
+    g.add_argument(
+        "--student-optimizer",
+        choices=("auto", "sgd", "adam"),
+        default="auto",
+        help="auto: momentum-free SGD on feature heads (certified movement), else Adam",
+    )
+    g.add_argument("--student-lr", type=float, default=None, help="default 0.1 under SGD")
     g.add_argument("--device", default="auto")
     g.add_argument("--out", default="runs", help="root folder for run folders")
     g.add_argument(
@@ -128,6 +137,8 @@ def _base(args, method: str):
         anchor_weight=args.anchor_weight,
         intermediate=args.intermediate,
         device=args.device,
+        student_optimizer=args.student_optimizer,
+        student_lr=args.student_lr,
     )
 
 
@@ -153,8 +164,13 @@ def _fmt(summary) -> str:
             "pgr",
             "pgr_lo",
             "pgr_hi",
+            "pgr_diff",
+            "diff_lo",
+            "diff_hi",
             "agree_on_weak_errors",
             "influence",
+            "param_distance",
+            "distance_bound",
         )
         if c in summary
     ]
@@ -230,9 +246,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     _add_pipeline_args(p_mim)
     p_mim.add_argument("--methods", type=_methods, default=DEFAULT_MIMICRY_METHODS)
-    p_mim.add_argument("--n-grid", type=_ints, default=(250, 500, 1000, 2000, 4700))
-    p_mim.add_argument("--steps-grid", type=_ints, default=(25, 100, 400, 1600, 6400))
+    p_mim.add_argument("--n-grid", type=_ints, default=(40, 400, 4000))
+    p_mim.add_argument("--steps-grid", type=_ints, default=(40, 400, 4000))
     args = parser.parse_args(argv)
+    if args.seeds is None:
+        n = {"compare": 10, "mimicry": 5}.get(args.command, 3)
+        args.seeds = tuple(range(n))
     if args.no_progress:
         os.environ["TQDM_DISABLE"] = "1"
     try:
