@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bayes_w2s.runs import atomic_write_csv, config_to_dict, save_figure, write_run
+from bayes_w2s.runs import config_to_dict, save_figure, write_run
 
 from .cache import ArrayCache, cache_key
 from .evaluate import pgr_summary
@@ -87,8 +87,7 @@ def write_compare(
 
     matplotlib.use("Agg")
     folder = Path(root) / folder_name(kind, cfg)
-    write_run(folder, kind, cfg, rows, extra=extra)
-    atomic_write_csv(summary, folder / "pgr.csv")
+    write_run(folder, kind, cfg, rows, extra=extra, tables={"pgr.csv": summary})
     if figure:
         redraw(folder)
     return folder

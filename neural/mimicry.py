@@ -105,8 +105,8 @@ def write_mimicry(
 
     matplotlib.use("Agg")
     folder = Path(root) / folder_name("neural_mimicry", cfg)
-    write_run(folder, "neural_mimicry", cfg, rows, extra=extra)
     summary = summarize_mimicry(rows)
+    write_run(folder, "neural_mimicry", cfg, rows, extra=extra, tables={"summary.csv": summary})
     text = summary.to_string(index=False, float_format=lambda v: f"{v:.3f}")
     atomic_write_text(folder / "summary.txt", text + "\n")
     fig = plot_mimicry(rows)

@@ -272,7 +272,7 @@ def plot_reward(summary: pd.DataFrame, ax=None):
 
 def main(argv=None) -> int:
     """``bayes-w2s neural reward [--seeds 0,1,2,3,4] [--out runs]``: run, print, write a folder."""
-    from bayes_w2s.runs import atomic_write_csv, save_figure, write_run
+    from bayes_w2s.runs import save_figure, write_run
 
     p = argparse.ArgumentParser(prog="bayes-w2s neural reward", description=__doc__.split("\n")[0])
     d = RewardConfig()
@@ -296,8 +296,7 @@ def main(argv=None) -> int:
 
     matplotlib.use("Agg")
     folder = Path(a.out) / f"neural_reward__{cfg.weak}_to_{cfg.strong}__{cfg.optimizer}"
-    write_run(folder, "neural_reward", cfg, rows)
-    atomic_write_csv(summary, folder / "pgr.csv")
+    write_run(folder, "neural_reward", cfg, rows, tables={"pgr.csv": summary})
     save_figure(plot_reward(summary), folder / "pgr")
     print(f"wrote {folder}")
     return 0

@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bayes_w2s.runs import RunFolderError
+
 
 @pytest.fixture(scope="module")
 def compare_folder(tmp_path_factory):
@@ -50,8 +52,9 @@ def test_redraw_compare_rebuilds_every_figure(compare_folder):
     names = sorted(p.name for p in written)
     assert names == ["movement.pdf", "movement.png", "pgr.pdf", "pgr.png"]
     assert all(p.stat().st_size > 1000 for p in written)
-    (folder / "pgr.csv").unlink()  # recomputed from results.csv when the summary is missing
-    assert len(redraw(folder)) == 4
+    (folder / "pgr.csv").unlink()  # a table the completion marker lists is gone: damaged folder
+    with pytest.raises(RunFolderError, match="pgr.csv"):
+        redraw(folder)
 
 
 def test_redraw_mimicry_and_refuse_other_folders(tiny_cfg, cache, tmp_path):
@@ -67,5 +70,5 @@ def test_redraw_mimicry_and_refuse_other_folders(tiny_cfg, cache, tmp_path):
     other = write_run(tmp_path / "coin", "coinflip", cfg.base, pd.DataFrame({"a": [1]}))
     with pytest.raises(ValueError, match="run_dir"):
         redraw(other)
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(RunFolderError):
         redraw(tmp_path / "nothing")
