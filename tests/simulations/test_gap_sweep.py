@@ -93,3 +93,21 @@ def test_negative_result_non_representable_weak_model_does_not_rescue_hard_bayes
     sub = wide[(wide.rule == "hard Bayes") & (wide.n == 1000) & ~wide.contained].dropna(subset=["pgr"])
     assert len(sub) >= 4
     assert sub.pgr.median() < 0.5
+
+
+def _budget_cells(truth_in_prior):
+    w = exp._wide(exp.run(exp.Config(**{**TINY, "truth_in_prior": truth_in_prior})))
+    sel = w.rule.str.startswith("VE b") & (w.n == 1000) & (w.strong == exp.strong_label(24, 200.0))
+    return w[sel].dropna(subset=["pgr"])
+
+
+def test_budget_ve_tracks_weak_accuracy_only_when_the_prior_holds_the_truth():
+    """README: budget VE's PGR rises with the world's weak accuracy and fails in a minority of
+    worlds *with the truth in the prior*; with it absent the correlation turns negative and most
+    worlds go below PGR 0. Seeds 0-4: r 0.09-0.52 vs -0.29 to -0.44; PGR < 0 in 15-40% vs 58-82%."""
+    with_truth, without = _budget_cells(True), _budget_cells(False)
+    r_with = np.corrcoef(with_truth.acc_weak, with_truth.pgr)[0, 1]
+    r_without = np.corrcoef(without.acc_weak, without.pgr)[0, 1]
+    assert r_without < 0 and r_with > r_without + 0.3
+    assert (without.pgr < 0).mean() > 0.5
+    assert (without.pgr < 0).mean() > (with_truth.pgr < 0).mean() + 0.2
