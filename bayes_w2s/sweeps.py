@@ -9,16 +9,8 @@ rows are tagged with the grid keys, ``seed`` and ``cell_id`` (a hash of the expe
 and the cell's full config). Grid values of a tuple-valued field are separated by ``/``
 (``--grid weak_dims=1,2/4,8``); seeds are ranges and lists (``0-9``, ``0,3,7-9``).
 
-Folder format
--------------
-::
-
-    FOLDER/manifest.json       experiment, base config, grid, seeds, version, git revision
-    FOLDER/cells/<cell_id>.csv one file per finished cell
-    FOLDER/cells/<cell_id>.json its marker: row count and sha256 of the .csv, written after it
-    FOLDER/results.csv         every cell, in grid order        } written once all cells
-    FOLDER/config.json         runs.write_run metadata + sweep  } are done, so that
-    FOLDER/<figure>.png/.pdf                                    } ``bayes-w2s figures`` works
+Folder format: :mod:`bayes_w2s.sweep_folder` (manifest, lock, one marked file per cell), plus
+``results.csv``, ``config.json`` and the figures once every cell is done.
 
 Why one file per cell rather than an appended journal: the only writer is the driver
 process, and it writes each cell with :func:`bayes_w2s.runs.atomic_write_csv` (temporary
@@ -42,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime as _dt
 import difflib
 import hashlib
 import itertools
@@ -51,22 +42,18 @@ import os
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from bayes_w2s import sweep_folder as _sf
 from bayes_w2s.executors import EXECUTORS, CellError, make_executor
+from bayes_w2s.sweep_folder import CELLS_DIR, SweepError
 from bayes_w2s.runs import (
-    atomic_write_csv,
-    atomic_write_text,
     config_to_dict,
     draw_figures,
-    file_sha256,
-    git_revision,
     load_experiment,
-    package_version,
     run_folder_name,
     write_run,
 )
@@ -82,16 +69,6 @@ __all__ = [
     "run_cell",
     "run_sweep",
 ]
-
-FORMAT = "bayes-w2s-sweep/1"
-MANIFEST_FILE = "manifest.json"
-CELLS_DIR = "cells"
-IDENTITY = ("format", "experiment", "config", "grid", "seeds", "package_version", "git_revision")
-
-
-class SweepError(ValueError):
-    """A sweep that cannot start: bad grid or seeds, foreign or busy folder."""
-
 
 @dataclasses.dataclass(frozen=True)
 class Cell:
@@ -259,74 +236,6 @@ def run_cell(experiment: str, cfg: Any, tags: Mapping[str, Any]) -> pd.DataFrame
     return pd.concat([front, df], axis=1)
 
 
-def _manifest(experiment, base_cfg, grid, seeds, n_cells, executor, workers) -> dict:
-    base = config_to_dict(base_cfg)
-    base.pop("seed", None)
-    return json.loads(json.dumps({
-        "format": FORMAT, "experiment": experiment, "config": base, "grid": grid, "seeds": list(seeds),
-        "package_version": package_version(), "git_revision": git_revision(), "n_cells": n_cells,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "executor": executor, "workers": workers,
-    }, default=list))  # fmt: skip
-
-
-def _write_cell(cells_dir: Path, cell_id: str, df: pd.DataFrame) -> None:
-    """Write a cell's table, then its marker ``{rows, sha256}`` (the marker last)."""
-    path = atomic_write_csv(df, cells_dir / f"{cell_id}.csv")
-    marker = {"rows": len(df), "sha256": file_sha256(path)}
-    atomic_write_text(cells_dir / f"{cell_id}.json", json.dumps(marker) + "\n")
-
-
-def _cell_is_valid(cells_dir: Path, cell_id: str) -> bool:
-    """True iff the cell's ``.csv`` and marker exist and the checksum matches."""
-    path, marker_path = cells_dir / f"{cell_id}.csv", cells_dir / f"{cell_id}.json"
-    if not path.is_file() or not marker_path.is_file():
-        return False
-    try:
-        marker = json.loads(marker_path.read_text())
-        return isinstance(marker, dict) and marker.get("sha256") == file_sha256(path)
-    except (OSError, ValueError):
-        return False
-
-
-@contextmanager
-def _locked(folder: Path):
-    """Hold an exclusive ``flock`` on ``folder/.lock`` (no-op where fcntl is missing)."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        yield
-        return
-    with open(folder / ".lock", "a") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise SweepError(
-                f"another sweep is running in {folder} (it holds {folder / '.lock'})"
-            ) from None
-        yield
-
-
-def _open_folder(folder: Path, manifest: dict) -> None:
-    """Write the manifest into a new folder, or check it against an existing one."""
-    path = folder / MANIFEST_FILE
-    if path.is_file():
-        old = json.loads(path.read_text())
-        differ = [key for key in IDENTITY if old.get(key) != manifest.get(key)]
-        if differ:
-            detail = "; ".join(f"{k}: {old.get(k)!r} here, {manifest.get(k)!r} now" for k in differ)
-            raise SweepError(
-                f"{folder} holds a different sweep ({detail}); refusing to resume into it: "
-                "use another folder (--dir / --out) or delete this one"
-            )
-        return
-    if any(p.name != ".lock" for p in folder.iterdir()):
-        raise SweepError(
-            f"{folder} exists and is not a sweep folder (no {MANIFEST_FILE}); use a new folder"
-        )
-    atomic_write_text(path, json.dumps(manifest, indent=2) + "\n")
-
-
 def run_sweep(
     experiment: str,
     grid: Mapping[str, Sequence],
@@ -374,17 +283,17 @@ def run_sweep(
     module = load_experiment(experiment)
     cells = plan_cells(experiment, module.Config, grid, seeds, base)
     base_cfg, grid = module.Config(**dict(base or {})), _validate_grid(grid, module.Config)
-    manifest = _manifest(experiment, base_cfg, grid, seeds, len(cells), executor, workers)
+    manifest = _sf.manifest(experiment, base_cfg, grid, seeds, len(cells), executor, workers)
     folder = Path(folder)
     cells_dir = folder / CELLS_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    with _locked(folder):
-        _open_folder(folder, manifest)
+    with _sf.locked(folder):
+        _sf.open_folder(folder, manifest)
         cells_dir.mkdir(exist_ok=True)
         for stray in cells_dir.glob(".*"):  # temporaries of a write cut short
             stray.unlink()
         on_disk = {p.stem for pattern in ("*.csv", "*.json") for p in cells_dir.glob(pattern)}
-        done = {cid for cid in on_disk if _cell_is_valid(cells_dir, cid)}
+        done = {cid for cid in on_disk if _sf.cell_is_valid(cells_dir, cid)}
         for bad in sorted(on_disk - done):  # torn, edited or unmarked: recompute
             (cells_dir / f"{bad}.csv").unlink(missing_ok=True)
             (cells_dir / f"{bad}.json").unlink(missing_ok=True)
@@ -396,7 +305,7 @@ def run_sweep(
                 with make_executor(executor, workers, address, (module.__name__,)) as ex:
                     tasks = [(c.cell_id, (experiment, c.config, c.tags)) for c in todo]
                     for cell_id, df in ex.imap_unordered(run_cell, tasks):
-                        _write_cell(cells_dir, cell_id, df)
+                        _sf.write_cell(cells_dir, cell_id, df)
                         bar.update()
         table = pd.concat(
             [pd.read_csv(cells_dir / f"{c.cell_id}.csv") for c in cells], ignore_index=True
