@@ -28,6 +28,7 @@ from bayes_w2s.schedules import (
     Schedule,
     make_schedule,
 )
+from bayes_w2s.preferences import kendall_tau, pairwise_accuracy, preference_space
 from bayes_w2s.trajectory import Rule, Trajectories, log_checkpoints, run_trajectories
 from bayes_w2s.updates import (
     ImpossibleEvidenceError,
@@ -44,6 +45,8 @@ from bayes_w2s.updates import (
     weak_label_update,
 )
 
+from bayes_w2s.validation import ImpossiblePriorError, NumericalOverflowError, ValidationError
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -58,4 +61,6 @@ __all__ = [
     "ImpossibleEvidenceError", "UpdateResult", "condition", "hard_update",
     "jeffrey_likelihood", "jeffrey_update", "normalize", "observation_logliks",
     "tempered_update", "virtual_evidence_update", "weak_label_loglik", "weak_label_update",
+    "kendall_tau", "pairwise_accuracy", "preference_space",
+    "ImpossiblePriorError", "NumericalOverflowError", "ValidationError",
 ]

@@ -19,6 +19,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import logsumexp
 
+from bayes_w2s.validation import ValidationError, as_float_array, as_index_array
+
 __all__ = ["HypothesisSpace", "Model", "ContainmentReport", "containment"]
 
 _NORM_TOL = 1e-6
@@ -29,9 +31,9 @@ def _names(names, count: int, what: str) -> tuple[str, ...]:
         return tuple(f"{what}{i}" for i in range(count))
     names = tuple(str(n) for n in names)
     if len(names) != count:
-        raise ValueError(f"{what} names: got {len(names)}, need {count}")
+        raise ValidationError(f"{what} names: got {len(names)}, need {count}")
     if len(set(names)) != count:
-        raise ValueError(f"{what} names must be unique")
+        raise ValidationError(f"{what} names must be unique")
     return names
 
 
@@ -51,22 +53,22 @@ class HypothesisSpace:
     label_names: tuple[str, ...] = field(default=None)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
-        probs = np.array(self.probs, dtype=float)
+        probs = np.array(as_float_array(self.probs, "probs", allow_empty=True), dtype=float)
         if probs.ndim == 2:
             probs = probs[:, None, :]
         if probs.ndim != 3:
-            raise ValueError(f"probs must be (H, Z, K) or (H, K), got shape {probs.shape}")
+            raise ValidationError(f"probs must be (H, Z, K) or (H, K), got shape {probs.shape}")
         if min(probs.shape) == 0:
-            raise ValueError(f"probs has an empty axis: shape {probs.shape}")
+            raise ValidationError(f"probs has an empty axis: shape {probs.shape}")
         if probs.shape[2] < 2:
-            raise ValueError("a label space needs at least 2 labels")
+            raise ValidationError("a label space needs at least 2 labels")
         if not np.all(np.isfinite(probs)) or np.any(probs < 0) or np.any(probs > 1):
             bad = np.argwhere(~np.isfinite(probs) | (probs < 0) | (probs > 1))[0]
-            raise ValueError(f"probabilities must lie in [0, 1]; probs{tuple(bad)} = {probs[tuple(bad)]!r}")
+            raise ValidationError(f"probabilities must lie in [0, 1]; probs{tuple(bad)} = {probs[tuple(bad)]!r}")
         sums = probs.sum(axis=2)
         if np.any(np.abs(sums - 1) > _NORM_TOL):
             h, z = np.argwhere(np.abs(sums - 1) > _NORM_TOL)[0]
-            raise ValueError(f"P(. | z={z}, h={h}) sums to {sums[h, z]:.6g}, not 1")
+            raise ValidationError(f"P(. | z={z}, h={h}) sums to {sums[h, z]:.6g}, not 1")
         probs = probs / sums[..., None]
         probs.setflags(write=False)
         object.__setattr__(self, "probs", probs)
@@ -102,7 +104,10 @@ class HypothesisSpace:
         """The space restricted to some hypotheses (indices or a boolean mask)."""
         idx = np.atleast_1d(np.asarray(hypotheses))
         if idx.dtype == bool:
+            if idx.shape != (self.n_hypotheses,):
+                raise ValidationError(f"hypotheses mask has shape {idx.shape}, need ({self.n_hypotheses},)", "hypotheses")
             idx = np.flatnonzero(idx)
+        idx = as_index_array(idx, "hypotheses", self.n_hypotheses, what="hypothesis", allow_empty=False)
         return HypothesisSpace(
             self.probs[idx], tuple(self.hypothesis_names[i] for i in idx), self.label_names
         )
@@ -110,28 +115,28 @@ class HypothesisSpace:
 
 def _as_log_prior(n: int, prior, log_prior) -> NDArray[np.float64]:
     if prior is not None and log_prior is not None:
-        raise ValueError("give prior or log_prior, not both")
+        raise ValidationError("give prior or log_prior, not both")
     if prior is None and log_prior is None:
         return np.full(n, -np.log(n))
     if prior is not None:
-        p = np.asarray(prior, dtype=float)
+        p = as_float_array(prior, "prior", allow_empty=True)
         if p.shape != (n,):
-            raise ValueError(f"prior must have shape ({n},), got {p.shape}")
+            raise ValidationError(f"prior must have shape ({n},), got {p.shape}")
         if not np.all(np.isfinite(p)) or np.any(p < 0) or np.any(p > 1):
-            raise ValueError("prior probabilities must lie in [0, 1]")
+            raise ValidationError("prior probabilities must lie in [0, 1]")
         if abs(p.sum() - 1) > _NORM_TOL:
-            raise ValueError(f"prior sums to {p.sum():.6g}, not 1")
+            raise ValidationError(f"prior sums to {p.sum():.6g}, not 1")
         with np.errstate(divide="ignore"):
             lp = np.log(p)
     else:
-        lp = np.asarray(log_prior, dtype=float)
+        lp = as_float_array(log_prior, "log_prior", allow_empty=True)
         if lp.shape != (n,):
-            raise ValueError(f"log_prior must have shape ({n},), got {lp.shape}")
+            raise ValidationError(f"log_prior must have shape ({n},), got {lp.shape}")
         if np.any(np.isnan(lp)) or np.any(lp == np.inf):
-            raise ValueError("log_prior must be finite or -inf")
+            raise ValidationError(f"log_prior = {lp}: must be finite or -inf", "log_prior")
         total = logsumexp(lp)
         if abs(total) > _NORM_TOL:
-            raise ValueError(f"log_prior does not normalize: logsumexp = {total:.6g}, not 0")
+            raise ValidationError(f"log_prior does not normalize: logsumexp = {total:.6g}, not 0")
     return lp - logsumexp(lp)
 
 
@@ -213,8 +218,12 @@ def containment(strong: Model, weak: Model, *, atol: float = 1e-9) -> Containmen
     Both models must share contexts and labels. A weak hypothesis ``w`` is matched by
     ``s = argmin_s max_{z,y} |P(y|z,s) - P(y|z,w)|`` when that distance is ``<= atol``.
     """
+    if not isinstance(strong, Model) or not isinstance(weak, Model):
+        raise TypeError(f"strong and weak must be Models, got {type(strong).__name__}, {type(weak).__name__}")
+    if not (np.isfinite(atol) and atol >= 0):
+        raise ValidationError(f"atol must be a finite number >= 0, got {atol!r}", "atol")
     if strong.space.probs.shape[1:] != weak.space.probs.shape[1:]:
-        raise ValueError(
+        raise ValidationError(
             "strong and weak spaces must share contexts and labels: "
             f"{strong.space.probs.shape[1:]} vs {weak.space.probs.shape[1:]}"
         )

@@ -16,6 +16,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from bayes_w2s.hypotheses import Model
+from bayes_w2s.validation import ValidationError, as_count, as_index_array, as_prob_vector
 
 __all__ = ["MODES", "sample_labels", "label_sampler"]
 
@@ -27,11 +28,13 @@ def _inverse_cdf(cdf: NDArray[np.float64], u: NDArray[np.float64]) -> NDArray[np
     return np.minimum((u[..., None] >= cdf[..., :-1]).sum(axis=-1), cdf.shape[-1] - 1)
 
 
-def _check(model: Model, mode: str) -> None:
+def _check(model: Model, mode: str, rng) -> None:
     if not isinstance(model, Model):
-        raise TypeError("model must be a bayes_w2s.Model")
+        raise TypeError(f"model must be a bayes_w2s.Model, got {type(model).__name__}")
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), got {type(rng).__name__}")
     if mode not in MODES:
-        raise ValueError(f"unknown sampling mode {mode!r}; known: {', '.join(MODES)}")
+        raise ValidationError(f"unknown sampling mode {mode!r}; known: {', '.join(MODES)}", "mode")
 
 
 def label_sampler(
@@ -47,15 +50,16 @@ def label_sampler(
     Successive calls continue the same streams (one per replicate). Contexts are drawn
     from ``context_probs`` (uniform by default; a single context needs no draw).
     """
-    _check(model, mode)
-    if n_replicates < 1:
-        raise ValueError("n_replicates must be >= 1")
+    _check(model, mode, rng)
+    n_replicates = as_count(n_replicates, "n_replicates")
     space = model.space
     mu = None
-    if space.n_contexts > 1:
-        mu = np.full(space.n_contexts, 1 / space.n_contexts) if context_probs is None else np.asarray(context_probs, float)
-        if mu.shape != (space.n_contexts,) or np.any(mu < 0) or abs(mu.sum() - 1) > 1e-9:
-            raise ValueError("context_probs must be a probability vector over contexts")
+    if context_probs is not None:
+        mu = as_prob_vector(context_probs, "context_probs", size=space.n_contexts)
+    if space.n_contexts > 1 and mu is None:
+        mu = np.full(space.n_contexts, 1 / space.n_contexts)
+    if space.n_contexts == 1:
+        mu = None
     if mode == "per-token":
         cdf = np.cumsum(model.predictive(), axis=-1)[None]  # (1, Z, K)
     else:
@@ -63,6 +67,7 @@ def label_sampler(
         cdf = np.cumsum(space.probs[picks], axis=-1)  # (R, Z, K)
 
     def draw(n: int):
+        n = as_count(n, "n", minimum=0)
         if mu is None:
             z = np.zeros((n_replicates, n), dtype=np.int64)
         else:
@@ -78,10 +83,8 @@ def sample_labels(
     model: Model, contexts: ArrayLike, rng: np.random.Generator, *, mode: str = "per-token"
 ) -> NDArray[np.int64]:
     """Labels for the given context indices ``(n,)`` (one sequence)."""
-    _check(model, mode)
-    z = np.asarray(contexts)
-    if z.ndim != 1 or (z.size and (not np.issubdtype(z.dtype, np.integer) or z.min() < 0 or z.max() >= model.space.n_contexts)):
-        raise ValueError(f"contexts must be a 1-D array of indices in [0, {model.space.n_contexts})")
+    _check(model, mode, rng)
+    z = as_index_array(contexts, "contexts", model.space.n_contexts, what="context")
     if mode == "per-token":
         cdf = np.cumsum(model.predictive(), axis=-1)[z]  # (n, K)
     else:

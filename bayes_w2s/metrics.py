@@ -18,6 +18,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import rel_entr
 
+from bayes_w2s.validation import ValidationError, as_float_array, as_index_array, as_labels, as_probs, describe
+
 __all__ = [
     "PGRUndefinedWarning",
     "influence_distance",
@@ -47,7 +49,15 @@ def influence_distance(log_p: ArrayLike, log_q: ArrayLike) -> NDArray[np.float64
     (...,) array
         ``ln max_h q/p - ln min_h q/p``.
     """
-    log_p, log_q = np.broadcast_arrays(np.asarray(log_p, float), np.asarray(log_q, float))
+    log_p, log_q = (_as_log_weights(v, n) for v, n in ((log_p, "log_p"), (log_q, "log_q")))
+    try:
+        log_p, log_q = np.broadcast_arrays(log_p, log_q)
+    except ValueError:
+        raise ValidationError(f"log_p and log_q shapes {log_p.shape} and {log_q.shape} do not broadcast", "log_q") from None
+    if log_p.ndim == 0:
+        raise ValidationError("log_p and log_q must be arrays (..., n_hypotheses), got scalars", "log_p")
+    if np.any(np.all(np.isneginf(log_p), axis=-1)) or np.any(np.all(np.isneginf(log_q), axis=-1)):
+        raise ValidationError("log_p or log_q is -inf for every hypothesis: not a distribution", "log_p")
     both_zero = np.isneginf(log_p) & np.isneginf(log_q)
     one_zero = np.isneginf(log_p) ^ np.isneginf(log_q)
     with np.errstate(invalid="ignore"):
@@ -58,40 +68,54 @@ def influence_distance(log_p: ArrayLike, log_q: ArrayLike) -> NDArray[np.float64
 
 def kl_divergence(p: ArrayLike, q: ArrayLike, axis: int = -1) -> NDArray[np.float64]:
     """``KL(p || q) = sum p ln(p/q)`` along ``axis`` (nats); ``inf`` where q=0 < p."""
-    p, q = np.asarray(p, float), np.asarray(q, float)
-    return np.sum(rel_entr(p, q), axis=axis)
+    p, q = as_probs(p, "p"), as_probs(q, "q")
+    try:
+        return np.sum(rel_entr(p, q), axis=axis)
+    except ValueError as err:
+        raise ValidationError(f"p {p.shape} and q {q.shape} do not match along axis {axis}: {err}", "q") from None
 
 
-def _labels(labels: ArrayLike) -> NDArray[np.int64]:
-    lab = np.asarray(labels)
-    if lab.size and (not np.issubdtype(lab.dtype, np.integer) or lab.min() < 0):
-        raise ValueError("labels must be non-negative integer class indices")
-    return lab.astype(np.int64)
+def _as_log_weights(value: ArrayLike, name: str) -> NDArray[np.float64]:
+    """Log-probabilities (normalized or not): no NaN, no ``+inf``."""
+    arr = as_float_array(value, name)
+    bad = np.isnan(arr) | (arr == np.inf)
+    if bad.any():
+        i = tuple(int(j) for j in np.argwhere(bad)[0])
+        raise ValidationError(f"{name}[{', '.join(map(str, i))}] = {describe(arr[i])}: must be finite or -inf", name)
+    return arr
 
 
 def agreement(pred_a: ArrayLike, pred_b: ArrayLike) -> float:
-    """Fraction of positions where two label arrays agree."""
-    a, b = _labels(pred_a), _labels(pred_b)
-    if a.shape != b.shape or a.size == 0:
-        raise ValueError(f"need two non-empty label arrays of one shape, got {a.shape} and {b.shape}")
+    """Fraction of positions where two non-empty 1-D label arrays agree."""
+    a, b = as_labels(pred_a, "pred_a"), as_labels(pred_b, "pred_b")
+    if a.shape != b.shape:
+        raise ValidationError(f"need two label arrays of one shape, got {a.shape} and {b.shape}", "pred_b")
     return float(np.mean(a == b))
 
 
 def accuracy(probs: ArrayLike, labels: ArrayLike) -> float:
     """Accuracy of argmax predictions ``probs (n, n_labels)`` against ``labels (n,)``."""
-    probs = np.asarray(probs, float)
-    lab = _labels(labels)
-    if probs.ndim != 2 or probs.shape[0] != lab.shape[0]:
-        raise ValueError(f"probs must be (n, n_labels) matching labels (n,), got {probs.shape}, {lab.shape}")
+    probs = as_float_array(probs, "probs", ndim=2)
+    if not np.all(np.isfinite(probs)):
+        raise ValidationError("probs must be finite (NaN or inf scores give no argmax)", "probs")
+    lab = as_labels(labels, "labels", n_classes=probs.shape[1])
+    if probs.shape[0] != lab.shape[0]:
+        raise ValidationError(f"probs must be (n, n_labels) matching labels (n,), got {probs.shape}, {lab.shape}", "probs")
     return agreement(np.argmax(probs, axis=1), lab)
 
 
 def posterior_mass(log_posterior: ArrayLike, hypotheses: ArrayLike) -> NDArray[np.float64]:
     """Posterior probability of a set of hypotheses; ``log_posterior (..., H)`` normalized."""
-    lp = np.asarray(log_posterior, float)
+    lp = _as_log_weights(log_posterior, "log_posterior")
+    if lp.ndim == 0:
+        raise ValidationError("log_posterior must be an array (..., H), got a scalar", "log_posterior")
     idx = np.atleast_1d(np.asarray(hypotheses))
     if idx.dtype == bool:
+        if idx.shape != (lp.shape[-1],):
+            raise ValidationError(f"boolean hypotheses mask has shape {idx.shape}, need ({lp.shape[-1]},)", "hypotheses")
         idx = np.flatnonzero(idx)
+    else:
+        idx = as_index_array(idx, "hypotheses", lp.shape[-1], what="hypothesis")
     return np.exp(lp[..., idx]).sum(axis=-1)
 
 
@@ -101,7 +125,11 @@ def pgr(acc_weak: ArrayLike, acc_w2s: ArrayLike, acc_ceiling: ArrayLike) -> NDAr
     Where ``acc_ceiling <= acc_weak`` the gap is undefined: the result is NaN and a
     :class:`PGRUndefinedWarning` is emitted (never a silent number).
     """
-    weak, w2s, ceil = np.broadcast_arrays(*(np.asarray(a, float) for a in (acc_weak, acc_w2s, acc_ceiling)))
+    arrays = [as_probs(a, n) for a, n in ((acc_weak, "acc_weak"), (acc_w2s, "acc_w2s"), (acc_ceiling, "acc_ceiling"))]
+    try:
+        weak, w2s, ceil = np.broadcast_arrays(*arrays)
+    except ValueError:
+        raise ValidationError(f"accuracy shapes {[a.shape for a in arrays]} do not broadcast", "acc_w2s") from None
     gap = ceil - weak
     undefined = ~(gap > 0)
     if np.any(undefined):

@@ -33,6 +33,8 @@ from typing import ClassVar
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from bayes_w2s.validation import ValidationError, as_count, as_float_array, as_probs, describe
+
 __all__ = [
     "Schedule",
     "Constant",
@@ -46,25 +48,34 @@ __all__ = [
 ]
 
 
-def _check_nonneg(name: str, value: float, *, positive: bool = False) -> float:
-    value = float(value)
+def _as_number(obj, name: str) -> float:
+    """Parameter ``name`` of a schedule as a float (the field is left as given), or a clear error."""
+    value = getattr(obj, name)
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValidationError(f"{obj.name} parameter {name} must be a number, got {describe(value)}", name)
+    return float(value)
+
+
+def _check_nonneg(obj, name: str, *, positive: bool = False) -> float:
+    value = _as_number(obj, name)
     if not math.isfinite(value) or value < 0 or (positive and value == 0):
         kind = "positive" if positive else "non-negative"
-        raise ValueError(f"{name} must be a finite {kind} number, got {value!r}")
+        raise ValidationError(f"{obj.name} parameter {name} must be a finite {kind} number, got {value!r}", name)
     return value
 
 
 def _check_indices(n: ArrayLike) -> NDArray[np.float64]:
-    idx = np.asarray(n, dtype=float)
-    if np.any(idx < 1) or np.any(idx != np.floor(idx)):
-        raise ValueError("datapoint indices n are 1-based integers (n >= 1)")
+    idx = as_float_array(n, "n", allow_empty=True)
+    bad = ~np.isfinite(idx) | (idx < 1) | (idx != np.floor(idx))
+    if np.any(bad):
+        raise ValidationError(
+            f"n = {describe(idx[bad][0])}: datapoint indices n are finite 1-based integers (n >= 1)", "n"
+        )
     return idx
 
 
 def _check_n_total(n_total: int) -> int:
-    if int(n_total) != n_total or n_total < 0:
-        raise ValueError(f"n_total must be a non-negative integer, got {n_total!r}")
-    return int(n_total)
+    return as_count(n_total, "n_total", minimum=0)
 
 
 @dataclass(frozen=True)
@@ -125,7 +136,7 @@ class Constant(Schedule):
     name: ClassVar[str] = "constant"
 
     def __post_init__(self) -> None:
-        _check_nonneg("value", self.value)
+        _check_nonneg(self, "value")
 
     def strength(self, n, *, n_total=None, confidence=None):
         idx = _check_indices(n)
@@ -144,9 +155,9 @@ class Geometric(Schedule):
     name: ClassVar[str] = "geometric"
 
     def __post_init__(self) -> None:
-        _check_nonneg("first", self.first)
-        if not 0 <= self.ratio < 1:
-            raise ValueError(f"geometric ratio must lie in [0, 1), got {self.ratio!r}")
+        _check_nonneg(self, "first")
+        if not 0 <= _as_number(self, "ratio") < 1:
+            raise ValidationError(f"geometric ratio must lie in [0, 1), got {self.ratio!r}", "ratio")
 
     def strength(self, n, *, n_total=None, confidence=None):
         idx = _check_indices(n)
@@ -169,9 +180,9 @@ class PSeries(Schedule):
     name: ClassVar[str] = "pseries"
 
     def __post_init__(self) -> None:
-        _check_nonneg("c", self.c)
-        if not (math.isfinite(self.p) and self.p > 1):
-            raise ValueError(f"p-series exponent p must be > 1 to be bounded, got {self.p!r}")
+        _check_nonneg(self, "c")
+        if not (math.isfinite(_as_number(self, "p")) and self.p > 1):
+            raise ValidationError(f"p-series exponent p must be > 1 (and finite) to be bounded, got {self.p!r}", "p")
 
     def strength(self, n, *, n_total=None, confidence=None):
         idx = _check_indices(n)
@@ -192,15 +203,18 @@ class Budget(Schedule):
     needs_n_total: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
-        _check_nonneg("budget", self.budget)
+        _check_nonneg(self, "budget")
 
     def strength(self, n, *, n_total=None, confidence=None):
+        """``B / N`` for each index; no indices (``N = 0``) gives an empty array."""
         idx = _check_indices(n)
         if n_total is None:
-            raise ValueError("the budget schedule B/N needs n_total (the dataset size N)")
+            raise ValidationError("the budget schedule B/N needs n_total (the dataset size N)", "n_total")
         n_total = _check_n_total(n_total)
         if np.any(idx > n_total):
-            raise ValueError(f"index n exceeds n_total={n_total}")
+            raise ValidationError(f"index n = {idx.max():g} exceeds n_total={n_total}", "n")
+        if idx.size == 0:
+            return np.zeros(idx.shape)
         return np.full(idx.shape, self.budget / n_total)
 
     def limit(self) -> float:
@@ -220,7 +234,7 @@ class Coarsened(Schedule):
     name: ClassVar[str] = "coarsened"
 
     def __post_init__(self) -> None:
-        _check_nonneg("alpha", self.alpha, positive=True)
+        _check_nonneg(self, "alpha", positive=True)
 
     def strength(self, n, *, n_total=None, confidence=None):
         idx = _check_indices(n)
@@ -244,24 +258,20 @@ class ConfidenceWeighted(Schedule):
     needs_confidence: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
-        _check_nonneg("budget", self.budget)
+        _check_nonneg(self, "budget")
 
     def strength(self, n, *, n_total=None, confidence=None):
         idx = _check_indices(n).astype(int)
         if confidence is None:
-            raise ValueError("the confidence-weighted schedule needs confidence=(N,) array")
-        conf = np.asarray(confidence, dtype=float)
-        if conf.ndim != 1 or conf.size == 0:
-            raise ValueError("confidence must be a non-empty 1-D array, one entry per datapoint")
-        if not np.all(np.isfinite(conf)) or np.any(conf < 0) or np.any(conf > 1):
-            raise ValueError("confidences must lie in [0, 1]")
+            raise ValidationError("the confidence-weighted schedule needs confidence=(N,) array", "confidence")
+        conf = as_probs(confidence, "confidence", ndim=1)
         if n_total is not None and _check_n_total(n_total) != conf.size:
-            raise ValueError(f"confidence has {conf.size} entries but n_total={n_total}")
+            raise ValidationError(f"confidence has {conf.size} entries but n_total={n_total}", "confidence")
         if np.any(idx > conf.size):
-            raise ValueError(f"index n exceeds the {conf.size} confidences given")
+            raise ValidationError(f"index n exceeds the {conf.size} confidences given", "n")
         norm = conf.sum()
         if norm == 0:
-            raise ValueError("all confidences are zero: nothing to weight the budget by")
+            raise ValidationError("all confidences are zero: nothing to weight the budget by", "confidence")
         return self.budget * conf[idx - 1] / norm
 
     def limit(self) -> float:
@@ -286,23 +296,27 @@ def make_schedule(spec: str | dict | Schedule) -> Schedule:
         return spec
     if isinstance(spec, str):
         name, _, rest = spec.partition(":")
+        name = name.strip()
         params: dict = {}
         for item in filter(None, (s.strip() for s in rest.split(","))):
             key, eq, value = item.partition("=")
-            if not eq:
-                raise ValueError(f"schedule parameter {item!r} is not key=value in {spec!r}")
+            key = key.strip()
+            if not eq or not key:
+                raise ValidationError(f"schedule parameter {item!r} is not key=value in {spec!r}", "spec")
+            if key in params:
+                raise ValidationError(f"schedule parameter {key!r} given twice in {spec!r}", "spec")
             try:
-                params[key.strip()] = float(value)
+                params[key] = float(value)
             except ValueError:
-                raise ValueError(f"schedule parameter {key!r} is not a number: {value!r}") from None
+                raise ValidationError(f"schedule parameter {key!r} is not a number: {value!r}", "spec") from None
     elif isinstance(spec, dict):
         params = dict(spec)
         name = params.pop("name", None)
     else:
         raise TypeError(f"cannot build a schedule from {type(spec).__name__}")
-    if name not in SCHEDULES:
-        raise ValueError(f"unknown schedule {name!r}; known: {', '.join(SCHEDULES)}")
+    if not isinstance(name, str) or name not in SCHEDULES:
+        raise ValidationError(f"unknown schedule {name!r}; known: {', '.join(SCHEDULES)}", "spec")
     try:
         return SCHEDULES[name](**params)
     except TypeError as err:
-        raise ValueError(f"bad parameters for schedule {name!r}: {err}") from None
+        raise ValidationError(f"bad parameters for schedule {name!r}: {err}", "spec") from None

@@ -9,23 +9,18 @@ rows are tagged with the grid keys, ``seed`` and ``cell_id`` (a hash of the expe
 and the cell's full config). Grid values of a tuple-valued field are separated by ``/``
 (``--grid weak_dims=1,2/4,8``); seeds are ranges and lists (``0-9``, ``0,3,7-9``).
 
-Folder format
--------------
-::
-
-    FOLDER/manifest.json       experiment, base config, grid, seeds, version, git revision
-    FOLDER/cells/<cell_id>.csv one file per finished cell
-    FOLDER/results.csv         every cell, in grid order        } written once all cells
-    FOLDER/config.json         runs.write_run metadata + sweep  } are done, so that
-    FOLDER/<figure>.png/.pdf                                    } ``bayes-w2s figures`` works
+Folder format: :mod:`bayes_w2s.sweep_folder` (manifest, lock, one marked file per cell), plus
+``results.csv``, ``config.json`` and the figures once every cell is done.
 
 Why one file per cell rather than an appended journal: the only writer is the driver
 process, and it writes each cell with :func:`bayes_w2s.runs.atomic_write_csv` (temporary
 file in the same folder, fsync, :func:`os.replace`). A rename is atomic on POSIX, so after a
 crash or SIGKILL a cell file is either complete or absent — never torn — and, being named by
-its cell id, can never be duplicated: a resumed sweep runs exactly the cells whose files are
-missing. A shared JSONL journal would need a torn-last-line repair and a dedupe pass on every
-read. The consolidated ``results.csv`` is rebuilt from the cell files in grid order, so an
+its cell id, can never be duplicated. Resume still trusts no file blindly: a cell counts as done
+only if its marker exists and the ``.csv`` matches the marker's checksum, so a cell truncated or
+edited afterwards (or left by a version without markers) is deleted and recomputed. A shared
+JSONL journal would need a torn-last-line repair and a dedupe pass on every read. The
+consolidated ``results.csv`` is rebuilt from the cell files in grid order, so an
 interrupted-and-resumed sweep gives the same table, byte for byte, as an uninterrupted one
 run the same way. Without ``--dir`` the folder is
 ``ROOT/<experiment>[__fixed=option...]__sweep__<grid keys>``, so re-running a command finds it.
@@ -39,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime as _dt
 import difflib
 import hashlib
 import itertools
@@ -48,21 +42,18 @@ import os
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from bayes_w2s import sweep_folder as _sf
 from bayes_w2s.executors import EXECUTORS, CellError, make_executor
+from bayes_w2s.sweep_folder import CELLS_DIR, SweepError
 from bayes_w2s.runs import (
-    atomic_write_csv,
-    atomic_write_text,
     config_to_dict,
     draw_figures,
-    git_revision,
     load_experiment,
-    package_version,
     run_folder_name,
     write_run,
 )
@@ -78,16 +69,6 @@ __all__ = [
     "run_cell",
     "run_sweep",
 ]
-
-FORMAT = "bayes-w2s-sweep/1"
-MANIFEST_FILE = "manifest.json"
-CELLS_DIR = "cells"
-IDENTITY = ("format", "experiment", "config", "grid", "seeds", "package_version", "git_revision")
-
-
-class SweepError(ValueError):
-    """A sweep that cannot start: bad grid or seeds, foreign or busy folder."""
-
 
 @dataclasses.dataclass(frozen=True)
 class Cell:
@@ -123,6 +104,7 @@ class SweepResult:
     n_computed: int
     n_resumed: int
     seconds: float
+    n_repaired: int = 0  # cells found on disk but failing their marker, recomputed
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -209,6 +191,8 @@ def plan_cells(
     experiment: str, config_cls, grid: Mapping[str, Sequence], seeds: Sequence[int], base=None
 ):
     """Every cell, in grid order (grid keys as given, last key fastest, then seeds)."""
+    from bayes_w2s.cli import check_config
+
     grid = _validate_grid(grid, config_cls)
     base = dict(base or {})
     clash = sorted(set(base) & set(grid))
@@ -228,6 +212,7 @@ def plan_cells(
         for seed in seeds:
             try:
                 cfg = config_cls(**base, **dict(point), seed=seed)
+                check_config(cfg)
             except (TypeError, ValueError) as err:
                 raise SweepError(f"invalid config at grid point {dict(point)}: {err}") from None
             cells.append(Cell(len(cells), point, seed, cfg, _cell_id(experiment, cfg)))
@@ -249,55 +234,6 @@ def run_cell(experiment: str, cfg: Any, tags: Mapping[str, Any]) -> pd.DataFrame
             df = df.drop(columns=name)
     front = pd.DataFrame({name: [value] * len(df) for name, value in tags.items()}, index=df.index)
     return pd.concat([front, df], axis=1)
-
-
-def _manifest(experiment, base_cfg, grid, seeds, n_cells, executor, workers) -> dict:
-    base = config_to_dict(base_cfg)
-    base.pop("seed", None)
-    return json.loads(json.dumps({
-        "format": FORMAT, "experiment": experiment, "config": base, "grid": grid, "seeds": list(seeds),
-        "package_version": package_version(), "git_revision": git_revision(), "n_cells": n_cells,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "executor": executor, "workers": workers,
-    }, default=list))  # fmt: skip
-
-
-@contextmanager
-def _locked(folder: Path):
-    """Hold an exclusive ``flock`` on ``folder/.lock`` (no-op where fcntl is missing)."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        yield
-        return
-    with open(folder / ".lock", "a") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise SweepError(
-                f"another sweep is running in {folder} (it holds {folder / '.lock'})"
-            ) from None
-        yield
-
-
-def _open_folder(folder: Path, manifest: dict) -> None:
-    """Write the manifest into a new folder, or check it against an existing one."""
-    path = folder / MANIFEST_FILE
-    if path.is_file():
-        old = json.loads(path.read_text())
-        differ = [key for key in IDENTITY if old.get(key) != manifest.get(key)]
-        if differ:
-            detail = "; ".join(f"{k}: {old.get(k)!r} here, {manifest.get(k)!r} now" for k in differ)
-            raise SweepError(
-                f"{folder} holds a different sweep ({detail}); refusing to resume into it: "
-                "use another folder (--dir / --out) or delete this one"
-            )
-        return
-    if any(p.name != ".lock" for p in folder.iterdir()):
-        raise SweepError(
-            f"{folder} exists and is not a sweep folder (no {MANIFEST_FILE}); use a new folder"
-        )
-    atomic_write_text(path, json.dumps(manifest, indent=2) + "\n")
 
 
 def run_sweep(
@@ -347,24 +283,29 @@ def run_sweep(
     module = load_experiment(experiment)
     cells = plan_cells(experiment, module.Config, grid, seeds, base)
     base_cfg, grid = module.Config(**dict(base or {})), _validate_grid(grid, module.Config)
-    manifest = _manifest(experiment, base_cfg, grid, seeds, len(cells), executor, workers)
+    manifest = _sf.manifest(experiment, base_cfg, grid, seeds, len(cells), executor, workers)
     folder = Path(folder)
     cells_dir = folder / CELLS_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    with _locked(folder):
-        _open_folder(folder, manifest)
+    with _sf.locked(folder):
+        _sf.open_folder(folder, manifest)
         cells_dir.mkdir(exist_ok=True)
         for stray in cells_dir.glob(".*"):  # temporaries of a write cut short
             stray.unlink()
-        done = {p.stem for p in cells_dir.glob("*.csv")}
+        on_disk = {p.stem for pattern in ("*.csv", "*.json") for p in cells_dir.glob(pattern)}
+        done = {cid for cid in on_disk if _sf.cell_is_valid(cells_dir, cid)}
+        for bad in sorted(on_disk - done):  # torn, edited or unmarked: recompute
+            (cells_dir / f"{bad}.csv").unlink(missing_ok=True)
+            (cells_dir / f"{bad}.json").unlink(missing_ok=True)
         todo = [cell for cell in cells if cell.cell_id not in done]
+        n_repaired = len({c.cell_id for c in todo} & on_disk)
         with tqdm(total=len(cells), initial=len(cells) - len(todo), desc=f"sweep {experiment}",
                   unit="cell", disable=not progress, dynamic_ncols=True) as bar:  # fmt: skip
             if todo:
                 with make_executor(executor, workers, address, (module.__name__,)) as ex:
                     tasks = [(c.cell_id, (experiment, c.config, c.tags)) for c in todo]
                     for cell_id, df in ex.imap_unordered(run_cell, tasks):
-                        atomic_write_csv(df, cells_dir / f"{cell_id}.csv")
+                        _sf.write_cell(cells_dir, cell_id, df)
                         bar.update()
         table = pd.concat(
             [pd.read_csv(cells_dir / f"{c.cell_id}.csv") for c in cells], ignore_index=True
@@ -374,7 +315,8 @@ def run_sweep(
     if figures:
         draw_figures(folder)
     n_resumed = len(cells) - len(todo)
-    return SweepResult(folder, table, len(cells), len(todo), n_resumed, time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    return SweepResult(folder, table, len(cells), len(todo), n_resumed, seconds, n_repaired)
 
 
 def default_folder(
@@ -388,9 +330,13 @@ def default_folder(
 def main(argv: list[str]) -> int:
     """``bayes-w2s sweep NAME ...``; returns the exit status."""
     if not argv or argv[0] in {"-h", "--help"}:
-        print(__doc__.split("\n\n")[1])
+        from bayes_w2s.cli import _experiment_table
+
+        print("usage:\n" + __doc__.split("\n\n")[1] + "\n\nRun experiment NAME once per grid "
+              "point and seed; re-running the same command resumes.\n`bayes-w2s sweep NAME "
+              "--help` lists the options of NAME.\n\nexperiments:\n" + _experiment_table())
         return 0
-    from bayes_w2s.cli import add_config_arguments
+    from bayes_w2s.cli import add_config_arguments, check_writable
 
     name, rest = argv[0], argv[1:]
     try:
@@ -429,6 +375,7 @@ def main(argv: list[str]) -> int:
             raise SweepError("give seeds with --seeds, not --seed, in a sweep")
         grid, seeds = parse_grid(args.grid, module.Config), parse_seeds(args.seeds)
         folder = args.dir or default_folder(args.out, name, module.Config, base, grid)
+        check_writable(folder, "--dir" if args.dir else "--out")  # before any cell runs
         result = run_sweep(
             name, grid, seeds, folder, base=base, executor=args.executor, workers=args.workers,
             address=args.address, progress=not args.no_progress, figures=not args.no_figures,
@@ -447,4 +394,6 @@ def main(argv: list[str]) -> int:
         f"{result.n_cells} cells ({result.n_computed} computed, {result.n_resumed} resumed) in "
         f"{result.seconds:.1f} s; wrote {result.folder}"
     )
+    if result.n_repaired:
+        print(f"{result.n_repaired} cells on disk failed their checksum and were recomputed")
     return 0

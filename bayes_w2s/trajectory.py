@@ -16,7 +16,10 @@ by category ``c = z * K + y``:
   otherwise.
 
 Posteriors are recorded only at (log-spaced) checkpoints, so N = 10^6 runs in memory
-``O(n_rules * R * T * H)``.
+``O(n_rules * R * T * H)``. Virtual-evidence terms with ``s > 30`` are the shifted ones
+(:func:`bayes_w2s.updates.weak_label_shifted_loglik`, in ``[-s, 0]``), so posteriors stay
+normalized for any strength; inputs are checked as in :func:`bayes_w2s.updates.condition`, and a tempered
+sum that leaves float64 raises :class:`~bayes_w2s.validation.NumericalOverflowError`.
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.special import logsumexp
 
 from bayes_w2s.schedules import Schedule, make_schedule
-from bayes_w2s.updates import RULES, ImpossibleEvidenceError, weak_label_loglik
+from bayes_w2s.updates import _SAFE_LOG, RULES, ImpossibleEvidenceError, _overflow, _ve_term
+from bayes_w2s.validation import ValidationError, as_count, as_log_prior, as_log_probs
 
 __all__ = ["Rule", "log_checkpoints", "Trajectories", "run_trajectories"]
 
@@ -52,16 +56,16 @@ class Rule:
 
     def __post_init__(self) -> None:
         if self.kind not in RULES:
-            raise ValueError(f"unknown rule kind {self.kind!r}; known: {', '.join(RULES)}")
+            raise ValidationError(f"unknown rule kind {self.kind!r}; known: {', '.join(RULES)}")
         if self.kind == "bayes":
             if self.schedule is not None:
-                raise ValueError("hard Bayes takes no schedule")
+                raise ValidationError("hard Bayes takes no schedule")
         else:
             if self.schedule is None:
-                raise ValueError(f"rule {self.kind!r} needs a schedule")
+                raise ValidationError(f"rule {self.kind!r} needs a schedule")
             sched = make_schedule(self.schedule)
             if sched.needs_confidence:
-                raise ValueError(
+                raise ValidationError(
                     "confidence-weighted schedules need the whole dataset's confidences: "
                     "use bayes_w2s.updates.condition with schedule.strengths(N, confidence=...)"
                 )
@@ -73,8 +77,8 @@ class Rule:
 
 def log_checkpoints(n_max: int, per_decade: int = 10) -> NDArray[np.int64]:
     """Sorted unique integers ``1 <= n <= n_max``, about ``per_decade`` per factor of 10."""
-    if n_max < 1 or per_decade < 1:
-        raise ValueError("n_max and per_decade must be >= 1")
+    n_max = as_count(n_max, "n_max")
+    per_decade = as_count(per_decade, "per_decade")
     count = int(np.ceil(np.log10(n_max) * per_decade)) + 1
     return np.unique(np.round(np.logspace(0, np.log10(n_max), max(count, 2))).astype(np.int64))
 
@@ -114,7 +118,7 @@ class Trajectories:
             for name, fn in metrics.items():
                 values = np.asarray(fn(self.log_posterior[k]), dtype=float)
                 if values.shape != (n_rep, n_t):
-                    raise ValueError(f"metric {name!r} returned shape {values.shape}, need {(n_rep, n_t)}")
+                    raise ValidationError(f"metric {name!r} returned shape {values.shape}, need {(n_rep, n_t)}", "metrics")
                 frames.append(
                     pd.DataFrame(
                         {
@@ -137,7 +141,12 @@ def _finite_split(log_p: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDAr
 
 def _linear_segment(weights_rc, log_pc, log_pc_finite, impossible_c):
     """``W @ log P`` with ``W > 0`` on an impossible category giving ``-inf``."""
-    out = weights_rc @ log_pc_finite  # (R, H)
+    if not np.all(np.isfinite(weights_rc)):
+        raise _overflow("the summed tempering weight of one (context, label)", f"max {np.max(weights_rc):.6g}")
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = weights_rc @ log_pc_finite  # (R, H)
+    if not np.all(np.isfinite(out)):
+        raise _overflow("the tempered sum w log P", f"max summed weight {np.max(weights_rc):.6g}")
     dead = (weights_rc > 0).astype(float) @ impossible_c > 0  # (R, H)
     out[dead] = -np.inf
     return out
@@ -149,25 +158,52 @@ def _segment_loglik(kind, s, cat, n_cat, log_pc, log_pc_finite, impossible_c):
     flat = (np.arange(n_rep)[:, None] * n_cat + cat).ravel()
     if kind in ("bayes", "tempered"):
         w = None if kind == "bayes" else np.broadcast_to(s, cat.shape).ravel()
-        weights = np.bincount(flat, weights=w, minlength=n_rep * n_cat).reshape(n_rep, n_cat)
+        with np.errstate(over="ignore"):
+            weights = np.bincount(flat, weights=w, minlength=n_rep * n_cat).reshape(n_rep, n_cat)
         return _linear_segment(weights, log_pc, log_pc_finite, impossible_c)
     # virtual evidence
     if np.all(s == s[0]):
         counts = np.bincount(flat, minlength=n_rep * n_cat).reshape(n_rep, n_cat).astype(float)
-        return counts @ weak_label_loglik(log_pc, s[0])  # VE terms are finite
+        return counts @ _ve_term(log_pc, s[0])[0]  # VE terms up to a per-observation constant
     if n_cat <= _FEW_CATEGORIES:
         out = np.zeros((n_rep, log_pc.shape[1]))
         for c in np.unique(cat):
             hits = (cat == c).astype(float)  # (R, m)
-            out += hits @ weak_label_loglik(log_pc[c][None, :], s[:, None])  # (R, m) @ (m, H)
+            out += hits @ _ve_term(log_pc[c][None, :], s[:, None])[0]  # (R, m) @ (m, H)
         return out
     out = np.zeros((n_rep, log_pc.shape[1]))
     step = max(1, _BLOCK_ELEMENTS // (n_rep * log_pc.shape[1]))
     for start in range(0, m, step):
         block = cat[:, start : start + step]  # (R, b)
-        terms = weak_label_loglik(log_pc[block], s[start : start + step, None])  # (R, b, H)
+        terms = _ve_term(log_pc[block], s[start : start + step, None])[0]  # (R, b, H)
         out += terms.sum(axis=1)
     return out
+
+
+def _check_draw(out, m: int, n_ctx: int, n_lab: int):
+    """``draw(m)`` must return integer ``(contexts, labels)`` of one shape ``(R, m)`` in range."""
+    if not isinstance(out, tuple) or len(out) != 2:
+        raise ValidationError(f"draw(m) must return (contexts, labels), got {type(out).__name__}", "draw")
+    z, y = np.asarray(out[0]), np.asarray(out[1])
+    if z.shape != y.shape or z.ndim != 2 or z.shape[1] != m or z.shape[0] < 1:
+        raise ValidationError(f"draw({m}) must return two (R, {m}) arrays, got {z.shape} and {y.shape}", "draw")
+    for arr, size, what in ((z, n_ctx, "context"), (y, n_lab, "label")):
+        if not np.issubdtype(arr.dtype, np.integer) or arr.min() < 0 or arr.max() >= size:
+            raise ValidationError(f"draw returned {what} indices outside integers [0, {size})", "draw")
+    return z, y
+
+
+def _check_checkpoints(checkpoints: ArrayLike, n_obs: int) -> NDArray[np.int64]:
+    """Sorted unique integer checkpoints in ``[1, n_obs]``."""
+    raw = np.asarray(checkpoints)
+    if raw.ndim != 1 or raw.size == 0 or raw.dtype == bool or not np.issubdtype(raw.dtype, np.number):
+        raise ValidationError(f"checkpoints must be a non-empty 1-D array of integers, got {raw!r}", "checkpoints")
+    values = raw.astype(float)
+    bad = ~np.isfinite(values) | (values != np.round(values)) | (values < 1) | (values > n_obs)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValidationError(f"checkpoints[{i}] = {raw[i]!r}: checkpoints must be integers in [1, {n_obs}]", "checkpoints")
+    return np.unique(values.astype(np.int64))
 
 
 def run_trajectories(
@@ -199,23 +235,25 @@ def run_trajectories(
     chunk : int
         Labels drawn per call of ``draw``; fixes the random stream.
     """
-    lp = np.asarray(log_prior, dtype=float)
-    log_probs = np.asarray(log_probs, dtype=float)
+    log_probs = np.minimum(as_log_probs(log_probs, "log_probs", ndim=(2, 3)), 0.0)
     if log_probs.ndim == 2:
         log_probs = log_probs[:, None, :]
-    if log_probs.ndim != 3 or lp.shape != (log_probs.shape[0],):
-        raise ValueError(f"log_prior (H,) and log_probs (H, Z, K) disagree: {lp.shape}, {log_probs.shape}")
-    if n_obs < 1 or chunk < 1:
-        raise ValueError("n_obs and chunk must be >= 1")
+    lp = as_log_prior(log_prior, n_hypotheses=log_probs.shape[0])
+    if lp.ndim != 1:
+        raise ValidationError(f"log_prior must be 1-D (H,), got shape {lp.shape}", "log_prior")
+    n_obs = as_count(n_obs, "n_obs")
+    chunk = as_count(chunk, "chunk")
+    if callable(rules) or isinstance(rules, (str, Rule)):
+        raise ValidationError(f"rules must be a non-empty sequence of Rule, got {rules!r}", "rules")
     rules = list(rules)
     if not rules or not all(isinstance(r, Rule) for r in rules):
-        raise ValueError("rules must be a non-empty sequence of Rule")
+        raise ValidationError("rules must be a non-empty sequence of Rule", "rules")
     labels = [r.label for r in rules]
     if len(set(labels)) != len(labels):
-        raise ValueError(f"rule labels must be unique, got {labels}")
-    cps = log_checkpoints(n_obs) if checkpoints is None else np.unique(np.asarray(checkpoints, dtype=np.int64))
-    if cps.size == 0 or cps[0] < 1 or cps[-1] > n_obs:
-        raise ValueError(f"checkpoints must lie in [1, {n_obs}]")
+        raise ValidationError(f"rule labels must be unique, got {labels}", "rules")
+    cps = log_checkpoints(n_obs) if checkpoints is None else _check_checkpoints(checkpoints, n_obs)
+    if not callable(draw):
+        raise ValidationError(f"draw must be callable draw(m) -> (contexts, labels), got {draw!r}", "draw")
 
     n_hyp, n_ctx, n_lab = log_probs.shape
     n_cat = n_ctx * n_lab
@@ -227,10 +265,11 @@ def run_trajectories(
     out_post, out_infl = [], []
     n_done, next_cp = 0, 0
     while next_cp < cps.size:
-        z, y = draw(min(chunk, n_obs - n_done))
+        z, y = _check_draw(draw(min(chunk, n_obs - n_done)), min(chunk, n_obs - n_done), n_ctx, n_lab)
         cat = z * n_lab + y  # (R, m)
         if acc is None:
             acc = np.zeros((len(rules), cat.shape[0], n_hyp))
+            overflowed = np.zeros(acc.shape, dtype=bool)
         pos = 0
         while pos < cat.shape[1]:
             stop = min(cat.shape[1], pos + int(cps[next_cp] - n_done)) if next_cp < cps.size else cat.shape[1]
@@ -238,8 +277,16 @@ def run_trajectories(
             idx = np.arange(n_done + 1, n_done + seg.shape[1] + 1)
             for k, rule in enumerate(rules):
                 s = np.ones(idx.shape) if rule.kind == "bayes" else rule.schedule.strength(idx, n_total=n_obs)
-                acc[k] += _segment_loglik(rule.kind, s, seg, n_cat, log_pc, log_pc_finite, impossible_c)
-                spent[k] = np.inf if rule.kind == "bayes" else spent[k] + s.sum()
+                seg_ll = _segment_loglik(rule.kind, s, seg, n_cat, log_pc, log_pc_finite, impossible_c)
+                with np.errstate(over="ignore", invalid="ignore"):
+                    new = acc[k] + seg_ll
+                over = ~np.isfinite(new) & np.isfinite(acc[k]) & np.isfinite(seg_ll)
+                if over.any() and rule.kind == "tempered":
+                    raise _overflow(f"rule {labels[k]!r}: the tempered sum", f"by observation {n_done + seg.shape[1]}")
+                overflowed[k] |= over
+                acc[k] = np.where(over, -np.inf, new)
+                with np.errstate(over="ignore"):
+                    spent[k] = np.inf if rule.kind == "bayes" else spent[k] + s.sum()
             n_done += seg.shape[1]
             pos = stop
             if next_cp < cps.size and n_done == cps[next_cp]:
@@ -252,6 +299,9 @@ def run_trajectories(
                         f"hypothesis left by observation {n_done}",
                         index=int(n_done),
                     )
+                best = np.max(np.where(overflowed, -np.inf, unnorm), axis=-1)  # (n_rules, R)
+                if np.any(overflowed.any(axis=-1) & (best < _SAFE_LOG)):
+                    raise _overflow("a summed virtual-evidence term", f"by observation {n_done}")
                 out_post.append(unnorm - log_z)
                 out_infl.append(spent.copy())
                 next_cp += 1

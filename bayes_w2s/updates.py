@@ -15,8 +15,16 @@ All functions are pure: they take a log prior ``(..., H)`` and return an
 * Tempered update with weight w: ``post(h) ∝ prior(h) P(y|z,h)^w`` (``0^0 = 1``). It does
   not bound influence: one label with ``P(y|z,h) = 0`` removes ``h`` for every ``w > 0``.
 
-Evidence that every hypothesis gives probability 0 raises :class:`ImpossibleEvidenceError`
-naming the observation, never a NaN.
+Virtual evidence is computed in the shifted form ``log(1 + (r - 1) P) - s =
+log(e^{-s} + (1 - e^{-s}) P)``, which lies in ``[-s, 0]`` and differs from the plain term by
+``s``, the same for every hypothesis; the posterior is normalized for any finite strength
+and ``s`` is added back only to ``log Z``.
+
+Inputs are checked by :mod:`bayes_w2s.validation`. Evidence that every hypothesis gives
+probability 0 raises :class:`ImpossibleEvidenceError` naming the observation; a prior that
+is ``-inf`` everywhere raises :class:`~bayes_w2s.validation.ImpossiblePriorError`; a
+tempered term ``w log P`` that leaves float64 raises
+:class:`~bayes_w2s.validation.NumericalOverflowError`. Never a NaN.
 """
 
 from __future__ import annotations
@@ -28,6 +36,16 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.special import logsumexp
 
 from bayes_w2s.schedules import Schedule
+from bayes_w2s.validation import (
+    NumericalOverflowError,
+    ValidationError,
+    as_float_array,
+    as_index_array,
+    as_log_prior,
+    as_log_probs,
+    as_prob_vector,
+    as_strengths,
+)
 
 __all__ = [
     "RULES",
@@ -37,6 +55,7 @@ __all__ = [
     "hard_update",
     "virtual_evidence_update",
     "weak_label_loglik",
+    "weak_label_shifted_loglik",
     "weak_label_update",
     "jeffrey_likelihood",
     "jeffrey_update",
@@ -47,6 +66,8 @@ __all__ = [
 
 RULES = ("bayes", "ve", "tempered")
 _DIRECT_MAX_STRENGTH = 30.0  # below this, r - 1 = expm1(s) cannot overflow
+_BLOCK_ELEMENTS = 1 << 16  # (pairs x H) block of VE terms in `condition`: 512 KiB
+_SAFE_LOG = -0.5 * np.finfo(float).max  # a finite log weight above this dwarfs any overflowed one
 
 
 class UpdateResult(NamedTuple):
@@ -65,33 +86,23 @@ class ImpossibleEvidenceError(ValueError):
 
 
 def normalize(log_weights: ArrayLike, *, what: str = "the evidence") -> UpdateResult:
-    """Normalize unnormalized log weights ``(..., H)`` with logsumexp."""
-    lw = np.asarray(log_weights, dtype=float)
+    """Normalize unnormalized log weights ``(..., H)``: ``lw - logsumexp(lw)``."""
+    lw = as_float_array(log_weights, "log_weights")
     if np.any(np.isnan(lw)):
-        raise ValueError(f"NaN log weight in {what}")
+        raise ValidationError(f"NaN log weight in {what}", "log_weights")
+    if np.any(lw == np.inf):
+        raise ValidationError(f"+inf log weight in {what}", "log_weights")
     log_z = logsumexp(lw, axis=-1)
     if np.any(np.isneginf(log_z)):
         raise ImpossibleEvidenceError(f"impossible evidence: every hypothesis gives {what} probability 0")
     return UpdateResult(lw - log_z[..., None], log_z)
 
 
-def _check_log_prior(log_prior: ArrayLike) -> NDArray[np.float64]:
-    lp = np.asarray(log_prior, dtype=float)
-    if lp.ndim == 0 or np.any(np.isnan(lp)) or np.any(lp == np.inf):
-        raise ValueError("log_prior must be an array (..., H) of finite values or -inf")
-    return lp
-
-
-def _check_strength(s: ArrayLike, what: str) -> NDArray[np.float64]:
-    s = np.asarray(s, dtype=float)
-    if np.any(np.isnan(s)) or np.any(s < 0):
-        raise ValueError(f"{what} must be non-negative (got min {np.nanmin(s) if s.size else s!r})")
-    return s
-
-
 def hard_update(log_prior: ArrayLike, loglik: ArrayLike) -> UpdateResult:
     """Bayes: ``log post = log prior + log P(y|z,h) - log Z``; ``loglik (..., H)``."""
-    return normalize(_check_log_prior(log_prior) + np.asarray(loglik, dtype=float))
+    loglik = as_log_probs(loglik, "loglik")
+    lp = as_log_prior(log_prior, n_hypotheses=loglik.shape[-1] if loglik.ndim else None, other="loglik")
+    return normalize(lp + loglik)
 
 
 def virtual_evidence_update(
@@ -105,24 +116,33 @@ def virtual_evidence_update(
     log_probs : (H, K)
         ``log P(y | z, h)`` at the observed context.
     log_lambda : (K,)
-        Log likelihood vector; only ratios matter. ``-inf`` entries allowed, not all.
+        Log likelihood vector; only ratios matter (it is shifted by its maximum, so
+        ``lambda`` of any size stays normalized). ``-inf`` entries allowed, not all.
     """
-    log_lambda = np.asarray(log_lambda, dtype=float)
-    if log_lambda.ndim != 1 or np.any(np.isnan(log_lambda)) or np.any(log_lambda == np.inf):
-        raise ValueError("log_lambda must be a 1-D vector of finite values or -inf")
+    table = as_log_probs(log_probs, "log_probs", ndim=2)
+    lp = as_log_prior(log_prior, n_hypotheses=table.shape[0])
+    log_lambda = as_float_array(log_lambda, "log_lambda", ndim=1)
+    if log_lambda.shape != (table.shape[1],):
+        raise ValidationError(f"log_lambda has {log_lambda.size} entries, log_probs {table.shape[1]} labels", "log_lambda")
+    if np.any(np.isnan(log_lambda)) or np.any(log_lambda == np.inf):
+        raise ValidationError(f"log_lambda = {log_lambda}: entries must be finite or -inf", "log_lambda")
     if np.all(np.isneginf(log_lambda)):
-        raise ValueError("a likelihood vector of all zeros carries no evidence")
-    loglik = logsumexp(np.asarray(log_probs, dtype=float) + log_lambda, axis=-1)  # (H,)
-    return normalize(_check_log_prior(log_prior) + loglik, what="the virtual evidence")
+        raise ValidationError("log_lambda is all -inf: a likelihood vector of all zeros carries no evidence", "log_lambda")
+    top = log_lambda.max()
+    loglik = logsumexp(table + (log_lambda - top), axis=-1)  # (H,)
+    res = normalize(lp + loglik, what="the virtual evidence")
+    return UpdateResult(res.log_posterior, res.log_normalizer + top)
 
 
 def weak_label_loglik(log_p_label: ArrayLike, strength: ArrayLike) -> NDArray[np.float64]:
     """``log(1 + (r - 1) P(y_w|z,h))`` with ``r = exp(strength)``, stable for large ``r``.
 
-    Uses ``log(r - 1) = s + log(-expm1(-s))`` and ``logaddexp``; ``s = 0`` gives 0.
+    Uses ``log(r - 1) = s + log(-expm1(-s))`` and ``logaddexp``; ``s = 0`` gives 0. The
+    value grows like ``s``: to combine terms across hypotheses use
+    :func:`weak_label_shifted_loglik`, which drops the common ``s``.
     """
-    s = _check_strength(strength, "strength (log r)")
-    log_p = np.asarray(log_p_label, dtype=float)
+    s = as_strengths(strength, "strength")
+    log_p = as_log_probs(log_p_label, "log_p_label", allow_empty=True)
     if s.size and s.max() <= _DIRECT_MAX_STRENGTH:  # log1p((r - 1) P): one transcendental
         return np.log1p(np.expm1(s) * np.exp(log_p))
     with np.errstate(divide="ignore"):
@@ -130,12 +150,46 @@ def weak_label_loglik(log_p_label: ArrayLike, strength: ArrayLike) -> NDArray[np
     return np.logaddexp(0.0, log_r_minus_1 + log_p)
 
 
+def _shifted(log_p: NDArray[np.float64], s: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Unchecked core of :func:`weak_label_shifted_loglik`."""
+    with np.errstate(divide="ignore"):
+        log_one_minus = np.log(-np.expm1(-s))  # log(1 - e^{-s}); -inf at s = 0
+    return np.minimum(np.logaddexp(log_one_minus + log_p, -s), 0.0)  # exact value <= 0
+
+
+def _ve_term(log_p: NDArray[np.float64], s: NDArray[np.float64]) -> tuple[NDArray[np.float64], bool]:
+    """VE terms up to a per-observation constant: ``(terms, shifted)``.
+
+    For ``s <= 30`` the plain ``log1p(expm1(s) P)`` (one transcendental, values in
+    ``[0, 30]``); above, the shifted form (``shifted`` True: ``s`` was subtracted).
+    """
+    if np.size(s) and np.max(s) <= _DIRECT_MAX_STRENGTH:
+        return np.log1p(np.expm1(s) * np.exp(log_p)), False
+    return _shifted(log_p, s), True
+
+
+def weak_label_shifted_loglik(log_p_label: ArrayLike, strength: ArrayLike) -> NDArray[np.float64]:
+    """``log(1 + (r - 1) P) - s = log(e^{-s} + (1 - e^{-s}) P)`` with ``s = log r``.
+
+    In ``[-s, 0]`` (``log P`` as ``s -> inf``), computed as
+    ``logaddexp(log(-expm1(-s)) + log P, -s)``: no cancellation for any ``s``, so sums of
+    these terms keep hypothesis differences to relative precision even at ``s = 1e300``.
+    """
+    return _shifted(as_log_probs(log_p_label, "log_p_label", allow_empty=True), as_strengths(strength, "strength"))
+
+
 def weak_label_update(log_prior: ArrayLike, log_p_label: ArrayLike, strength: float) -> UpdateResult:
     """Virtual evidence for weak label ``y_w`` with strength ``s = log r``.
 
-    ``log_p_label (H,)`` is ``log P(y_w | z, h)``.
+    ``log_p_label (H,)`` is ``log P(y_w | z, h)``; normalized for every finite ``s >= 0``.
     """
-    return normalize(_check_log_prior(log_prior) + weak_label_loglik(log_p_label, strength))
+    s = as_strengths(strength, "strength")
+    if s.ndim:
+        raise ValidationError(f"strength must be a scalar, got shape {s.shape}", "strength")
+    log_p = as_log_probs(log_p_label, "log_p_label")
+    lp = as_log_prior(log_prior, n_hypotheses=log_p.shape[-1], other="log_p_label")
+    res = normalize(lp + _shifted(log_p, s), what="the virtual evidence")
+    return UpdateResult(res.log_posterior, res.log_normalizer + s)
 
 
 def jeffrey_likelihood(log_prior: ArrayLike, log_probs: ArrayLike, target: ArrayLike) -> NDArray[np.float64]:
@@ -143,10 +197,12 @@ def jeffrey_likelihood(log_prior: ArrayLike, log_probs: ArrayLike, target: Array
 
     ``P(y) = sum_h prior(h) P(y|z,h)``; raises if ``q(y) > 0`` where ``P(y) = 0``.
     """
-    q = np.asarray(target, dtype=float)
-    if q.ndim != 1 or np.any(q < 0) or np.any(q > 1) or abs(q.sum() - 1) > 1e-9:
-        raise ValueError("target must be a probability vector over labels")
-    log_marg = logsumexp(_check_log_prior(log_prior)[:, None] + np.asarray(log_probs, float), axis=0)  # (K,)
+    table = as_log_probs(log_probs, "log_probs", ndim=2)
+    lp = as_log_prior(log_prior, n_hypotheses=table.shape[0])
+    if lp.ndim != 1:
+        raise ValidationError(f"log_prior must be 1-D (H,) for a Jeffrey update, got shape {lp.shape}", "log_prior")
+    q = as_prob_vector(target, "target", size=table.shape[1])
+    log_marg = logsumexp(lp[:, None] + table, axis=0)  # (K,)
     if np.any((q > 0) & np.isneginf(log_marg)):
         raise ImpossibleEvidenceError("Jeffrey target puts mass on a label the prior deems impossible")
     with np.errstate(divide="ignore"):
@@ -160,16 +216,16 @@ def jeffrey_update(log_prior: ArrayLike, log_probs: ArrayLike, target: ArrayLike
     Computed directly from the per-label Bayes posteriors (not via virtual evidence, so
     the identity with :func:`virtual_evidence_update` is a real check).
     """
-    lp = _check_log_prior(log_prior)
-    log_lambda = jeffrey_likelihood(lp, log_probs, target)  # validates target
-    log_probs = np.asarray(log_probs, dtype=float)
-    joint = lp[:, None] + log_probs  # (H, K)
+    log_lambda = jeffrey_likelihood(log_prior, log_probs, target)  # validates everything
+    lp = np.asarray(log_prior, dtype=float)
+    table = np.minimum(np.asarray(log_probs, dtype=float), 0.0)
+    joint = lp[:, None] + table  # (H, K)
     log_marg = logsumexp(joint, axis=0)  # (K,)
     keep = np.isfinite(log_lambda)
     with np.errstate(divide="ignore"):
         log_q = np.log(np.asarray(target, float)[keep])
     post = logsumexp(joint[:, keep] - log_marg[keep] + log_q, axis=1)  # (H,)
-    return UpdateResult(post - logsumexp(post), logsumexp(lp[:, None] + log_probs + log_lambda, axis=(0, 1)))
+    return UpdateResult(post - logsumexp(post), logsumexp(joint + log_lambda, axis=(0, 1)))
 
 
 def _tempered_loglik(loglik: NDArray[np.float64], w: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -177,11 +233,56 @@ def _tempered_loglik(loglik: NDArray[np.float64], w: NDArray[np.float64]) -> NDA
     return np.where(w == 0, 0.0, w * np.where(np.isneginf(loglik) & (w == 0), 0.0, loglik))
 
 
+def _overflow(what: str, detail: str) -> NumericalOverflowError:
+    return NumericalOverflowError(
+        f"{what} overflowed float64 ({detail}); the inputs are valid but too large to represent: "
+        "lower the tempering weight / strength"
+    )
+
+
 def tempered_update(log_prior: ArrayLike, loglik: ArrayLike, weight: float) -> UpdateResult:
-    """Power update ``post(h) ∝ prior(h) P(y|z,h)^w``, with ``0^0 = 1``."""
-    w = _check_strength(weight, "tempering weight w")
-    loglik = np.asarray(loglik, dtype=float)
-    return normalize(_check_log_prior(log_prior) + _tempered_loglik(loglik, w))
+    """Power update ``post(h) ∝ prior(h) P(y|z,h)^w``, with ``0^0 = 1``; ``w`` finite."""
+    w = as_strengths(weight, "weight")
+    loglik = as_log_probs(loglik, "loglik")
+    lp = as_log_prior(log_prior, n_hypotheses=loglik.shape[-1] if loglik.ndim else None, other="loglik")
+    with np.errstate(over="ignore"):
+        terms = _tempered_loglik(loglik, w)
+    if np.any(np.isneginf(terms) & np.isfinite(loglik)):
+        raise _overflow("the tempered term w log P", f"w = {float(np.max(w)):.6g}, min log P = {np.min(loglik):.6g}")
+    return normalize(lp + terms)
+
+
+def _observations(log_probs, contexts, labels, rule, strengths):
+    """Validated ``(table (H, Z, K), z (N,), y (N,), s (N,) or None)`` for a rule."""
+    table = as_log_probs(log_probs, "log_probs", ndim=(2, 3))
+    if table.ndim == 2:
+        table = table[:, None, :]
+    if table.size and np.max(table) > 0:  # rounding slack of at most LOG_PROB_TOL
+        table = np.minimum(table, 0.0)
+    _, n_ctx, n_lab = table.shape
+    if isinstance(contexts, (str, bytes)) or isinstance(labels, (str, bytes)):
+        raise ValidationError("contexts and labels must be arrays of indices, not strings", "contexts")
+    if np.ndim(contexts) != 1 or np.ndim(labels) != 1 or np.shape(contexts) != np.shape(labels):
+        raise ValidationError(
+            f"contexts and labels must be 1-D of one length, got {np.shape(contexts)} and {np.shape(labels)}",
+            "contexts",
+        )
+    z = as_index_array(contexts, "contexts", n_ctx, what="context")
+    y = as_index_array(labels, "labels", n_lab, what="label")
+    if rule not in RULES:
+        raise ValidationError(f"unknown rule {rule!r}; known: {', '.join(RULES)}", "rule")
+    if rule == "bayes":
+        if strengths is not None:
+            raise ValidationError("hard Bayes takes no strengths (use rule='tempered' or 've')", "strengths")
+        return table, z, y, None
+    if strengths is None:
+        raise ValidationError(f"rule {rule!r} needs strengths (log r for 've', w for 'tempered')", "strengths")
+    if isinstance(strengths, Schedule):
+        strengths = strengths.strengths(z.shape[0])
+    s = as_strengths(strengths, "strengths")
+    if s.shape not in ((), z.shape):
+        raise ValidationError(f"strengths must be a scalar or ({z.shape[0]},), got shape {s.shape}", "strengths")
+    return table, z, y, np.broadcast_to(s, z.shape)
 
 
 def observation_logliks(
@@ -196,33 +297,65 @@ def observation_logliks(
 
     ``bayes``: ``log P(y_i|z_i,h)``; ``ve``: ``log(1 + (r_i - 1) P(y_i|z_i,h))`` with
     ``r_i = exp(s_i)``; ``tempered``: ``w_i log P(y_i|z_i,h)`` (``0 log 0 = 0``).
+    Materializes ``N x H`` numbers: :func:`condition` does not need them.
     """
-    log_probs = np.asarray(log_probs, dtype=float)
-    if log_probs.ndim == 2:
-        log_probs = log_probs[:, None, :]
-    if log_probs.ndim != 3:
-        raise ValueError(f"log_probs must be (H, Z, K) or (H, K), got shape {log_probs.shape}")
-    _, n_ctx, n_lab = log_probs.shape
-    z = np.asarray(contexts)
-    y = np.asarray(labels)
-    if z.shape != y.shape or z.ndim != 1:
-        raise ValueError(f"contexts and labels must be 1-D of one length, got {z.shape} and {y.shape}")
-    for arr, size, what in ((z, n_ctx, "context"), (y, n_lab, "label")):
-        if arr.size and (not np.issubdtype(arr.dtype, np.integer) or arr.min() < 0 or arr.max() >= size):
-            raise ValueError(f"{what} indices must be integers in [0, {size}); got values outside")
-    ll = log_probs[:, z, y].T  # (N, H)
+    table, z, y, s = _observations(log_probs, contexts, labels, rule, strengths)
+    ll = table[:, z, y].T  # (N, H)
     if rule == "bayes":
-        if strengths is not None:
-            raise ValueError("hard Bayes takes no strengths (use rule='tempered' or 've')")
         return ll
-    if rule not in RULES:
-        raise ValueError(f"unknown rule {rule!r}; known: {', '.join(RULES)}")
-    if strengths is None:
-        raise ValueError(f"rule {rule!r} needs strengths (log r for 've', w for 'tempered')")
-    s = np.broadcast_to(_check_strength(strengths, "strengths"), z.shape)[:, None]  # (N, 1)
     if rule == "ve":
-        return weak_label_loglik(ll, s)
-    return _tempered_loglik(ll, s)
+        return weak_label_loglik(ll, s[:, None])
+    with np.errstate(over="ignore"):
+        return _tempered_loglik(ll, s[:, None])
+
+
+def _first_index(cat: NDArray[np.int64], n_cat: int, active: NDArray[np.bool_] | None) -> NDArray[np.int64]:
+    """``first[c]``: smallest i with ``cat[i] == c`` (and ``active[i]``); N if none."""
+    n = cat.shape[0]
+    first = np.full(n_cat, n, dtype=np.int64)
+    idx = np.arange(n) if active is None else np.flatnonzero(active)
+    np.minimum.at(first, cat[idx], idx)
+    return first
+
+
+def _summed_terms(rule, s, cat, log_pc):
+    """``(sum_i term_i(h) - shift, shift, first_dead (H,))`` in O(N + C H) memory.
+
+    ``log_pc (C, H)``; ``first_dead[h]`` is the first observation giving ``h`` probability 0
+    (N if none). Virtual-evidence terms are the shifted ones; ``shift = sum_i s_i``.
+    """
+    n_cat, n_hyp = log_pc.shape
+    if rule == "ve":  # never impossible for finite s; group equal (category, strength) pairs
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow to -inf is judged in `condition`
+            if s.size and np.all(s == s[0]):
+                counts = np.bincount(cat, minlength=n_cat).astype(float)
+                terms, shifted = _ve_term(log_pc, s[0])
+                total, shift = counts @ terms, float(s.size * s[0]) if shifted else 0.0
+            else:
+                pairs, counts = np.unique(np.stack([cat.astype(float), s], axis=1), axis=0, return_counts=True)
+                total, shift = np.zeros(n_hyp), 0.0
+                step = max(1, _BLOCK_ELEMENTS // n_hyp)
+                for lo in range(0, pairs.shape[0], step):
+                    c, sb, cb = pairs[lo : lo + step, 0].astype(np.int64), pairs[lo : lo + step, 1], counts[lo : lo + step]
+                    terms, shifted = _ve_term(log_pc[c], sb[:, None])
+                    total += cb @ terms
+                    shift += float(cb @ sb) if shifted else 0.0  # sum s > 1.8e308: log Z = +inf
+        return total, shift, np.full(n_hyp, cat.shape[0], dtype=np.int64)
+    if rule == "bayes":
+        weights = np.bincount(cat, minlength=n_cat).astype(float)
+        first = _first_index(cat, n_cat, None)
+    else:
+        with np.errstate(over="ignore"):
+            weights = np.bincount(cat, weights=s, minlength=n_cat)
+        if not np.all(np.isfinite(weights)):
+            raise _overflow("the summed tempering weight of one (context, label)", f"max w = {s.max():.6g}")
+        first = _first_index(cat, n_cat, s > 0)
+    impossible = np.isneginf(log_pc)
+    finite_pc = np.where(impossible, 0.0, log_pc)
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = weights @ finite_pc  # (H,)
+    first_dead = np.where(impossible, first[:, None], cat.shape[0]).min(axis=0)
+    return np.where(first_dead < cat.shape[0], -np.inf, total), 0.0, first_dead
 
 
 def condition(
@@ -240,23 +373,37 @@ def condition(
     (then ``schedule.strengths(N)``; give confidence-weighted schedules as arrays).
 
     All three rules multiply per-observation factors, so the order does not matter and
-    ``log post = log prior + sum_i term_i - log Z``. Raises
-    :class:`ImpossibleEvidenceError` with the index of the first observation after which
-    no hypothesis remains possible.
+    ``log post = log prior + sum_i term_i - log Z``; the sum is taken per category
+    ``(z, y)`` (and per distinct strength for varying virtual evidence), so memory is
+    ``O(N + H)`` beyond the ``(H, Z, K)`` table. Raises :class:`ImpossibleEvidenceError`
+    with the index of the first observation after which no hypothesis remains possible,
+    :class:`~bayes_w2s.validation.ImpossiblePriorError` for an all ``-inf`` prior and
+    :class:`~bayes_w2s.validation.NumericalOverflowError` when a tempered sum leaves float64.
     """
-    lp = _check_log_prior(log_prior)
-    if isinstance(strengths, Schedule):
-        strengths = strengths.strengths(np.asarray(labels).shape[0])
-    terms = observation_logliks(log_probs, contexts, labels, rule=rule, strengths=strengths)
-    if terms.shape[1] != lp.shape[-1]:
-        raise ValueError(f"log_prior has {lp.shape[-1]} hypotheses, log_probs {terms.shape[1]}")
-    alive = np.isfinite(lp) & np.cumprod(np.isfinite(terms), axis=0).astype(bool)  # (N, H)
-    dead = ~alive.any(axis=1)
-    if dead.any():
-        first = int(np.argmax(dead))
+    table, z, y, s = _observations(log_probs, contexts, labels, rule, strengths)
+    n_hyp, _, n_lab = table.shape
+    lp = as_log_prior(log_prior, n_hypotheses=n_hyp)
+    log_pc = table.reshape(n_hyp, -1).T  # (C, H)
+    total, shift, first_dead = _summed_terms(rule, s, z * n_lab + y, log_pc)
+    n = z.shape[0]
+    dead_at = np.where(np.isneginf(lp), -1, first_dead)  # (..., H)
+    last = dead_at.max(axis=-1)
+    if np.any(last < n):
+        first = int(np.min(last[last < n]))
         raise ImpossibleEvidenceError(
-            f"impossible evidence at observation {first} (context {int(np.asarray(contexts)[first])}, "
-            f"label {int(np.asarray(labels)[first])}): every remaining hypothesis gives it probability 0",
+            f"impossible evidence at observation {first} (context {int(z[first])}, label {int(y[first])}): "
+            "every remaining hypothesis gives it probability 0",
             index=first,
         )
-    return normalize(lp + terms.sum(axis=0))
+    with np.errstate(over="ignore", invalid="ignore"):
+        unnorm = lp + total
+    alive = dead_at == n
+    overflowed = alive & ~np.isfinite(unnorm)
+    if np.any(overflowed):
+        best = np.max(np.where(alive & np.isfinite(unnorm), unnorm, -np.inf), axis=-1)
+        if rule == "tempered" or np.any(best < _SAFE_LOG):
+            detail = f"rule {rule!r}, max strength {0.0 if s is None or not s.size else np.max(s):.6g}, {int(overflowed.sum())} hypothesis log weight(s)"
+            raise _overflow("the summed log-likelihood", detail)
+        unnorm = np.where(overflowed, -np.inf, unnorm)
+    res = normalize(unnorm)
+    return UpdateResult(res.log_posterior, res.log_normalizer + shift)

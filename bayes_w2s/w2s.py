@@ -65,6 +65,7 @@ __all__ = [
     "WeakModel",
     "train_weak",
     "weak_to_strong",
+    "selected_concept",
 ]
 
 LABEL_MODES = ("sample", "argmax")
@@ -344,3 +345,27 @@ def weak_to_strong(
     ceiling = fit(log_prior, strong, eps, truth_stream, [Rule("bayes")], cps)
     ref = teacher if reference is None else reference
     return score_fit(w2s, ceiling, strong, world.truth, ref.decision, world.pool["test"]), w2s
+
+
+def selected_concept(
+    cls: LabelerClass, log_prior: ArrayLike, teacher: WeakModel, contexts: ArrayLike, *, tol: float = 1e-9
+) -> int:
+    """The hypothesis a small bounded budget is predicted to select: among those of top prior
+    weight (for :func:`~bayes_w2s.worlds.pretrained_log_prior`, each concept's best
+    approximant), the one whose labels the teacher's predictive makes most likely on average
+    over ``contexts``: ``argmax_{h: log pi(h) = max} mean_z P_W(h(z) | z)``.
+
+    Why: every rule's posterior is the Gibbs form ``pi(h) exp(G agree_N(h))`` and
+    ``agree_N(h) / N -> mean_z P_W(h(z) | z)``; with ``G`` far below the prior's gaps
+    (``kappa`` times a disagreement rate) but ``G`` times the concepts' agreement gaps well
+    above 1, the posterior sits on the best-agreeing top-prior hypothesis. It is the truth's
+    approximant only if the weak model agrees more with the truth than with every distractor.
+    """
+    lp = np.asarray(log_prior, float)
+    if lp.shape != (len(cls),):
+        raise ValueError(f"log_prior must have shape ({len(cls)},), got {lp.shape}")
+    ctx = np.asarray(contexts)
+    top = np.flatnonzero(lp >= lp.max() - tol)
+    probs = teacher.predictive[ctx]  # (Zc, K)
+    agree = probs[np.arange(ctx.size)[None, :], cls.labels[top][:, ctx]].mean(axis=1)  # (n_top,)
+    return int(top[np.argmax(agree)])

@@ -1,22 +1,38 @@
-"""Hypothesis-updates per second of the trajectory engine against two named baselines.
+"""The trajectory engine against like-for-like baselines, at matched sizes, in one run.
 
-Problem: a grid of H coin biases learning from per-token weak labels of a 50/50 mixture of
-two noisy coins, R replicates, N labels each; "hypothesis-updates" = R * N * H.
+Problem: a grid of H coin biases ``P(heads | h)`` (uniform prior) learns from R replicate
+streams of N binary weak labels (a 50/50 mixture of two noisy coins). Two rules:
 
-* engine, hard Bayes — sufficient statistics: weighted label counts @ log-likelihoods;
-* engine, virtual evidence with a p-series schedule — every label has its own strength,
-  so each (label, hypothesis) term ``log(1 + (r_n - 1) P(y|h))`` is computed;
-* baseline (a): a plain Python loop over replicates and labels, one numpy vector update
-  and normalization per label (how one would write it first);
-* baseline (b): pgmpy's ``VariableElimination`` with ``virtual_evidence``, one query over
-  a network H -> Y_1..Y_n with a virtual-evidence CPD per weak label.
+* hard Bayes: ``log post(h) = log prior(h) + sum_n log P(y_n | h) - log Z``;
+* virtual evidence with the p-series schedule ``s_n = 1/n^2`` (``r_n = exp(s_n)``):
+  ``log post(h) = log prior(h) + sum_n log(1 + (r_n - 1) P(y_n | h)) - log Z``.
 
-Baselines run on a smaller slice (they are orders of magnitude slower); rates are per
-hypothesis-update, so they compare directly. Every path is checked against the engine's
-posterior on the same labels before its time counts. Threads are pinned to one core
-(``OMP_NUM_THREADS=1`` etc.) so the figures are per core.
+Every contender computes the *same* rule on the *same* labels, at the same (H, N, R), and its
+posterior is checked against the exact one (:func:`exact`) before its time counts:
 
-Usage: ``python benchmarks/engine.py [--hypotheses 1000 --labels 100000 --replicates 100]``
+* ``engine``: ``run_trajectories`` fed the pre-drawn labels (so no contender pays for sampling);
+* ``numpy``: what a numpy user would write. Hard Bayes by sufficient statistics,
+  ``k1 log P1 + (N - k1) log P0``. VE as ``f0.sum(0) + Y @ (f1 - f0)`` with
+  ``f_y = log1p(expm1(s_n) P(y | h))`` of shape (N, H), the log terms included in the time;
+* ``loop``: a Python loop over replicates and labels, one numpy vector update and
+  normalization per label, of the same rule;
+* ``pyagrum-lazy`` / ``pyagrum-ve``: pyAgrum's ``LazyPropagation`` / ``VariableElimination``
+  on H -> Y_1..Y_N; hard evidence, or likelihood evidence ``[1, r_n]`` / ``[r_n, 1]`` per
+  label (``setEvidence``). Network and inference object are built outside the timed region;
+  the time is evidence + inference + posterior. With likelihood evidence on every child,
+  LazyPropagation's time grows faster than linearly in N (H=500: 0.04 s at N=50, 0.16 s at
+  N=100, 0.95 s at N=200), so it runs only in the smallest tier;
+* ``pgmpy``: ``VariableElimination`` on the same network with ``evidence`` or
+  ``virtual_evidence``; built outside the timed region; one query per replicate.
+
+Times are medians over interleaved repeats (the contenders take turns, so a burst of load
+from other processes hits all of them); the spread is the min-max over repeats. Ratios are
+``contender time / engine time`` for the same rule and size, of the medians and of the
+minima (on a loaded machine the minimum is the better estimate of the cost itself): above 1
+the engine is faster.
+Threads are pinned to one core (``OMP_NUM_THREADS=1`` etc.).
+
+Usage: ``python benchmarks/engine.py [--quick] [--markdown table.md]``
 """
 
 from __future__ import annotations
@@ -29,59 +45,168 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from typing import Callable  # noqa: E402
 
 import numpy as np  # noqa: E402
+from scipy.special import logsumexp  # noqa: E402
 
-from bayes_w2s import HypothesisSpace, Model, Rule, condition, label_sampler, run_trajectories  # noqa: E402
+from bayes_w2s import Rule, run_trajectories  # noqa: E402
+from bayes_w2s.schedules import PSeries  # noqa: E402
+from bayes_w2s.updates import observation_logliks  # noqa: E402
 
-
-def _world(n_hyp: int):
-    grid = np.linspace(0.001, 0.999, n_hyp)
-    strong = Model(HypothesisSpace(np.stack([grid, 1 - grid], axis=1)))
-    weak = Model(HypothesisSpace([[0.95, 0.05], [0.05, 0.95]]))
-    return strong, weak
-
-
-def _time(fn, repeat=1):
-    best = np.inf
-    for _ in range(repeat):
-        start = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, out
-
-
-def engine_rate(n_hyp, n_obs, n_rep, rule, seed=0):
-    strong, weak = _world(n_hyp)
-    draw = label_sampler(weak, np.random.default_rng(seed), n_rep)
-    secs, traj = _time(
-        lambda: run_trajectories(strong.log_prior, strong.space.log_probs, draw, n_obs, [rule], checkpoints=[n_obs])
-    )
-    return n_rep * n_obs * n_hyp / secs, secs, traj
+SCHEDULE = PSeries(c=1.0, p=2.0)
+RULES = ("bayes", "ve")
+# (name, H, N, R, contenders): every contender in a tier runs at exactly that size
+TIERS = (
+    ("S", 500, 100, 4, ("engine", "numpy", "loop", "pyagrum-lazy", "pyagrum-ve", "pgmpy")),
+    ("M", 500, 400, 4, ("engine", "numpy", "loop", "pyagrum-ve")),
+    ("L", 500, 20_000, 8, ("engine", "numpy", "loop")),
+)
+QUICK_TIERS = (
+    ("S", 50, 20, 2, ("engine", "numpy", "loop", "pyagrum-lazy", "pyagrum-ve", "pgmpy")),
+    ("M", 50, 200, 2, ("engine", "numpy", "loop", "pyagrum-ve")),
+)
+REPEATS = {"engine": 15, "numpy": 15, "loop": 2, "pyagrum-lazy": 3, "pyagrum-ve": 3, "pgmpy": 2}
+TOLERANCE = 1e-9  # max |posterior difference| from the exact posterior
 
 
-def _labels(n_obs, n_rep, seed):
-    _, weak = _world(2)
-    z, y = label_sampler(weak, np.random.default_rng(seed), n_rep)(n_obs)
-    return y
+@dataclass
+class Problem:
+    """Grid ``probs (H, 2)`` of ``P(y | h)``, uniform prior, labels ``(R, N)``, strengths ``(N,)``."""
+
+    n_hyp: int
+    n_obs: int
+    n_rep: int
+    seed: int
+    probs: np.ndarray = field(init=False)
+    labels: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        grid = np.linspace(0.001, 0.999, self.n_hyp)
+        self.probs = np.stack([grid, 1 - grid], axis=1)
+        rng = np.random.default_rng(self.seed)
+        coin = rng.integers(0, 2, (self.n_rep, self.n_obs))  # which noisy coin emits the label
+        flip = rng.random((self.n_rep, self.n_obs)) < 0.05
+        self.labels = np.where(flip, 1 - coin, coin).astype(np.int64)
+        self.strengths = SCHEDULE.strengths(self.n_obs)
+        self.log_prior = np.full(self.n_hyp, -np.log(self.n_hyp))
+        self.log_probs = np.log(self.probs)
+
+    @property
+    def updates(self) -> int:
+        return self.n_hyp * self.n_obs * self.n_rep
 
 
-def python_loop(n_hyp, labels, strengths):
-    """Baseline (a): one normalized numpy update per (replicate, label)."""
-    strong, _ = _world(n_hyp)
-    probs = strong.space.probs[:, 0, :]  # (H, 2)
+def exact(pb: Problem, rule: str) -> np.ndarray:
+    """Reference posteriors ``(R, H)``: the rule's per-label terms (``observation_logliks``)
+    summed pairwise along N. (``condition`` sums the (N, H) terms along axis 0, which numpy
+    does not sum pairwise: at N = 2e4 it is off by ~7e-10 in probability, the engine by 2e-13.)
+    """
+    s = None if rule == "bayes" else pb.strengths
+    zeros = np.zeros(pb.n_obs, dtype=np.int64)
     out = []
-    for row in labels:
-        post = strong.prior.copy()
-        for y, s in zip(row, strengths):
-            post = post * (1 + np.expm1(s) * probs[:, y])
-            post /= post.sum()
-        out.append(np.log(post))
+    for y in pb.labels:
+        terms = observation_logliks(pb.log_probs, zeros, y, rule=rule, strengths=s)  # (N, H)
+        lp = pb.log_prior + np.ascontiguousarray(terms.T).sum(axis=1)  # pairwise summation
+        out.append(np.exp(lp - logsumexp(lp)))
     return np.array(out)
 
 
-def pgmpy_query(n_hyp, labels, strengths):
-    """Baseline (b): pgmpy VariableElimination with one virtual-evidence CPD per label."""
+# --- contenders: each returns a callable () -> posterior probabilities (R, H) ----------------
+
+
+def engine(pb: Problem, rule: str) -> Callable[[], np.ndarray]:
+    def replay():
+        done = 0
+
+        def draw(m):
+            nonlocal done
+            y = pb.labels[:, done : done + m]
+            done += m
+            return np.zeros_like(y), y
+
+        return draw
+
+    r = Rule("bayes") if rule == "bayes" else Rule("ve", SCHEDULE)
+    return lambda: np.exp(run_trajectories(pb.log_prior, pb.log_probs, replay(), pb.n_obs, [r], checkpoints=[pb.n_obs]).log_posterior[0, :, -1])
+
+
+def numpy_user(pb: Problem, rule: str) -> Callable[[], np.ndarray]:
+    def hard():
+        k1 = pb.labels.sum(axis=1)[:, None]  # (R, 1) counts of label 1
+        lp = pb.log_prior + k1 * pb.log_probs[:, 1] + (pb.n_obs - k1) * pb.log_probs[:, 0]
+        return np.exp(lp - logsumexp(lp, axis=1, keepdims=True))
+
+    def ve():
+        r1 = np.expm1(SCHEDULE.strengths(pb.n_obs))[:, None]  # (N, 1)
+        f0 = np.log1p(r1 * pb.probs[:, 0])  # (N, H)
+        f1 = np.log1p(r1 * pb.probs[:, 1])
+        lp = pb.log_prior + f0.sum(axis=0) + pb.labels @ (f1 - f0)
+        return np.exp(lp - logsumexp(lp, axis=1, keepdims=True))
+
+    return hard if rule == "bayes" else ve
+
+
+def python_loop(pb: Problem, rule: str) -> Callable[[], np.ndarray]:
+    prior = np.exp(pb.log_prior)
+    cols = [pb.probs[:, 0].copy(), pb.probs[:, 1].copy()]
+
+    def hard():
+        out = []
+        for row in pb.labels:
+            post = prior.copy()
+            for y in row:
+                post = post * cols[y]
+                post /= post.sum()
+            out.append(post)
+        return np.array(out)
+
+    def ve():
+        out = []
+        r1 = np.expm1(SCHEDULE.strengths(pb.n_obs))
+        for row in pb.labels:
+            post = prior.copy()
+            for y, a in zip(row, r1):
+                post = post * (1 + a * cols[y])
+                post /= post.sum()
+            out.append(post)
+        return np.array(out)
+
+    return hard if rule == "bayes" else ve
+
+
+def pyagrum(pb: Problem, rule: str, algorithm: str = "LazyPropagation") -> Callable[[], np.ndarray]:
+    import pyagrum as gum
+
+    bn = gum.BayesNet("w2s")
+    bn.add(gum.LabelizedVariable("H", "hypothesis", pb.n_hyp))
+    names = [f"Y{i}" for i in range(pb.n_obs)]
+    for name in names:
+        bn.add(gum.LabelizedVariable(name, "label", 2))
+        bn.addArc("H", name)
+        bn.cpt(name)[:] = pb.probs  # (H, 2): last axis is the child
+    bn.cpt("H")[:] = np.exp(pb.log_prior)
+    inference = getattr(gum, algorithm)(bn)
+    r = np.exp(pb.strengths)
+
+    def evidence(row):
+        if rule == "bayes":
+            return {name: int(y) for name, y in zip(names, row)}
+        return {name: ([1.0, float(rn)] if y else [float(rn), 1.0]) for name, y, rn in zip(names, row, r)}
+
+    def run():
+        out = []
+        for row in pb.labels:
+            inference.setEvidence(evidence(row))
+            inference.makeInference()
+            out.append(inference.posterior("H").toarray())
+        return np.array(out)
+
+    return run
+
+
+def pgmpy(pb: Problem, rule: str) -> Callable[[], np.ndarray]:
     from pgmpy.factors.discrete import TabularCPD
     from pgmpy.inference import VariableElimination
 
@@ -89,78 +214,121 @@ def pgmpy_query(n_hyp, labels, strengths):
         from pgmpy.models import DiscreteBayesianNetwork as Network
     except ImportError:  # older pgmpy
         from pgmpy.models import BayesianNetwork as Network
-    strong, _ = _world(n_hyp)
-    probs = strong.space.probs[:, 0, :]  # (H, 2)
-    names = [f"Y{i}" for i in range(len(strengths))]
+    names = [f"Y{i}" for i in range(pb.n_obs)]
     net = Network([("H", y) for y in names])
-    cpds = [TabularCPD("H", n_hyp, strong.prior[:, None])]
-    cpds += [TabularCPD(y, 2, probs.T, evidence=["H"], evidence_card=[n_hyp]) for y in names]
+    cpds = [TabularCPD("H", pb.n_hyp, np.exp(pb.log_prior)[:, None])]
+    cpds += [TabularCPD(y, 2, pb.probs.T, evidence=["H"], evidence_card=[pb.n_hyp]) for y in names]
     net.add_cpds(*cpds)
-    infer = VariableElimination(net)
-    out = []
-    for row in labels:
-        ve = []
-        for y_name, y, s in zip(names, row, strengths):
-            lam = np.ones(2)
-            lam[y] = np.exp(s)
-            ve.append(TabularCPD(y_name, 2, (lam / lam.sum())[:, None]))
-        res = infer.query(["H"], virtual_evidence=ve, show_progress=False)
-        out.append(np.log(res.values))
-    return np.array(out)
+    inference = VariableElimination(net)
+    r = np.exp(pb.strengths)
+
+    def run():
+        out = []
+        for row in pb.labels:
+            if rule == "bayes":
+                res = inference.query(["H"], evidence={n: int(y) for n, y in zip(names, row)}, show_progress=False)
+            else:
+                ve = []
+                for name, y, rn in zip(names, row, r):
+                    lam = np.array([1.0, rn]) if y else np.array([rn, 1.0])
+                    ve.append(TabularCPD(name, 2, (lam / lam.sum())[:, None]))
+                res = inference.query(["H"], virtual_evidence=ve, show_progress=False)
+            out.append(res.values)
+        return np.array(out)
+
+    return run
+
+
+CONTENDERS = {
+    "engine": engine,
+    "numpy": numpy_user,
+    "loop": python_loop,
+    "pyagrum-lazy": pyagrum,
+    "pyagrum-ve": lambda pb, rule: pyagrum(pb, rule, "VariableElimination"),
+    "pgmpy": pgmpy,
+}
+
+
+# --- measurement -----------------------------------------------------------------------------
+
+
+def measure_tier(name, n_hyp, n_obs, n_rep, contenders, seed, scale=1.0):
+    """Rows ``(tier, rule, contender, H, N, R, times, max_err)`` for one matched size."""
+    pb = Problem(n_hyp, n_obs, n_rep, seed)
+    rows = []
+    for rule in RULES:
+        ref = exact(pb, rule)
+        fns, errs, failed = {}, {}, {}
+        for c in contenders:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    fns[c] = CONTENDERS[c](pb, rule)
+                    errs[c] = float(np.max(np.abs(fns[c]() - ref)))  # also a warm-up run
+            except Exception as exc:  # a baseline that cannot do this size is a result, not a crash
+                if c == "engine":
+                    raise
+                failed[c] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:90]}"
+                continue
+            if not errs[c] <= TOLERANCE:
+                raise AssertionError(f"{c} ({rule}, tier {name}) is off the exact posterior by {errs[c]:.3g}")
+        times = {c: [] for c in contenders}
+        for rnd in range(max(max(1, round(REPEATS[c] * scale)) for c in contenders)):
+            for c in contenders:
+                if c not in failed and rnd < max(1, round(REPEATS[c] * scale)):
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        start = time.perf_counter()
+                        fns[c]()
+                        times[c].append(time.perf_counter() - start)
+        rows += [(name, rule, c, n_hyp, n_obs, n_rep, times[c], errs.get(c, failed.get(c))) for c in contenders]
+    return rows
+
+
+def format_table(rows) -> str:
+    """Markdown table: median and min time, updates/s at the median, time ratios to the engine."""
+    eng = {(r[0], r[1]): r[6] for r in rows if r[2] == "engine"}
+    lines = [
+        "| tier | H x N x R | rule | contender | median s (min-max) | updates/s | time / engine, median (min) | max abs err |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for tier, rule, c, h, n, r, times, err in rows:
+        what = "VE p-series" if rule == "ve" else "hard Bayes"
+        if not times:
+            lines.append(f"| {tier} | {h} x {n} x {r} | {what} | {c} | failed | - | - | {err} |")
+            continue
+        med, base = float(np.median(times)), eng[(tier, rule)]
+        lines.append(
+            f"| {tier} | {h} x {n} x {r} | {what} | {c} | {med:.3g} ({min(times):.3g}-{max(times):.3g}) | "
+            f"{h * n * r / med:.3g} | {med / np.median(base):.3g} ({min(times) / min(base):.3g}) | {err:.1e} |"
+        )
+    return "\n".join(lines)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--hypotheses", type=int, default=1000)
-    parser.add_argument("--labels", type=int, default=100_000)
-    parser.add_argument("--replicates", type=int, default=100)
-    parser.add_argument("--baseline-labels", type=int, default=2000)
-    parser.add_argument("--baseline-replicates", type=int, default=2)
-    parser.add_argument("--pgmpy-labels", type=int, default=30)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, one repeat (a smoke test)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--markdown", help="also write the table to this file")
     args = parser.parse_args(argv)
-    H, N, R = args.hypotheses, args.labels, args.replicates
-    sched = "pseries:c=1,p=2"
-    print(f"problem: H={H} hypotheses x N={N} labels x R={R} replicates = {H * N * R:.3g} hypothesis-updates, 1 thread")
-
-    rates = {}
-    rate, secs, _ = engine_rate(H, N, R, Rule("bayes"))
-    rates["engine, hard Bayes (counts)"] = rate
-    print(f"engine, hard Bayes:            {secs:8.2f} s  {rate:10.3g} updates/s")
-    rate, secs, _ = engine_rate(H, N, R, Rule("ve", sched))
-    rates["engine, VE p-series"] = rate
-    print(f"engine, VE p-series schedule:  {secs:8.2f} s  {rate:10.3g} updates/s")
-
-    # baselines on a slice, checked against the engine on the same labels
-    n_b, r_b = args.baseline_labels, args.baseline_replicates
-    y = _labels(n_b, r_b, seed=1)
-    s = Rule("ve", sched).schedule.strengths(n_b)
-    strong, weak = _world(H)
-    draw = label_sampler(weak, np.random.default_rng(1), r_b)
-    ref = run_trajectories(strong.log_prior, strong.space.log_probs, draw, n_b, [Rule("ve", sched)], checkpoints=[n_b])
-    secs, loop_post = _time(lambda: python_loop(H, y, s))
-    np.testing.assert_allclose(loop_post, ref.log_posterior[0, :, -1], atol=1e-8)
-    rates["baseline (a) python loop"] = r_b * n_b * H / secs
-    print(f"baseline (a) Python loop:      {secs:8.2f} s  {rates['baseline (a) python loop']:10.3g} updates/s  (R={r_b}, N={n_b})")
-
-    n_p = args.pgmpy_labels
-    y_p = y[:, :n_p]
-    s_p = Rule("ve", sched).schedule.strengths(n_p)
-    ref_p = [condition(strong.log_prior, strong.space.log_probs, np.zeros(n_p, int), row, rule="ve", strengths=s_p) for row in y_p]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        secs, pg_post = _time(lambda: pgmpy_query(H, y_p, s_p))
-    np.testing.assert_allclose(pg_post, [r.log_posterior for r in ref_p], atol=1e-6)
-    rates["baseline (b) pgmpy"] = r_b * n_p * H / secs
-    print(f"baseline (b) pgmpy VE query:   {secs:8.2f} s  {rates['baseline (b) pgmpy']:10.3g} updates/s  (R={r_b}, N={n_p})")
-
-    print("\nratios (engine / baseline):")
-    for eng in ("engine, hard Bayes (counts)", "engine, VE p-series"):
-        for base in ("baseline (a) python loop", "baseline (b) pgmpy"):
-            print(f"  {eng:28s} / {base:25s} = {rates[eng] / rates[base]:10.1f}x")
-    target = 3e8
-    for eng in ("engine, hard Bayes (counts)", "engine, VE p-series"):
-        verdict = "meets" if rates[eng] >= target else "MISSES"
-        print(f"{eng}: {rates[eng]:.3g} updates/s per core {verdict} the 3e8 target")
+    tiers = QUICK_TIERS if args.quick else TIERS
+    scale = 0.2 if args.quick else 1.0
+    start = time.perf_counter()
+    rows = []
+    for name, h, n, r, contenders in tiers:
+        rows += measure_tier(name, h, n, r, contenders, args.seed, scale)
+        print(f"tier {name} done ({time.perf_counter() - start:.0f} s)", flush=True)
+    table = format_table(rows)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    footer = (
+        f"\n1 thread; load average {load:.1f} on {os.cpu_count()} cores; seed {args.seed}; "
+        f"total {time.perf_counter() - start:.0f} s. Posteriors checked against the summed observation_logliks terms "
+        f"(tolerance {TOLERANCE:g}) before timing."
+    )
+    print(table + footer)
+    if args.markdown:
+        with open(args.markdown, "w") as fh:
+            fh.write(table + footer + "\n")
     return 0
 
 

@@ -149,7 +149,8 @@ def fit_predict(
     predict: dict,
     *,
     strengths=None,
-    over="examples",
+    over="visits",
+    heldout=None,
     desc="train",
     val=None,
 ):
@@ -180,6 +181,7 @@ def fit_predict(
         seed=seed,
         strengths=strengths,
         strengths_over=over,
+        heldout=backend.inputs(spec, heldout) if heldout is not None else None,
         device=backend.cfg.device,
         progress=backend.progress,
         desc=desc,

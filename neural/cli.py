@@ -71,7 +71,7 @@ def _add_pipeline_args(p: argparse.ArgumentParser) -> None:
         "--seeds",
         type=_ints,
         default=None,
-        help="default 0-9 for compare/ladder in features mode, else 0,1,2",
+        help="default: 0-9 (compare, ladder), 0-4 (mimicry), 0-2",
     )
     g.add_argument("--n-weak-train", type=int, default=4000)
     g.add_argument(
@@ -113,6 +113,13 @@ def _add_pipeline_args(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--intermediate", default=None, help="bootstrapping: weak -> INTERMEDIATE -> strong"
     )
+    g.add_argument(
+        "--student-optimizer",
+        choices=("auto", "sgd", "adam"),
+        default="auto",
+        help="auto: momentum-free SGD on feature heads (certified movement), else Adam",
+    )
+    g.add_argument("--student-lr", type=float, default=None, help="default 0.1 under SGD")
     g.add_argument(
         "--head-lr-mult",
         type=float,
@@ -166,6 +173,8 @@ def _base(args, method: str):
         anchor_weight=args.anchor_weight,
         intermediate=args.intermediate,
         device=args.device,
+        student_optimizer=args.student_optimizer,
+        student_lr=args.student_lr,
         head_lr_mult=args.head_lr_mult,
         standardize=not args.no_standardize,
         eval_every=args.eval_every,
@@ -195,8 +204,13 @@ def _fmt(summary) -> str:
             "pgr",
             "pgr_lo",
             "pgr_hi",
+            "pgr_diff",
+            "diff_lo",
+            "diff_hi",
             "agree_on_weak_errors",
             "influence",
+            "param_distance",
+            "distance_bound",
         )
         if c in summary
     ]
@@ -274,6 +288,9 @@ def _cmd_assets(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv and argv[0] == "reward":  # pairwise reward models: neural/reward.py parses its own options
+        from .reward import main as reward_main
+        return reward_main(argv[1:])
     from .compare import DEFAULT_METHODS
     from .mimicry import DEFAULT_MIMICRY_METHODS
 
@@ -299,8 +316,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     _add_pipeline_args(p_mim)
     p_mim.add_argument("--methods", type=_methods, default=DEFAULT_MIMICRY_METHODS)
-    p_mim.add_argument("--n-grid", type=_ints, default=(250, 500, 1000, 2000, 4700))
-    p_mim.add_argument("--steps-grid", type=_ints, default=(25, 100, 400, 1600, 6400))
+    p_mim.add_argument("--n-grid", type=_ints, default=(40, 400, 4000))
+    p_mim.add_argument("--steps-grid", type=_ints, default=(40, 400, 4000))
     p_lad = sub.add_parser(
         "ladder", help="every weak<strong pair of a model ladder at equal ground truth"
     )
@@ -320,6 +337,9 @@ def main(argv: list[str] | None = None) -> int:
     p_ast.add_argument("--download-dir", default=None, help="keep / reuse the wheels here")
     p_ast.add_argument("--force", action="store_true", help="reassemble even if present")
     args = parser.parse_args(argv)
+    if getattr(args, "seeds", 0) is None:
+        n = {"compare": 10, "ladder": 10, "mimicry": 5}.get(args.command, 3)
+        args.seeds = tuple(range(n))
     if args.command == "assets":
         try:
             return _cmd_assets(args)
@@ -328,9 +348,6 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     if args.no_progress:
         os.environ["TQDM_DISABLE"] = "1"
-    if args.seeds is None:
-        many = args.command in ("compare", "ladder") and args.mode == "features"
-        args.seeds = tuple(range(10)) if many else (0, 1, 2)
     try:
         if args.command == "run":
             return _cmd_compare(args, (args.method,), "run")

@@ -7,7 +7,9 @@
 * ``pgr_summary``: per method, ``PGR = (mean acc_w2s - mean acc_weak) / (mean acc_ceiling -
   mean acc_weak)`` over seeds, with a percentile bootstrap CI that resamples seeds with
   replacement (Efron & Tibshirani 1993). With few seeds the CI is coarse; it says so by
-  being wide.
+  being wide. Next to it, the *paired* bootstrap CI of the method's PGR difference from a
+  reference method (``xent``) over the same seeds (:func:`~.stats.paired_pgr_diff`), and
+  whether that CI excludes 0; and the seed means of the movement certificate columns.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import pandas as pd
 from scipy.stats import rankdata
 
 from bayes_w2s.metrics import PGRUndefinedWarning, pgr
+
+from .stats import paired_pgr_diff
 
 __all__ = ["agreement_on_weak_errors", "auroc", "bootstrap_pgr", "pgr_summary"]
 
@@ -72,13 +76,22 @@ def bootstrap_pgr(
 
 
 def pgr_summary(
-    df: pd.DataFrame, *, n_boot: int = 2000, seed: int = 0, level: float = 0.95
+    df: pd.DataFrame,
+    *,
+    n_boot: int = 2000,
+    seed: int = 0,
+    level: float = 0.95,
+    reference: str = "xent",
 ) -> pd.DataFrame:
     """One row per method: mean accuracies, PGR (of means) with its bootstrap CI, mimicry.
 
     ``df`` has one row per (method, seed) with ``acc_weak, acc_w2s, acc_ceiling`` and the
-    other columns written by :func:`bayes_w2s.neural.pipeline.run`.
+    other columns written by :func:`bayes_w2s.neural.pipeline.run`. With a ``seed`` column
+    and the ``reference`` method present: ``pgr_diff, diff_lo, diff_hi`` (paired bootstrap
+    over the seeds both share) and ``diff_excludes_0``.
     """
+    ref = df[df["method"] == reference] if "seed" in df else df.iloc[:0]
+    ref = ref.drop_duplicates("seed").set_index("seed") if len(ref) else None
     rows = []
     for method, g in df.groupby("method", sort=False):
         point, lo, hi = bootstrap_pgr(
@@ -100,8 +113,38 @@ def pgr_summary(
             "pgr_hi": hi,
             "level": level,
         }
-        for col in ("auroc_w2s", "agree_weak", "agree_on_weak_errors", "influence"):
+        row.update(_paired(g, ref, n_boot=n_boot, seed=seed, level=level))
+        for col in (
+            "auroc_w2s",
+            "agree_weak",
+            "agree_on_weak_errors",
+            "influence",
+            "influence_limit",
+            "param_distance",
+            "distance_bound",
+            "kl_from_init",
+            "kl_bound",
+        ):
             if col in g:
                 row[col] = g[col].mean()
+        if "influence" in g and "influence_limit" in g:
+            row["influence_max"] = g["influence"].max()
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _paired(g: pd.DataFrame, ref, *, n_boot: int, seed: int, level: float) -> dict:
+    nan = float("nan")
+    out = {"pgr_diff": nan, "diff_lo": nan, "diff_hi": nan, "diff_excludes_0": False}
+    if ref is None:
+        return out
+    g = g.drop_duplicates("seed").set_index("seed")
+    common = g.index.intersection(ref.index)
+    if len(common) == 0:
+        return out
+    g, r = g.loc[common], ref.loc[common]
+    d, lo, hi = paired_pgr_diff(
+        g.acc_weak, g.acc_ceiling, g.acc_w2s, r.acc_w2s, n_boot=n_boot, seed=seed, level=level
+    )
+    out.update(pgr_diff=d, diff_lo=lo, diff_hi=hi, diff_excludes_0=bool(lo > 0 or hi < 0))
+    return out

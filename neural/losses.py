@@ -15,6 +15,8 @@ Pearl (1988) §2.2.2; Chan & Darwiche (2005) — virtual evidence.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -42,6 +44,12 @@ def _check(logits: torch.Tensor, targets: torch.Tensor) -> None:
 def _soft_ce(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Per-example ``-sum_y q(y) log p(y)``: ``(B,)``."""
     return -(targets * F.log_softmax(logits.float(), dim=-1)).sum(-1)  # (B,)
+
+
+def _soft_ce_target(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-example CE to a target with exact zeros: ``0 * log p`` terms are dropped (B,)."""
+    log_p = F.log_softmax(logits.float(), dim=-1)  # (B, C)
+    return -torch.where(target > 0, target * log_p, torch.zeros_like(log_p)).sum(-1)
 
 
 def xent_loss(logits, targets, *, step_frac: float = 0.0, strengths=None) -> torch.Tensor:
@@ -106,13 +114,22 @@ def product_loss(
     alpha: float = 1.0,
     beta: float = 1.0,
 ) -> torch.Tensor:
-    """CE to ``t ∝ p_theta^beta * q_w^alpha`` (detached), computed in log space."""
+    """CE to ``t ∝ p_theta^beta * q_w^alpha`` (detached), computed fully in log space.
+
+    ``log t = beta log p + alpha log q - logsumexp(...)`` with ``log 0 = -inf`` (no clamp), so
+    a hard weak label stays hard however strongly the student contradicts it: for
+    ``q = e_w`` the target is ``e_w`` and the logit gradient ``p - e_w`` has norm near
+    ``sqrt 2`` (``|d/dz_w| -> 1``) at 28 or 40 nats of contradiction. (A ``clamp_min(1e-12)``
+    floor, ``log 1e-12 = -27.6``, flips the target once the student's log-odds against the
+    weak label exceed 27.6 nats.) ``alpha = 0`` ignores q (``0 * log 0 := 0``).
+    """
     _check(logits, targets)
-    log_t = beta * F.log_softmax(logits.detach().float(), -1) + alpha * torch.log(
-        targets.float().clamp_min(1e-12)
-    )  # (B, C)
+    q = targets.float()
+    log_q = torch.where(q > 0, torch.log(q), torch.full_like(q, -math.inf))  # (B, C)
+    log_q = alpha * log_q if alpha > 0 else torch.zeros_like(q)
+    log_t = beta * F.log_softmax(logits.detach().float(), -1) + log_q  # (B, C)
     target = torch.softmax(log_t, dim=-1)  # (B, C)
-    return _soft_ce(logits, target).mean()
+    return _soft_ce_target(logits, target).mean()
 
 
 def _strengths(strengths, logits: torch.Tensor) -> torch.Tensor:

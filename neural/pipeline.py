@@ -46,6 +46,7 @@ from .methods import (
     MethodSpec,
     fit_temperature,
     method_strengths,
+    run_limit,
     softmax,
     weak_confidence,
 )
@@ -55,6 +56,17 @@ from .train import TrainConfig
 __all__ = ["DEFAULT_SCHEDULES", "MethodSpec", "W2SConfig", "run", "run_seed", "weak_confidence"]
 
 ALL_MODES = ("features",) + MODES
+# momentum-free SGD lr of students on standardized frozen features (measured in
+# docs/readme_parts/neural_core.md: xent under SGD at this lr matches xent under Adam 1e-3)
+STUDENT_SGD_LR = 0.1
+MOVEMENT_COLUMNS = (
+    "param_distance",
+    "distance_bound",
+    "kl_from_init",
+    "kl_bound",
+    "lr_strength_sum",
+    "certificate",
+)
 
 
 @dataclass(frozen=True)
@@ -101,6 +113,8 @@ class W2SConfig:
     intermediate: str | None = None
     device: str = "auto"
     threads: int | None = None
+    student_optimizer: str = "auto"  # auto: momentum-free SGD on feature heads, else Adam
+    student_lr: float | None = None  # default: STUDENT_SGD_LR under SGD, else ``lr``
     head_lr_mult: float | None = None
     standardize: bool = True
     eval_every: int = 0
@@ -139,10 +153,19 @@ class W2SConfig:
 
     def train_config(self, *, student: bool = False) -> TrainConfig:
         feats = self.mode in ("features", "probe")  # a head on frozen features either way
+        opt = self.student_optimizer if student else "adam"
+        if opt == "auto":
+            opt = "sgd" if feats else "adam"
+        lr = self.lr if self.lr is not None else (1e-3 if feats else 5e-5)
+        if student and opt == "sgd":
+            lr = self.student_lr if self.student_lr is not None else STUDENT_SGD_LR
+        elif student and self.student_lr is not None:
+            lr = self.student_lr
         return TrainConfig(
             batch_size=self.batch_size,
             epochs=self.epochs if self.epochs is not None else (10.0 if feats else 2.0),
-            lr=self.lr if self.lr is not None else (1e-3 if feats else 5e-5),
+            lr=lr,
+            optimizer=opt,
             steps=self.steps if student else None,
             anchor=self.anchor if student else None,
             anchor_weight=self.anchor_weight if student else 0.0,
@@ -283,13 +306,13 @@ def run_seed(
             s_cfg,
             seed,
             {"second": second},
-            strengths=method_strengths(method, q1, s_cfg.n_steps(half)),
+            strengths=method_strengths(method, q1, s_cfg.n_steps(half), s_cfg.batch_size),
             over=method.over,
             desc="intermediate",
         )
         label_idx, q = second, softmax(out["second"])
     label_idx, q, s_val = _holdout(cfg, label_idx, q)
-    strengths = method_strengths(method, q, s_cfg.n_steps(len(q)))
+    strengths = method_strengths(method, q, s_cfg.n_steps(len(q)), s_cfg.batch_size)
     out, log = fit_predict(
         backend,
         cfg.strong,
@@ -301,6 +324,7 @@ def run_seed(
         {"test": ix["test"]},
         strengths=strengths,
         over=method.over,
+        heldout=ix["test"],
         desc=f"student {method.loss}",
         val=s_val,
     )
@@ -322,7 +346,7 @@ def run_seed(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PGRUndefinedWarning)
         seed_pgr = pgr(acc_weak, acc_w2s, acc_ceil)
-    limit = method.schedule.limit() if method.schedule is not None else math.inf
+    limit = run_limit(method, len(q), log.n_steps, s_cfg.batch_size)
     return {
         "method": method.label(),
         "loss": method.loss,
@@ -351,7 +375,11 @@ def run_seed(
         # influence spent: sum of per-visit strengths; xent-like methods condition fully (r = inf)
         "influence": log.influence if strengths is not None else math.inf,
         "influence_limit": limit,
+        "influence_per_epoch": " ".join(f"{v:.6g}" for v in log.extra["influence_per_epoch"]),
         "bounded": math.isfinite(limit),
+        "optimizer": s_cfg.optimizer,
+        "student_lr": s_cfg.lr,
+        **{k: log.extra[k] for k in MOVEMENT_COLUMNS},
         "anchor": cfg.anchor or "",
         "anchor_weight": cfg.anchor_weight,
         "seconds": log.seconds,

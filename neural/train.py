@@ -2,17 +2,27 @@
 
 One loop serves every model — a :class:`~bayes_w2s.neural.models.Classifier` on token ids or a
 head on cached features: ``inputs`` is a dict of ``(n, ...)`` tensors passed to the model as
-keyword arguments, batch by batch. Adam, cosine learning-rate decay without warmup (the
-openai defaults: batch 32, 2 epochs, lr 5e-5). On CUDA the forward pass runs under bf16
-autocast. Token batches are trimmed to their longest row.
+keyword arguments, batch by batch. Adam (or momentum-free SGD, ``optimizer="sgd"``), cosine
+learning-rate decay without warmup (the openai defaults: batch 32, 2 epochs, lr 5e-5). On CUDA
+the forward pass runs under bf16 autocast. Token batches are trimmed to their longest row.
 
 The loss at step t is
 
     L_t = mean_{i in batch} loss_i(theta; s_i, step_frac) + anchor_weight * A(theta)
 
-with ``s_i`` per-example strengths (indexed by example, or one strength per optimizer step)
-and ``A`` an optional prior anchor (L2 to the initial weights, or KL to the initial model's
-predictions). The influence spent ``sum_t sum_{i in batch_t} s_i`` is returned.
+with ``s_i`` strengths and ``A`` an optional prior anchor (L2 to the initial weights, or KL to
+the initial model's predictions). Strengths index, by ``strengths_over``:
+
+* ``"visits"`` (run-level, the default of :class:`~.methods.MethodSpec`): every *visit* of a
+  weak example, ``v = e * n + i`` for example ``i`` (dataset order) in epoch ``e`` (the e-th
+  seeded permutation), an array of ``n_epochs_touched(n, n_steps, B) * n``; a schedule with
+  total ``T`` then spends at most ``T`` over the whole run, whatever the epochs;
+* ``"per_pass"``: ``(n,)``, the same strengths again in every epoch (spends epochs x T);
+* ``"steps"``: ``(n_steps,)``, one strength per optimizer step for every example of its batch.
+
+The influence spent ``sum over visits of s`` is returned in total and per epoch, with the
+movement certificate of :mod:`.certificate` (parameter distance from init, its bound, and on
+``heldout`` inputs the KL of the final predictions from the initial ones, and its bound).
 """
 
 from __future__ import annotations
@@ -27,9 +37,35 @@ import numpy as np
 import torch
 from torch import nn
 
+from .certificate import (
+    certificate_valid,
+    input_scales,
+    kl_bound,
+    logit_grad_bound,
+    param_distance,
+    prediction_kl,
+)
 from .losses import kl_anchor, l2_anchor
 
-__all__ = ["TrainConfig", "TrainLog", "num_threads", "pick_device", "predict_logits", "train"]
+__all__ = [
+    "OVER",
+    "TrainConfig",
+    "TrainLog",
+    "n_epochs_touched",
+    "num_threads",
+    "pick_device",
+    "predict_logits",
+    "train",
+]
+
+OVER = ("visits", "per_pass", "steps")
+
+
+def n_epochs_touched(n: int, n_steps: int, batch_size: int) -> int:
+    """Permutations a run draws from: ``ceil(n_steps * batch_size / n)`` (full batches)."""
+    if n < 1 or n_steps < 1 or batch_size < 1:
+        raise ValueError(f"n, n_steps, batch_size must be >= 1, got {n}, {n_steps}, {batch_size}")
+    return math.ceil(n_steps * batch_size / n)
 
 
 @dataclass(frozen=True)
@@ -46,8 +82,11 @@ class TrainConfig:
     anchor: str | None = None
     anchor_weight: float = 0.0
     threads: int | None = None
+    optimizer: str = "adam"
 
     def __post_init__(self) -> None:
+        if self.optimizer not in ("adam", "sgd"):
+            raise ValueError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
         if self.batch_size < 1 or self.lr <= 0 or self.epochs <= 0:
             raise ValueError("batch_size >= 1, lr > 0 and epochs > 0 are required")
         if self.lr_schedule not in ("cosine", "constant"):
@@ -69,7 +108,13 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class TrainLog:
-    """What a run did: ``losses (n_steps,)``, the influence spent, examples/s and seconds."""
+    """What a run did: ``losses (n_steps,)``, the influence spent, examples/s and seconds.
+
+    ``extra``: ``influence_per_epoch`` (list), ``param_distance`` ``||theta_T - theta_0||``,
+    ``distance_bound`` (certificate (1) of :mod:`.certificate`; NaN when it does not apply),
+    ``lr_strength_sum`` ``sum_t eta_t mean_i g(s_i)``, ``certificate`` ("" or why not), and with
+    held-out inputs ``kl_from_init`` and ``kl_bound``.
+    """
 
     losses: np.ndarray
     influence: float
@@ -143,7 +188,8 @@ def train(
     *,
     seed: int,
     strengths: np.ndarray | None = None,
-    strengths_over: str = "examples",
+    strengths_over: str = "visits",
+    heldout: dict | None = None,
     device: str | torch.device | None = None,
     progress: bool | None = None,
     desc: str = "train",
@@ -152,9 +198,11 @@ def train(
 
     Parameters
     ----------
-    strengths : (n,) or (n_steps,) array, optional
-        Per-example strengths (``strengths_over="examples"``) or one strength per optimizer
-        step applied to every example of that step's batch (``"steps"``).
+    strengths : array, optional
+        ``(n_epochs_touched * n,)`` over visits, ``(n,)`` per pass or ``(n_steps,)`` over
+        steps, by ``strengths_over`` (see the module docstring).
+    heldout : dict, optional
+        Inputs on which the KL of the final predictions from the initial ones is measured.
     progress : bool, optional
         tqdm bar; default: only when stderr is a terminal.
     """
@@ -168,14 +216,47 @@ def train(
             seed=seed,
             strengths=strengths,
             strengths_over=strengths_over,
+            heldout=heldout,
             device=device,
             progress=progress,
             desc=desc,
         )
 
 
+def _check_strengths(strengths, over, n, n_steps, batch_size):
+    if strengths is None:
+        return None
+    if over not in OVER:
+        raise ValueError(f"strengths_over must be one of {OVER}, got {over!r}")
+    strengths = np.asarray(strengths, dtype=np.float64)
+    want = {
+        "visits": n_epochs_touched(n, n_steps, batch_size) * n,
+        "per_pass": n,
+        "steps": n_steps,
+    }[over]
+    if strengths.shape != (want,):
+        raise ValueError(
+            f"strengths over {over!r} must have shape ({want},), got {strengths.shape}"
+        )
+    if np.any(strengths < 0) or not np.all(np.isfinite(strengths)):
+        raise ValueError("strengths must be finite and non-negative")
+    return strengths
+
+
 def _train(
-    model, inputs, targets, loss_fn, cfg, *, seed, strengths, strengths_over, device, progress, desc
+    model,
+    inputs,
+    targets,
+    loss_fn,
+    cfg,
+    *,
+    seed,
+    strengths,
+    strengths_over,
+    heldout,
+    device,
+    progress,
+    desc,
 ):
     from tqdm.auto import tqdm
 
@@ -183,54 +264,63 @@ def _train(
     targets = torch.as_tensor(np.asarray(targets), dtype=torch.float32)  # (n, C)
     n = targets.shape[0]
     n_steps = cfg.n_steps(n)
-    if strengths is not None:
-        strengths = np.asarray(strengths, dtype=np.float64)
-        want = n if strengths_over == "examples" else n_steps
-        if strengths_over not in ("examples", "steps") or strengths.shape != (want,):
-            raise ValueError(
-                f"strengths over {strengths_over!r} must have shape ({want},), got {strengths.shape}"
-            )
-        if np.any(strengths < 0) or not np.all(np.isfinite(strengths)):
-            raise ValueError("strengths must be finite and non-negative")
+    strengths = _check_strengths(strengths, strengths_over, n, n_steps, cfg.batch_size)
     model.to(device)
     init_logits = None
     if cfg.anchor == "kl" and cfg.anchor_weight > 0:
         init_logits = torch.from_numpy(
             predict_logits(model, inputs, batch_size=cfg.eval_batch_size, device=device)
         )  # (n, C)
-    params = [p for p in model.parameters() if p.requires_grad]
-    init_params = (
-        [p.detach().clone() for p in params]
-        if cfg.anchor == "l2" and cfg.anchor_weight > 0
+    heldout_init = (
+        predict_logits(model, heldout, batch_size=cfg.eval_batch_size, device=device)
+        if heldout is not None
         else None
-    )
-    opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    )  # (n_heldout, C)
+    params = [p for p in model.parameters() if p.requires_grad]
+    theta0 = [p.detach().clone() for p in params]
+    init_params = theta0 if cfg.anchor == "l2" and cfg.anchor_weight > 0 else None
+    if cfg.optimizer == "sgd":
+        opt = torch.optim.SGD(params, lr=cfg.lr, momentum=0.0, weight_decay=cfg.weight_decay)
+    else:
+        opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     gen = torch.Generator().manual_seed(seed)
-    order = torch.empty(0, dtype=torch.long)
+    order = torch.empty(0, dtype=torch.long)  # example indices still to visit
+    order_epoch = torch.empty(0, dtype=torch.long)  # the permutation each came from
+    n_epochs = 0
+    epoch_influence: list[float] = []
     losses = np.zeros(n_steps)
     influence = 0.0
+    lr_strength_sum = 0.0  # sum_t eta_t * mean_{i in b_t} g(s_i)
     show = sys.stderr.isatty() if progress is None else progress
     model.train()
     t0 = time.perf_counter()
     bar = tqdm(range(n_steps), desc=desc, disable=not show, leave=False)
     for step in bar:
-        if len(order) < cfg.batch_size:  # new epoch: a fresh seeded permutation
+        while len(order) < cfg.batch_size:  # new epoch: a fresh seeded permutation
             order = torch.cat([order, torch.randperm(n, generator=gen)])
+            order_epoch = torch.cat([order_epoch, torch.full((n,), n_epochs, dtype=torch.long)])
+            n_epochs += 1
+            epoch_influence.append(0.0)
         idx, order = order[: cfg.batch_size], order[cfg.batch_size :]
+        epoch, order_epoch = order_epoch[: cfg.batch_size], order_epoch[cfg.batch_size :]
         frac = step / n_steps
         if cfg.lr_schedule == "cosine":
             for group in opt.param_groups:
                 group["lr"] = cfg.lr * 0.5 * (1 + math.cos(math.pi * frac))
         batch = _batch(inputs, idx, device)
-        s = None
+        s = s_np = None
         if strengths is not None:
-            s_np = (
-                strengths[idx.numpy()]
-                if strengths_over == "examples"
-                else np.full(len(idx), strengths[step])
-            )
+            i_np, e_np = idx.numpy(), epoch.numpy()
+            if strengths_over == "visits":
+                s_np = strengths[e_np * n + i_np]
+            elif strengths_over == "per_pass":
+                s_np = strengths[i_np]
+            else:
+                s_np = np.full(len(idx), strengths[step])
             influence += float(s_np.sum())
+            _add_epochs(epoch_influence, e_np, s_np)
             s = torch.as_tensor(s_np, dtype=torch.float32, device=device)  # (B,)
+        lr_strength_sum += opt.param_groups[0]["lr"] * logit_grad_bound(loss_fn, s_np, len(idx))
         with _autocast(device):
             logits = model(**batch)  # (B, C)
         loss = loss_fn(logits.float(), targets[idx].to(device), step_frac=frac, strengths=s)
@@ -246,6 +336,45 @@ def _train(
             bar.set_postfix(loss=f"{losses[step]:.4f}")
     seconds = time.perf_counter() - t0
     model.eval()
-    return TrainLog(
-        losses, influence, n_steps, seconds, n_steps * cfg.batch_size / max(seconds, 1e-9)
+    extra = _movement(
+        model, inputs, params, theta0, cfg, lr_strength_sum, heldout, heldout_init, device
     )
+    extra["influence_per_epoch"] = epoch_influence if strengths is not None else []
+    return TrainLog(
+        losses,
+        influence,
+        n_steps,
+        seconds,
+        n_steps * cfg.batch_size / max(seconds, 1e-9),
+        extra,
+    )
+
+
+def _add_epochs(acc: list, epochs: np.ndarray, s: np.ndarray) -> None:
+    for e, v in zip(epochs.tolist(), s.tolist()):
+        acc[e] += v
+
+
+def _movement(model, inputs, params, theta0, cfg, lr_strength_sum, heldout, heldout_init, device):
+    """Measured movement next to the certified bound (see :mod:`.certificate`)."""
+    why = certificate_valid(cfg)
+    scales = input_scales(model, inputs)
+    if scales is None and not why:
+        why = "no gradient bound derived for this model (only a linear feature head)"
+    dist_bound = (
+        lr_strength_sum * float(scales.max()) if not why and math.isfinite(lr_strength_sum)
+        else math.nan
+    )
+    out = {
+        "param_distance": param_distance(params, theta0),
+        "distance_bound": dist_bound,
+        "lr_strength_sum": lr_strength_sum,
+        "certificate": why,
+        "kl_from_init": math.nan,
+        "kl_bound": math.nan,
+    }
+    if heldout is not None:
+        final = predict_logits(model, heldout, batch_size=cfg.eval_batch_size, device=device)
+        out["kl_from_init"] = prediction_kl(final, heldout_init)
+        out["kl_bound"] = kl_bound(dist_bound, input_scales(model, heldout))
+    return out

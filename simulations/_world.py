@@ -18,7 +18,38 @@ from bayes_w2s.trajectory import Rule
 from bayes_w2s.w2s import LABEL_MODES
 from bayes_w2s.worlds import World, likelihood_values, make_world
 
-__all__ = ["WorldConfig", "RulesConfig", "split_specs", "rules_for", "selected_rules", "label_contrast", "median_band"]
+__all__ = ["WorldConfig", "RulesConfig", "split_specs", "parse_prior", "with_prior", "rules_for", "selected_rules", "label_contrast", "median_band", "spread_band", "spread_legend", "spread_stats"]
+
+
+ANGLE_STREAM = 9_000_360
+"""Seed tag of the truth-angle stream; experiments' own streams use small tags (1, 2, m, ...)."""
+
+
+def parse_prior(name: str) -> tuple[float, bool]:
+    """``"truth"`` -> (0, True); ``"absent"`` -> (nan, False); ``"25"`` -> (25.0, True): the
+    truth-like concept of the prior rotated by that many degrees (see :func:`with_prior`)."""
+    text = str(name).strip().lower()
+    if text == "truth":
+        return 0.0, True
+    if text == "absent":
+        return float("nan"), False
+    try:
+        deg = float(text)
+    except ValueError:
+        raise ValueError(f"prior must be 'truth', 'absent' or a rotation in degrees, got {name!r}") from None
+    if not np.isfinite(deg):
+        raise ValueError(f"prior rotation must be finite, got {name!r}")
+    return deg, True
+
+
+def with_prior(cfg: "WorldConfig", misspec_deg: float, truth_in_prior: bool) -> "WorldConfig":
+    """A plain :class:`WorldConfig` with ``cfg``'s world fields and the given prior condition
+    (same pool, truth, distractors per replicate: only the prior's truth-like concept changes)."""
+    import dataclasses
+
+    base = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(WorldConfig)}
+    return WorldConfig(**{**base, "prior_misspec_deg": misspec_deg if truth_in_prior else 0.0,
+                          "truth_in_prior": bool(truth_in_prior)})
 
 
 def split_specs(text: str) -> tuple[str, ...]:
@@ -74,12 +105,14 @@ class WorldConfig:
         return angle
 
     def truth_angle_of(self, replicate: int) -> float:
-        """Degrees: the fixed angle, or uniform on [0, 360) from ``default_rng([seed, replicate, 1])``,
-        a stream apart from the world's own so a fixed angle leaves the pool unchanged."""
+        """Degrees: the fixed angle, or uniform on [0, 360) from
+        ``default_rng([seed, replicate, ANGLE_STREAM])``, a stream apart from the world's own (so
+        a fixed angle leaves the pool unchanged) and from the label streams the experiments key
+        by small integers (``[seed, replicate, 1]`` etc.), so the angle is independent of the labels."""
         fixed = self.fixed_truth_angle()
         if fixed is not None:
             return fixed
-        return float(np.random.default_rng([self.seed, replicate, 1]).uniform(0.0, 360.0))
+        return float(np.random.default_rng([self.seed, replicate, ANGLE_STREAM]).uniform(0.0, 360.0))
 
     def world(self, replicate: int) -> World:
         """The independent world of one replicate, drawn from ``default_rng([seed, replicate])``
@@ -142,3 +175,51 @@ def median_band(ax, df, x, y, group, *, band=(0.25, 0.75), styles=None):
     from bayes_w2s.style import line_with_band
 
     return line_with_band(ax, df, x, y, group, center="median", band=band, styles=styles)
+
+
+def spread_stats(values) -> dict:
+    """``{"mean", "median", "q10", "q90", "count"}`` of the finite values (NaN-free summary over worlds)."""
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return {"mean": np.nan, "median": np.nan, "q10": np.nan, "q90": np.nan, "count": 0}
+    q10, q90 = np.quantile(v, [0.1, 0.9])
+    return {"mean": float(v.mean()), "median": float(np.median(v)), "q10": float(q10), "q90": float(q90),
+            "count": int(v.size)}
+
+
+def spread_band(ax, df, x, y, group, *, band=(0.1, 0.9), styles=None, median=True, label_fmt="{}"):
+    """Mean of ``y`` vs ``x`` per ``group`` (solid), its median (dashed, same colour, when
+    ``median``) and a band between the ``band`` quantiles over the rows sharing ``(group, x)``
+    (the worlds). NaN values are dropped. A legend entry per group is the mean; one extra
+    grey entry explains the line styles and the band (e.g. "dashed: median; band: 10-90%").
+    """
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    lo_q, hi_q = band
+    if not 0 <= lo_q < hi_q <= 1:
+        raise ValueError(f"band must be two quantiles 0 <= lo < hi <= 1, got {band!r}")
+    data = df.dropna(subset=[y])
+    for key, sub in data.groupby(group, sort=False):
+        values = sub.groupby(x)[y]
+        mean = values.mean()
+        (line,) = ax.plot(mean.index, mean.to_numpy(), label=label_fmt.format(key), **(styles or {}).get(key, {}))
+        if median:
+            med = values.median()
+            ax.plot(med.index, med.to_numpy(), color=line.get_color(), ls="--", lw=max(line.get_linewidth() * 0.6, 0.8))
+        ax.fill_between(mean.index, values.quantile(lo_q).to_numpy(), values.quantile(hi_q).to_numpy(),
+                        color=line.get_color(), alpha=0.15, lw=0)
+    handles = [Line2D([], [], color="grey", label="solid: mean over worlds")]
+    if median:
+        handles.append(Line2D([], [], color="grey", ls="--", label="dashed: median"))
+    handles.append(Patch(color="grey", alpha=0.3, label=f"band: {lo_q:.0%}-{hi_q:.0%} of worlds"))
+    ax._spread_band_handles = handles  # picked up by spread_legend
+    return ax
+
+
+def spread_legend(ax, **kw):
+    """Legend of the groups drawn by :func:`spread_band` plus the entries explaining its styles."""
+    handles, labels = ax.get_legend_handles_labels()
+    extra = getattr(ax, "_spread_band_handles", [])
+    return ax.legend(handles + extra, labels + [h.get_label() for h in extra], **kw)

@@ -14,6 +14,14 @@ predicted: too small a B cannot *select* the truth among the concepts (PGR below
 zero-shot mixture); once ``B c contrast > kappa`` the mimic of the weak model beats the
 truth (PGR 0). The phase diagram measures where PGR is high; the table stores the
 predicted mimicry boundary ``b_mimic = kappa / (c contrast)`` for the plot.
+
+The mimicry edge is a *check derived from the model*, not a discovery: in the Gibbs form
+the log-odds of the mimic against the truth is ``-kappa rho + B c contrast rho`` (both
+differ from the truth on the weak errors, rate ``rho``), so the edge is linear in kappa by
+algebra. What could fail is the other edge and the region between them: both rest on the
+prior holding the truth among its concepts. ``priors`` sweeps that condition on paired
+worlds: ``truth`` (the truth is a concept), a rotation in degrees (the prior's truth-like
+concept is the truth rotated), ``absent`` (no truth-like concept).
 """
 
 from __future__ import annotations
@@ -22,7 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from bayes_w2s.simulations._world import WorldConfig, label_contrast, median_band
+from bayes_w2s.simulations._world import (WorldConfig, label_contrast, parse_prior, spread_band, spread_legend,
+                                          spread_stats, with_prior)
 
 from bayes_w2s.trajectory import Rule
 from bayes_w2s.w2s import train_weak, weak_to_strong
@@ -37,15 +46,25 @@ KINDS = ("ve", "tempered")
 class Config(WorldConfig):
     """Fields that determine the result; ``bayes-w2s run budget_tradeoff --field value``."""
 
-    replicates: int = 8
+    replicates: int = 10
     n: int = 10_000
     budgets: tuple[float, ...] = tuple(float(b) for b in np.round(np.logspace(0, 4, 17), 3))
     kappas: tuple[float, ...] = tuple(float(k) for k in np.round(np.logspace(1, 3.5, 11), 2))
     grid_cells: int = 3
     strong_angles: int = 72
+    priors: tuple[str, ...] = ("truth", "absent")
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.prior_misspec_deg != 0.0 or not self.truth_in_prior:
+            raise ValueError("budget_tradeoff sweeps the prior itself: set priors (e.g. ('truth', '25', 'absent')), "
+                             f"not prior_misspec_deg={self.prior_misspec_deg!r} / truth_in_prior={self.truth_in_prior!r}")
+        if not self.priors or len(set(self.priors)) != len(self.priors):
+            raise ValueError(f"priors must be a non-empty tuple without repeats, got {self.priors!r}")
+        for name in self.priors:
+            parse_prior(name)  # raises naming the bad entry
+        if "absent" in self.priors and self.n_distractors < 1:
+            raise ValueError("priors with 'absent' need n_distractors >= 1")
         if self.n < 1:
             raise ValueError(f"n must be >= 1, got {self.n}")
         if not self.budgets or min(self.budgets) <= 0:
@@ -65,7 +84,10 @@ def rate(cfg, kind: str) -> float:
 
 
 def run(cfg: Config) -> pd.DataFrame:
-    """Tidy table ``(kind, budget, kappa, replicate, metric, value, b_mimic)`` at N = ``cfg.n``."""
+    """Tidy table ``(prior, kind, budget, kappa, replicate, metric, value, b_mimic)`` at N = ``cfg.n``.
+
+    Within a replicate every prior condition shares the pool, truth, distractors, weak model
+    and weak labels (paired worlds)."""
     rules, keys = [], {}
     for kind in KINDS:
         for b in cfg.budgets:
@@ -74,40 +96,69 @@ def run(cfg: Config) -> pd.DataFrame:
             keys[label] = (kind, b)
     frames = []
     for rep in range(cfg.replicates):
-        world = cfg.world(rep)
-        grid = grid_labelers(world.pool.points, cfg.grid_cells)
-        weak = train_weak(world, grid, cfg.eps_weak)
-        strong = halfspaces(world.pool.points, cfg.strong_angles, cfg.strong_offsets).union(grid)
-        for kappa in cfg.kappas:
-            stream_rng = np.random.default_rng([cfg.seed, rep, 1])  # same labels for every kappa
-            df, _ = weak_to_strong(world, weak, strong, world.strong_prior(strong, kappa), cfg.eps_strong,
-                                   rules, [cfg.n], stream_rng, mode=cfg.weak_labels)
-            kind_b = df.rule.map(keys)
-            frames.append(df.assign(kind=[k for k, _ in kind_b], budget=[b for _, b in kind_b],
-                                    kappa=kappa, replicate=rep).drop(columns=["rule", "n"]))
+        for prior in cfg.priors:
+            world = with_prior(cfg, *parse_prior(prior)).world(rep)
+            grid = grid_labelers(world.pool.points, cfg.grid_cells)
+            weak = train_weak(world, grid, cfg.eps_weak)
+            strong = halfspaces(world.pool.points, cfg.strong_angles, cfg.strong_offsets).union(grid)
+            for kappa in cfg.kappas:
+                stream_rng = np.random.default_rng([cfg.seed, rep, 1])  # same labels for every kappa and prior
+                df, _ = weak_to_strong(world, weak, strong, world.strong_prior(strong, kappa), cfg.eps_strong,
+                                       rules, [cfg.n], stream_rng, mode=cfg.weak_labels)
+                kind_b = df.rule.map(keys)
+                frames.append(df.assign(prior=prior, kind=[k for k, _ in kind_b], budget=[b for _, b in kind_b],
+                                        kappa=kappa, replicate=rep).drop(columns=["rule", "n"]))
     out = pd.concat(frames, ignore_index=True)
     contrast = label_contrast(cfg)
     out["b_mimic"] = out.kappa / (out.kind.map({k: rate(cfg, k) for k in KINDS}) * contrast)
-    return out[["kind", "budget", "kappa", "replicate", "metric", "value", "b_mimic"]]
+    return out[["prior", "kind", "budget", "kappa", "replicate", "metric", "value", "b_mimic"]]
 
 
-def _median_grid(df, kind, metric):
-    sub = df[(df.kind == kind) & (df.metric == metric)]
-    return sub.groupby(["kappa", "budget"]).value.median().unstack("budget")
+def _mean_grid(df, prior, kind, metric):
+    sub = df[(df.prior.astype(str) == str(prior)) & (df.kind == kind) & (df.metric == metric)]
+    return sub.groupby(["kappa", "budget"]).value.mean().unstack("budget")
+
+
+def _priors(df) -> list[str]:
+    return [str(p) for p in dict.fromkeys(df.prior.astype(str))]
+
+
+def good_region(df: pd.DataFrame, prior: str, kind: str = "ve", level: float = 0.8) -> pd.DataFrame:
+    """Per kappa: the budgets whose mean PGR over worlds is at least ``level``, and the
+    spread (mean, median, 10%, 90%) of PGR at the best budget."""
+    rows = []
+    sub = df[(df.prior.astype(str) == str(prior)) & (df.kind == kind) & (df.metric == "pgr")]
+    for kappa, g in sub.groupby("kappa"):
+        means = g.groupby("budget").value.mean()
+        good = means.index[means.to_numpy() >= level]
+        best = means.idxmax() if means.notna().any() else np.nan
+        st = spread_stats(g[g.budget == best].value) if np.isfinite(best) else spread_stats([])
+        rows.append({"kappa": kappa, "b_lo": good.min() if len(good) else np.nan,
+                     "b_hi": good.max() if len(good) else np.nan, "best_b": best,
+                     **{f"best_{k}": v for k, v in st.items()}, "b_mimic": g.b_mimic.iloc[0]})
+    return pd.DataFrame(rows)
 
 
 def summarize(df: pd.DataFrame, cfg: Config) -> str:
-    """Median PGR over (kappa, B) for VE, and where PGR >= 0.8 per kappa."""
-    lines = [f"budget_tradeoff: {cfg.replicates} worlds, N={cfg.n}, PGR median over worlds"]
-    for kind in KINDS:
-        grid = _median_grid(df, kind, "pgr")
-        lines.append(f"{kind}: rows kappa, columns B")
-        lines.append(grid.to_string(float_format=lambda v: f"{v:.2f}"))
-        bounds = df[df.kind == kind].groupby("kappa").b_mimic.first()
-        for kappa, row in grid.iterrows():
-            good = row.index[row.values >= 0.8]
-            span = f"B in [{good.min():g}, {good.max():g}]" if len(good) else "nowhere"
-            lines.append(f"  kappa={kappa:g}: PGR>=0.8 for {span}; predicted mimicry above B={bounds[kappa]:.3g}")
+    """Mean PGR over (kappa, B) per prior and kind; where mean PGR >= 0.8 per kappa, with the
+    spread over worlds at the best budget; the derived mimicry edge."""
+    lines = [f"budget_tradeoff: {cfg.replicates} worlds (random truth angle), N={cfg.n}, strong space contains "
+             "the weak model; mean PGR over worlds",
+             "mimicry edge B* = kappa / (c contrast) is derived from the log-odds -kappa rho + B c contrast rho "
+             "(a check of the model, linear in kappa by algebra)"]
+    for prior in _priors(df):
+        deg, inside = parse_prior(prior)
+        cond = ("truth among the prior's concepts" if inside and deg == 0 else
+                f"truth-like concept rotated {deg:g} deg" if inside else "truth absent from the prior's concepts")
+        for kind in KINDS:
+            grid = _mean_grid(df, prior, kind, "pgr")
+            lines.append(f"[prior: {cond}] {kind}: rows kappa, columns B")
+            lines.append(grid.to_string(float_format=lambda v: f"{v:.2f}"))
+            for _, r in good_region(df, prior, kind).iterrows():
+                span = f"B in [{r.b_lo:g}, {r.b_hi:g}]" if np.isfinite(r.b_lo) else "nowhere"
+                lines.append(f"  kappa={r.kappa:g}: mean PGR>=0.8 for {span}; best B={r.best_b:g}: mean "
+                             f"{r.best_mean:+.2f}, median {r.best_median:+.2f}, 10-90% [{r.best_q10:+.2f}, "
+                             f"{r.best_q90:+.2f}]; derived mimicry edge B*={r.b_mimic:.3g}")
     return "\n".join(lines)
 
 
@@ -118,58 +169,73 @@ def _edges(values):
                                  [v[-1] + (v[-1] - mid[-1]) if v.size > 1 else v[-1] + 0.5]])
 
 
-def _phase(df, metric, ax, label, vmin, vmax, cmap):
+def _grid_axes(df, ax, ncols_per_prior=None):
     from bayes_w2s.style import new_axes
 
+    ncols_per_prior = len(KINDS) if ncols_per_prior is None else ncols_per_prior
+
+    priors = _priors(df)
     if ax is None:
-        fig, axes = new_axes(None, ncols=len(KINDS), figsize=(5.5 * len(KINDS), 4.2), sharey=True)
+        fig, axes = new_axes(None, nrows=len(priors), ncols=ncols_per_prior,
+                             figsize=(5.5 * ncols_per_prior, 4.0 * len(priors)), sharey=True, squeeze=False,
+                             layout="constrained")
     else:
-        axes = np.atleast_1d(ax)
-        fig = axes[0].figure
-    for a, kind in zip(axes, KINDS):
-        grid = _median_grid(df, kind, metric)
-        if (grid.index > 0).all():
-            mesh = a.pcolormesh(_edges(grid.columns), _edges(grid.index), grid.values,
-                                vmin=vmin, vmax=vmax, cmap=cmap, shading="flat")
-            a.set_yscale("log")
-        else:
-            mesh = a.pcolormesh(_edges(grid.columns), np.arange(len(grid.index) + 1), grid.values,
-                                vmin=vmin, vmax=vmax, cmap=cmap, shading="flat")
-        bound = df[df.kind == kind].groupby("kappa").b_mimic.first()
-        a.plot(bound.values, bound.index, color="black", ls="--", lw=1.2, label="predicted mimicry boundary")
-        a.set(xscale="log", xlim=(_edges(grid.columns)[0], _edges(grid.columns)[-1]),
-              ylim=(_edges(grid.index)[0], _edges(grid.index)[-1]),
-              xlabel="total influence budget B", title=f"{'virtual evidence' if kind == 've' else 'tempered'} B/N")
-        a.grid(False)
-    axes[0].set_ylabel("prior concentration kappa")
-    axes[0].legend(loc="lower right")
-    fig.colorbar(mesh, ax=list(axes), label=label)
+        axes = np.atleast_2d(np.asarray(ax, dtype=object).reshape(len(priors), -1))
+        fig = axes.flat[0].figure
+    return fig, axes, priors
+
+
+def _phase(df, metric, ax, label, vmin, vmax, cmap):
+    fig, axes, priors = _grid_axes(df, ax)
+    for i, (row, prior) in enumerate(zip(axes, priors)):
+        for a, kind in zip(row, KINDS):
+            grid = _mean_grid(df, prior, kind, metric)
+            if (grid.index > 0).all():
+                mesh = a.pcolormesh(_edges(grid.columns), _edges(grid.index), grid.values,
+                                    vmin=vmin, vmax=vmax, cmap=cmap, shading="flat")
+                a.set_yscale("log")
+                ylim = (_edges(grid.index)[0], _edges(grid.index)[-1])
+            else:
+                mesh = a.pcolormesh(_edges(grid.columns), np.arange(len(grid.index) + 1), grid.values,
+                                    vmin=vmin, vmax=vmax, cmap=cmap, shading="flat")
+                ylim = (0, len(grid.index))
+            bound = df[df.kind == kind].groupby("kappa").b_mimic.first()
+            a.plot(bound.values, bound.index, color="black", ls="--", lw=1.2, label="derived mimicry edge B*")
+            a.set(xscale="log", xlim=(_edges(grid.columns)[0], _edges(grid.columns)[-1]), ylim=ylim,
+                  xlabel="total influence budget B" if i == len(priors) - 1 else "",
+                  title=f"{'virtual evidence' if kind == 've' else 'tempered'} B/N; prior: {prior}")
+            a.grid(False)
+        row[0].set_ylabel("prior concentration kappa")
+    axes.flat[0].legend(loc="lower right")
+    fig.colorbar(mesh, ax=list(axes.flat), label=label)
     return fig
 
 
 def plot_phase(df: pd.DataFrame, ax=None):
-    """Median PGR over (B, kappa); dashed: predicted boundary above which the weak mimic wins."""
-    return _phase(df, "pgr", ax, "PGR (median over worlds)", -1.0, 1.0, "RdBu")
+    """Mean PGR over worlds on (B, kappa), one row per prior condition; dashed: the derived
+    edge above which the weak mimic wins."""
+    return _phase(df, "pgr", ax, "PGR (mean over worlds)", -1.0, 1.0, "RdBu")
 
 
 def plot_mimicry_phase(df: pd.DataFrame, ax=None):
-    """Median agreement with the weak model on its errors over (B, kappa)."""
-    return _phase(df, "agree_weak_err", ax, "agreement on weak errors", 0.0, 1.0, "magma")
+    """Mean agreement with the weak model on its errors over (B, kappa), per prior condition."""
+    return _phase(df, "agree_weak_err", ax, "agreement on weak errors (mean)", 0.0, 1.0, "magma")
 
 
 def plot_slices(df: pd.DataFrame, ax=None):
-    """VE: PGR against B, one line per kappa (median and quartile band over worlds)."""
-    from bayes_w2s.style import new_axes
-
-    fig, ax = new_axes(ax)
-    sub = df[(df.kind == "ve") & (df.metric == "pgr")].dropna(subset=["value"])
-    kappas = sorted(sub.kappa.unique())
-    keep = kappas[:: max(1, len(kappas) // 5)]
-    median_band(ax, sub[sub.kappa.isin(keep)].assign(kappa=lambda d: d.kappa.map(lambda k: f"kappa={k:g}")),
-                "budget", "value", "kappa")
-    ax.set(xscale="log", ylim=(-1.5, 1.2), xlabel="total influence budget B (VE, B/N)", ylabel="PGR")
-    ax.axhline(0, color="grey", lw=0.8, ls=":")
-    ax.legend(loc="lower left")
+    """VE: PGR against B, one line per kappa (mean, median, 10-90% band over worlds), one panel per prior."""
+    fig, axes, priors = _grid_axes(df, ax, ncols_per_prior=1)
+    for i, (a, prior) in enumerate(zip(axes[:, 0], priors)):
+        sub = df[(df.prior.astype(str) == prior) & (df.kind == "ve") & (df.metric == "pgr")].dropna(subset=["value"])
+        kappas = sorted(sub.kappa.unique())
+        keep = kappas[:: max(1, len(kappas) // 4)]
+        spread_band(a, sub[sub.kappa.isin(keep)].assign(kappa=lambda d: d.kappa.map(lambda k: f"kappa={k:g}")),
+                    "budget", "value", "kappa")
+        a.set(xscale="log", ylim=(-2.0, 1.2), ylabel="PGR",
+              xlabel="total influence budget B (VE, B/N)" if i == len(priors) - 1 else "",
+              title=f"prior: {prior}")
+        a.axhline(0, color="grey", lw=0.8, ls=":")
+    spread_legend(axes[0, 0], loc="lower left")
     return fig
 
 

@@ -14,26 +14,40 @@ Angle grids start at 0, so a weak class is contained in a strong class whenever 
 count divides the strong one (the ``contained`` column): then the weak errors are
 representable. At a fixed number N of weak labels each strong model is trained with every
 rule at each N in ``ns``; the ceiling is hard Bayes on the truth at the same inputs.
+
+Capability is class size; weak *accuracy* is measured per world. With a random truth angle
+per world (the default) a weak grid can line up with the truth in one world and miss it in
+the next, so the x axis of the figures is each world's measured weak accuracy (binned), and
+the summary reports mean, median and 10-90% of PGR over worlds per cell. Where the weak
+model is as good as the ceiling (its grid happens to hold the truth's best approximant) PGR
+is undefined: those cells are counted and left out, never read as 0 or 1. Under hard Bayes
+the strong model passes ``N* = kappa / ((1 - 2 eps_w) log((1 - eps)/eps))`` and lands on
+the weak model when that model is representable (``contained``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+
 import numpy as np
 import pandas as pd
-from bayes_w2s.simulations._world import RulesConfig, median_band, selected_rules
+from bayes_w2s.simulations._spread import fmt_spread, line_fit, spread, spread_table
+from bayes_w2s.simulations._world import RulesConfig, label_contrast, selected_rules
 
 from bayes_w2s.w2s import train_weak, weak_to_strong
 from bayes_w2s.worlds import halfspaces
 
-__all__ = ["Config", "run", "summarize", "FIGURES", "strong_label"]
+__all__ = ["Config", "run", "summarize", "FIGURES", "strong_label", "crossing_n", "ACC_BINS"]
+
+ACC_BINS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 1.0)
 
 
 @dataclass(frozen=True)
 class Config(RulesConfig):
     """Fields that determine the result; ``bayes-w2s run gap_sweep --field value``."""
 
+    replicates: int = 30
     ns: tuple[int, ...] = (300, 3000)
     weak_angles: tuple[int, ...] = (2, 3, 4, 5, 6, 8, 12)
     weak_offsets: int = 5
@@ -89,27 +103,53 @@ def run(cfg: Config) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)[cols]
 
 
+def crossing_n(cfg: Config, kappa: float) -> float:
+    """``N* = kappa / (c log((1 - eps_s)/eps_s))``, ``c`` the label contrast: hard Bayes's
+    mimicry point for a strong model of concentration ``kappa`` (see ``mimicry_limit``)."""
+    return kappa / (label_contrast(cfg) * np.log((1 - cfg.eps_strong) / cfg.eps_strong))
+
+
 def _wide(df):
-    return df.pivot_table(index=["n", "weak_angles", "strong", "rule", "replicate"], columns="metric",
-                          values="value", sort=False).reset_index()
+    wide = df.pivot_table(index=["n", "weak_angles", "strong", "contained", "rule", "replicate"], columns="metric",
+                          values="value", sort=False, dropna=False).reset_index()
+    return wide.dropna(subset=["acc_weak"])
 
 
 def summarize(df: pd.DataFrame, cfg: Config) -> str:
-    """Median weak accuracy, ceiling, W2S accuracy, PGR, agreement on weak errors per cell."""
+    """Per cell (N, rule, strong size, weak size): weak accuracy and PGR over worlds (mean, median,
+    10-90%), how often PGR is undefined (weak >= ceiling) or negative; per strong size the
+    correlation of PGR with the world's weak accuracy."""
     wide = _wide(df)
-    tab = wide.groupby(["n", "rule", "strong", "weak_angles"], sort=False)[
-        ["acc_weak", "acc_ceiling", "acc_w2s", "pgr", "agree_weak_err"]].median()
-    lines = [f"gap_sweep: {cfg.replicates} worlds, N in {cfg.ns}; medians over worlds",
-             tab.to_string(float_format=lambda v: f"{v:.3f}")]
-    for (n, rule), sub in wide.groupby(["n", "rule"], sort=False):
-        pg = sub.groupby("strong", sort=False).pgr.median()
-        lines.append(f"N={n}, {rule}: median PGR over all weak sizes per strong size: "
-                     + ", ".join(f"{k}: {v:+.2f}" for k, v in pg.items()))
+    acc = spread_table(wide.drop_duplicates(["weak_angles", "replicate"]), "weak_angles", "acc_weak")
+    lines = [
+        f"gap_sweep: {wide.replicate.nunique()} worlds (truth angle {cfg.truth_angle}), N in {cfg.ns}; "
+        "over worlds: mean, median, 10-90%",
+        "weak accuracy per weak size (capability = angles of the weak grid), measured per world:",
+        "\n".join(f"  {m} angles: {fmt_spread(row, 3)}" for m, row in acc.iterrows()),
+    ]
+    tab = spread_table(wide, ["n", "rule", "strong", "weak_angles"], "pgr")
+    neg = wide.groupby(["n", "rule", "strong", "weak_angles"], sort=False).pgr.apply(lambda v: int((v < 0).sum()))
+    contained = wide.groupby(["n", "rule", "strong", "weak_angles"], sort=False).contained.first()
+    tab = tab.assign(undefined=tab.n - tab.n_defined, negative=neg, contained=contained).rename(columns={"n": "worlds"})
+    lines += ["PGR per cell (undefined = weak >= ceiling in that many worlds, left out; negative = PGR < 0):",
+              tab.drop(columns=["n_defined"]).to_string(float_format=lambda v: f"{v:+.2f}")]
+    n_undef, n_all = int(wide.pgr.isna().sum()), len(wide)
+    lines.append(f"PGR undefined (weak model as accurate as the ceiling) in {n_undef} of {n_all} (world, cell) pairs")
+    for (n, rule, strong), sub in wide.groupby(["n", "rule", "strong"], sort=False):
+        fit = line_fit(sub.acc_weak, sub.pgr)
+        kappa = float(sub.strong.iloc[0].split("kappa=")[1])
+        parts = []
+        for flag, name in ((True, "contained"), (False, "not contained")):
+            cell = sub[sub.contained == flag]
+            if len(cell):
+                parts.append(f"{name}: {fmt_spread(spread(cell.pgr))}, PGR < 0 in {int((cell.pgr < 0).sum())}")
+        lines.append(f"N={n} ({'past' if n > crossing_n(cfg, kappa) else 'before'} N*={crossing_n(cfg, kappa):.0f}), "
+                     f"{rule}, {strong}: r(PGR, weak accuracy) = {fit['r']:+.2f}; " + "; ".join(parts))
     return "\n".join(lines)
 
 
 def _by_rule(df, y, ax, ylabel):
-    from bayes_w2s.style import new_axes
+    from bayes_w2s.style import line_with_band, new_axes
 
     rules = list(dict.fromkeys(df.rule))
     ns = sorted(df.n.unique())
@@ -124,15 +164,18 @@ def _by_rule(df, y, ax, ylabel):
     if axes.size != len(cells):
         raise ValueError(f"pass {len(cells)} axes (one per N and rule)")
     wide = _wide(df)
+    # x: each (world, weak size) at its measured weak accuracy, binned; the bin's median accuracy
+    bins = pd.cut(wide.acc_weak, ACC_BINS, include_lowest=True)
+    wide = wide.assign(x=wide.groupby(bins, observed=True).acc_weak.transform("median"))
     for a, (n, rule) in zip(axes, cells):
         sub = wide[(wide.rule == rule) & (wide.n == n)]
-        # x: each weak size at its median weak accuracy
-        xpos = sub.groupby("weak_angles").acc_weak.median()
-        sub = sub.assign(x=sub.weak_angles.map(xpos))
-        median_band(a, sub.dropna(subset=[y]), "x", y, "strong")
-        a.set(xlabel="weak model test accuracy (median per weak size)", title=f"{rule}, N={n}")
-        a.set_ylabel(ylabel)
-    axes[-1].legend(title="strong size", loc="best")
+        undefined = sub.groupby("strong", sort=False)[y].agg(lambda v: (int(v.isna().sum()), len(v)))
+        labels = {k: f"{k} ({u} of {t} undefined)" if u else k for k, (u, t) in undefined.items()}
+        sub = sub.dropna(subset=[y]).assign(line=lambda t: t.strong.map(labels))
+        line_with_band(a, sub, "x", y, "line", center="median", band=(0.1, 0.9), styles=None)
+        a.set(xlabel="weak model test accuracy, per world (binned)", title=f"{rule}, N={n}")
+        a.set_ylabel(f"{ylabel}: median, 10-90% band")
+        a.legend(title="strong size", loc="best", fontsize=7)
     fig.tight_layout()
     return fig, axes
 

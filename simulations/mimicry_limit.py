@@ -31,13 +31,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from bayes_w2s.simulations._world import RulesConfig, label_contrast, median_band, rules_for
+from bayes_w2s.simulations._world import RulesConfig, label_contrast, rules_for, spread_band, spread_legend, spread_stats
 
 from bayes_w2s.trajectory import log_checkpoints
-from bayes_w2s.w2s import train_weak, weak_to_strong
+from bayes_w2s.w2s import match_weights, train_weak, weak_to_strong
 from bayes_w2s.worlds import grid_labelers, halfspaces, likelihood_values
 
-__all__ = ["Config", "run", "summarize", "FIGURES", "STRONG_VARIANTS", "crossing_n"]
+__all__ = ["Config", "run", "summarize", "FIGURES", "STRONG_VARIANTS", "crossing_n", "rule_crossing_n",
+           "mimic_weight", "prior_condition"]
 
 STRONG_VARIANTS = ("contains weak", "grammatical")
 
@@ -46,6 +47,7 @@ STRONG_VARIANTS = ("contains weak", "grammatical")
 class Config(RulesConfig):
     """Fields that determine the result; ``bayes-w2s run mimicry_limit --field value``."""
 
+    replicates: int = 20
     n: int = 100_000
     per_decade: int = 8
     grid_cells: int = 3
@@ -99,27 +101,76 @@ def crossing_n(cfg, kappa: float | None = None) -> float:
     return (cfg.kappa if kappa is None else kappa) / (label_contrast(cfg) * np.log(hit / miss))
 
 
-def _at(df, metric, ns):
+def mimic_weight(cfg) -> float:
+    """``kappa / contrast``: the total match weight ``G`` at which the weak model's mimic
+    overtakes the truth in the Gibbs posterior ``prior(h) exp(G agree(h))`` (their prior
+    log-odds ``kappa rho`` against the gain ``G contrast rho``, ``rho`` the weak error rate)."""
+    return cfg.kappa / label_contrast(cfg)
+
+
+def rule_crossing_n(cfg, rule) -> float:
+    """Predicted N past which ``rule`` prefers the representable mimic: the first N whose total
+    match weight ``G(N) = sum_{i<=N} g(s_i)`` reaches :func:`mimic_weight`.
+
+    Closed form ``mimic_weight / g`` for a constant match weight per label (hard Bayes,
+    constant tempered or VE strengths); for other schedules ``G(N)`` is evaluated on a log
+    grid of N up to ``cfg.n`` (for ``budget``, ``N g(B / N)``), ``inf`` if it never gets there
+    (a bounded total far enough below the mimic weight never does)."""
+    target = mimic_weight(cfg)
+    if rule.kind == "bayes":
+        return target / float(match_weights(rule, None, cfg.eps_strong))
+    sched = rule.schedule
+    if not sched.bounded:
+        return target / float(match_weights(rule, sched.strengths(1)[0], cfg.eps_strong))
+    grid = np.unique(np.round(np.logspace(0, np.log10(cfg.n), 400)).astype(int))
+    if sched.needs_n_total:
+        total = np.array([match_weights(rule, sched.strengths(int(n)), cfg.eps_strong).sum() for n in grid])
+    else:
+        total = np.cumsum(match_weights(rule, sched.strengths(int(grid[-1])), cfg.eps_strong))[grid - 1]
+    hit = np.flatnonzero(total >= target)
+    return float(grid[hit[0]]) if hit.size else float("inf")
+
+
+def prior_condition(cfg) -> str:
+    """The prior's relation to the truth, in words (the condition every finding is stated under)."""
+    if not cfg.truth_in_prior:
+        return "truth absent from the prior's concepts"
+    if cfg.prior_misspec_deg == 0:
+        return "truth among the prior's concepts (favourable case)"
+    return f"prior's truth-like concept rotated {cfg.prior_misspec_deg:g} deg from the truth"
+
+
+def _spread_cells(df, metric, ns, replicates):
     sub = df[(df.metric == metric) & df.n.isin(ns)]
-    return sub.groupby(["strong", "rule", "n"], sort=False)["value"]
+    rows = []
+    for (strong, rule, n), g in sub.groupby(["strong", "rule", "n"], sort=False):
+        st = spread_stats(g.value)
+        cell = f"{st['mean']:+.2f} {st['median']:+.2f} [{st['q10']:+.2f},{st['q90']:+.2f}]"
+        if st["count"] < replicates:
+            cell += f" ({st['count']}/{replicates})"
+        rows.append({"strong": strong, "rule": rule, "n": n, "cell": cell})
+    return pd.DataFrame(rows).pivot(index=["strong", "rule"], columns="n", values="cell")
 
 
 def summarize(df: pd.DataFrame, cfg: Config) -> str:
-    """PGR (median over replicates, mean in brackets) at N = 10^2..; agreement on weak errors."""
+    """PGR mean, median [10%, 90%] over worlds at N = 10^2..; predicted crossings; the condition."""
     ns = sorted({int(n) for n in df.n.unique() if np.isclose(np.log10(n) % 1, 0) and n >= 100} | {int(df.n.max())})
-    g = _at(df, "pgr", ns)
-    tab = (g.median().round(2).astype(str) + " (" + g.mean().round(2).astype(str) + ")").unstack("n")
     last = df[df.n == df.n.max()]
     end = last.pivot_table(index=["strong", "rule"], columns="metric", values="value", aggfunc="mean", sort=False)
     end = end[["acc_weak", "acc_ceiling", "acc_w2s", "agree_weak_err", "spent", "influence"]]
+    pred = ", ".join(f"{r.label}: {rule_crossing_n(cfg, r):.0f}" for r in rules_for(cfg))
+    angle = cfg.fixed_truth_angle()
     lines = [
-        f"mimicry_limit: {cfg.replicates} worlds, N up to {cfg.n}, kappa={cfg.kappa:g}, "
-        f"predicted hard-Bayes crossing N* = {crossing_n(cfg):.0f}",
-        "PGR median (mean) over worlds:",
-        tab.to_string(),
-        f"at N = {int(df.n.max())} (means):",
+        f"mimicry_limit: {cfg.replicates} worlds, truth angle {'random per world' if angle is None else f'{angle:g} deg'}, "
+        f"N up to {cfg.n}, kappa={cfg.kappa:g}; condition: {prior_condition(cfg)}",
+        f"predicted N past which the representable mimic wins (mimic weight kappa/contrast = {mimic_weight(cfg):.0f}; "
+        f"inf = never): {pred}",
+        "PGR mean, median [10%, 90%] over worlds ((k/R): defined in k of R worlds):",
+        _spread_cells(df, "pgr", ns, cfg.replicates).to_string(),
+        f"at N = {int(df.n.max())} (means over worlds):",
         end.to_string(float_format=lambda v: f"{v:.3g}"),
         f"PGR undefined (ceiling <= weak) in {int(df[df.metric == 'pgr'].value.isna().sum())} rows",
+        "These hold under the condition above; the misspecification experiment sweeps it.",
     ]
     return "\n".join(lines)
 
@@ -150,7 +201,7 @@ def _per_variant(df, metric, ax, ylabel, ylim=None, ns=None):
         sub = df[(df.strong == variant) & (df.metric == metric)].dropna(subset=["value"])
         if ns is not None:
             sub = sub[sub.n.isin(ns)]
-        median_band(a, sub, "n", "value", "rule")
+        spread_band(a, sub, "n", "value", "rule")
         a.set(xscale="log", xlabel="number of weak labels N", title=f"strong space: {variant}")
         if ylim:
             a.set_ylim(*ylim)
@@ -159,35 +210,36 @@ def _per_variant(df, metric, ax, ylabel, ylim=None, ns=None):
 
 
 def plot_pgr(df: pd.DataFrame, ax=None):
-    """PGR vs N per rule (median, quartile band over worlds), with and without representable weak errors.
+    """PGR vs N per rule (mean, median, 10-90% band over worlds), with and without representable weak errors.
 
     Drawn only where the ceiling's median gap over the weak model is at least half its final
     value (:func:`informative_n`); below that PGR divides by almost nothing.
     """
-    fig = _per_variant(df, "pgr", ax, "PGR (median over worlds)", ylim=(-1.5, 1.3), ns=informative_n(df))
+    fig = _per_variant(df, "pgr", ax, "PGR over worlds", ylim=(-1.5, 1.3), ns=informative_n(df))
     for a in fig.axes[:2]:
         a.axhline(0, color="grey", lw=0.8, ls=":")
         a.axhline(1, color="grey", lw=0.8, ls=":")
-    fig.axes[1].legend(loc="lower right")
+    spread_legend(fig.axes[1], loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
 
 
 def plot_mimicry(df: pd.DataFrame, ax=None):
     """Agreement with the weak model on the test inputs it gets wrong, vs N."""
     fig = _per_variant(df, "agree_weak_err", ax, "agreement with weak on weak errors", ylim=(-0.02, 1.02))
-    fig.axes[0].legend(loc="center right")
+    spread_legend(fig.axes[1], loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
 
 
 def plot_accuracy(df: pd.DataFrame, ax=None):
-    """Strong test accuracy vs N per rule; dotted: weak model, dashed: ceiling (medians)."""
+    """Strong test accuracy vs N per rule (mean, median, 10-90% band); black: weak model (dotted)
+    and ceiling (dash-dot), means over worlds."""
     fig = _per_variant(df, "acc_w2s", ax, "test accuracy")
     for a, variant in zip(fig.axes[:2], STRONG_VARIANTS):
         sub = df[df.strong == variant]
-        for metric, ls in (("acc_weak", ":"), ("acc_ceiling", "--")):
-            med = sub[(sub.metric == metric) & (sub.rule == sub.rule.iloc[0])].groupby("n").value.median()
-            a.plot(med.index, med.values, color="black", ls=ls, lw=1, label=metric.replace("acc_", ""))
-    fig.axes[1].legend(loc="lower right")
+        for metric, ls in (("acc_weak", ":"), ("acc_ceiling", "-.")):
+            mean = sub[(sub.metric == metric) & (sub.rule == sub.rule.iloc[0])].groupby("n").value.mean()
+            a.plot(mean.index, mean.values, color="black", ls=ls, lw=1, label=metric.replace("acc_", ""))
+    spread_legend(fig.axes[1], loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
 
 

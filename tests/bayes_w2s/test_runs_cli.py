@@ -5,7 +5,7 @@ import json
 import pytest
 
 from bayes_w2s import cli
-from bayes_w2s.runs import atomic_write_text, load_experiment, read_run, run_folder_name
+from bayes_w2s.runs import RunFolderError, atomic_write_text, load_experiment, read_run, run_folder_name
 from bayes_w2s.simulations import coinflip
 
 
@@ -30,19 +30,25 @@ def test_cli_run_writes_config_table_and_figures(tmp_path, capsys):
     (folder / "certificate.png").unlink()
     assert cli.main(["figures", str(tmp_path)]) == 0
     assert (folder / "certificate.png").exists()
+    marker = json.loads((folder / "complete.json").read_text())
+    assert marker["tables"]["results.csv"]["rows"] == len(df)
+    # a truncated table is refused, reported, and makes figures exit non-zero
+    table = folder / "results.csv"
+    table.write_text("".join(table.read_text().splitlines(keepends=True)[:-10]))
+    capsys.readouterr()
+    assert cli.main(["figures", str(tmp_path)]) == 1
+    assert f"SKIPPED {folder}: " in capsys.readouterr().err
 
 
 def test_cli_errors(tmp_path, capsys):
     assert cli.main(["run", "no_such_experiment"]) == 2
     assert "no experiment named" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        cli.main(["run", "coinflip", "--n", "lots"])
-    with pytest.raises(SystemExit):
-        cli.main(["run", "coinflip", "--epsilon", "0.9", "--out", str(tmp_path)])
+    assert cli.main(["run", "coinflip", "--n", "lots"]) == 2  # main returns, never exits
+    assert cli.main(["run", "coinflip", "--epsilon", "0.9", "--out", str(tmp_path)]) == 2
     assert cli.main(["bogus"]) == 2
     with pytest.raises(ValueError, match="identifier"):
         load_experiment("../etc")
-    with pytest.raises(FileNotFoundError, match="not a run folder"):
+    with pytest.raises(RunFolderError, match="not a run folder"):
         read_run(tmp_path)
 
 

@@ -135,6 +135,31 @@ def test_sweep_table_is_tagged_and_deterministic(tmp_path):
     assert meta["experiment"] == "misfit" and meta["sweep"]["seeds"] == [0, 1]
 
 
+@pytest.mark.parametrize("damage", ["drop_last_rows", "cut_mid_line", "unmarked", "bad_marker"])
+def test_resume_recomputes_a_damaged_cell(tmp_path, damage):
+    """A cell whose .csv no longer matches its marker (or has none) is recomputed, not trusted."""
+    folder = tmp_path / "s"
+    _serial(folder)
+    reference = (folder / "results.csv").read_bytes()
+    cell = sorted((folder / "cells").glob("*.csv"))[2]
+    marker = cell.with_suffix(".json")
+    assert json.loads(marker.read_text())["rows"] == len(pd.read_csv(cell))
+    lines = cell.read_text().splitlines(keepends=True)
+    if damage == "drop_last_rows":  # still a well-formed CSV: only the checksum can tell
+        cell.write_text("".join(lines[:-3]))
+        assert len(pd.read_csv(cell)) == len(lines) - 4
+    elif damage == "cut_mid_line":
+        cell.write_text("".join(lines)[: len("".join(lines)) // 2])
+    elif damage == "unmarked":  # e.g. left by a version without cell markers
+        marker.unlink()
+    else:
+        marker.write_text("{not json")
+    (folder / "results.csv").unlink()
+    again = _serial(folder)
+    assert (again.n_computed, again.n_resumed, again.n_repaired) == (1, 7, 1)
+    assert (folder / "results.csv").read_bytes() == reference
+
+
 def test_resume_recomputes_only_missing_cells(tmp_path):
     folder = tmp_path / "s"
     full = _serial(folder)
@@ -266,13 +291,13 @@ def test_sigkill_mid_sweep_then_rerun_gives_the_same_rows(tmp_path, reference):
     )
     try:
         deadline = time.monotonic() + 60
-        while len(list((folder / "cells").glob("*.csv"))) < 2:
+        while len(list((folder / "cells").glob("*.json"))) < 2:
             assert proc.poll() is None, proc.stderr.read().decode()
             assert time.monotonic() < deadline, "sweep made no progress"
             time.sleep(0.01)
         os.kill(proc.pid, signal.SIGKILL)  # the driver dies; its pool workers must follow
         proc.wait()
-        done = len(list((folder / "cells").glob("*.csv")))
+        done = len(list((folder / "cells").glob("*.json")))  # a cell is done once marked
         assert 2 <= done < 12 and not (folder / "results.csv").exists()
         deadline = time.monotonic() + 10
         while _group(proc.pid):
@@ -326,6 +351,7 @@ def test_cli_sweep_then_figures(tmp_path, capsys):
     folder = tmp_path / "misfit__n_replicates=2__n_pool=200__n_test=50__sweep__label_noise"
     assert "4 cells (4 computed, 0 resumed)" in capsys.readouterr().out
     assert (folder / "manifest.json").is_file() and not (folder / "gain_vs_misfit.png").exists()
+    assert (folder / "complete.json").is_file()  # the consolidated table is marked too
     assert cli.main(["figures", str(folder)]) == 0
     assert (folder / "gain_vs_misfit.png").is_file()
     assert cli.main(args) == 0  # a finished sweep re-run is a no-op

@@ -83,8 +83,14 @@ def test_impossible_evidence_in_the_engine_names_rule_and_replicate():
     weak = Model(HypothesisSpace([[0.5, 0.5]]))
     with pytest.raises(ImpossibleEvidenceError, match="rule 'bayes', replicate"):
         run_trajectories(Model(space).log_prior, space.log_probs, label_sampler(weak, np.random.default_rng(0), 2), 100, [Rule("bayes")])
-    # virtual evidence never makes evidence impossible
-    run_trajectories(Model(space).log_prior, space.log_probs, label_sampler(weak, np.random.default_rng(0), 2), 100, [Rule("ve", "constant:value=3")])
+    # virtual evidence never makes evidence impossible: on this space each label y multiplies
+    # the odds of h=y by r = e^s, so log odds(h0 : h1) = s (n_0 - n_1) exactly
+    traj = run_trajectories(Model(space).log_prior, space.log_probs, label_sampler(weak, np.random.default_rng(0), 2), 100, [Rule("ve", "constant:value=3")], checkpoints=[10, 100])
+    _, y = label_sampler(weak, np.random.default_rng(0), 2)(100)
+    for t, n in enumerate([10, 100]):
+        n0 = (y[:, :n] == 0).sum(axis=1)
+        log_odds = traj.log_posterior[0, :, t, 0] - traj.log_posterior[0, :, t, 1]
+        np.testing.assert_allclose(log_odds, 3.0 * (2 * n0 - n), atol=1e-9)
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ from bayes_w2s.w2s import (
     predictive,
     sample_stream,
     score_fit,
+    selected_concept,
     train_weak,
     weak_to_strong,
 )
@@ -159,6 +160,42 @@ def test_make_world(world):
     assert np.array_equal(world.truth, (world.signed_distance(57.0, 0.0) > 0).astype(np.int8))
     with pytest.raises(ValueError, match="truth_offset must lie in"):
         make_world(np.random.default_rng(0), n_gt=1, n_train=1, n_test=1, truth_offset=1.5)
+
+
+def test_make_world_prior_conditions_share_pool_truth_and_distractors():
+    kw = dict(n_gt=20, n_train=30, n_test=200, truth_angle=123.0, n_distractors=3)
+    base = make_world(np.random.default_rng(5), **kw)
+    rotated = make_world(np.random.default_rng(5), prior_misspec_deg=25.0, **kw)
+    absent = make_world(np.random.default_rng(5), truth_in_prior=False, **kw)
+    assert np.array_equal(base.pool.points, absent.pool.points) and np.array_equal(base.truth, rotated.truth)
+    assert base.truth_angle == 123.0
+    assert np.array_equal(base.concepts[1:], rotated.concepts[1:]) and np.array_equal(base.concepts[1:], absent.concepts)
+    # the rotated concept disagrees with the truth on about the wedge between the two boundaries
+    rho = disagreement(rotated.concepts[:1], rotated.truth[None])[0, 0]
+    expected = (rotated.signed_distance(123.0, 0.0) > 0) != (rotated.signed_distance(148.0, 0.0) > 0)
+    assert rho == pytest.approx(expected.mean()) and 0.05 < rho < 0.3
+    with pytest.raises(ValueError, match="truth_in_prior=False needs n_distractors >= 1"):
+        make_world(np.random.default_rng(0), n_gt=1, n_train=1, n_test=1, truth_in_prior=False, n_distractors=0)
+
+
+def test_selected_concept_is_where_a_small_budget_lands():
+    """Top-prior hypotheses, the one the teacher's predictive agrees with most; checked
+    against the VE posterior of a small budget (Gibbs form) on a long stream."""
+    rng = np.random.default_rng(3)
+    w = make_world(rng, n_gt=40, n_train=300, n_test=50, truth_angle=30.0, n_distractors=4)
+    strong = halfspaces(w.pool.points, 36, 7).union(grid_labelers(w.pool.points, 2))
+    weak = train_weak(w, grid_labelers(w.pool.points, 2), 0.1)
+    lp = w.strong_prior(strong, 300.0)
+    h = selected_concept(strong, lp, weak, w.pool["train"])
+    assert lp[h] == pytest.approx(lp.max())
+    ctx = w.pool["train"]
+    top = np.flatnonzero(lp >= lp.max() - 1e-9)
+    agree = [np.mean(weak.predictive[ctx, strong.labels[t, ctx]]) for t in top]
+    assert h == top[int(np.argmax(agree))]
+    _, f = weak_to_strong(w, weak, strong, lp, 0.1, [Rule("ve", "budget:budget=60")], [20000], rng)
+    assert int(np.argmax(f.log_posterior[0, -1])) == h
+    with pytest.raises(ValueError, match="log_prior must have shape"):
+        selected_concept(strong, lp[:-1], weak, ctx)
 
 
 def test_weak_model_matches_brute_force(world):

@@ -175,3 +175,22 @@ def test_anchors():
         [torch.tensor([0.0, 0.0]), torch.tensor([[1.0]])],
     )
     assert float(L.l2_anchor(a, a0)) == pytest.approx(0.5 * (1 + 4 + 4))
+
+
+@pytest.mark.parametrize("nats", [5.0, 28.0, 40.0, 80.0])
+def test_product_loss_keeps_a_hard_label_hard_at_large_contradiction(nats):
+    # student says class 1 by `nats` of log-odds; the weak label is hard class 0:
+    # target t ∝ p * q = e_0 exactly, so dL/dz = p - e_0 = (-(1 - p0), 1 - p0) ~ (-1, 1)
+    logits = np.array([[0.0, nats]])
+    targets = np.array([[1.0, 0.0]])
+    p0 = 1 / (1 + math.exp(nats))
+    value, grad = value_and_grad(L.product_loss, logits=logits, targets=targets)
+    np.testing.assert_allclose(grad, [[-(1 - p0), 1 - p0]], atol=1e-6)
+    assert value == pytest.approx(nats + math.log1p(math.exp(-nats)), rel=1e-5)
+
+
+def test_product_loss_alpha_zero_ignores_weak_zeros():
+    logits = np.array([[1.0, -2.0]])
+    q = np.array([[0.0, 1.0]])
+    _, grad = value_and_grad(L.product_loss, logits=logits, targets=q, alpha=0.0)
+    np.testing.assert_allclose(grad, 0.0, atol=1e-7)  # target = p itself (detached): CE grad p - p

@@ -43,10 +43,22 @@ def test_bounded_schedule_stays_inside_its_certificate_at_every_n(table):
     assert d.index.max() >= 100_000
     assert np.all(d.to_numpy() <= bound.to_numpy() + 1e-9)
     assert bound.loc[cfg.n].iloc[0] <= np.pi**2 / 6 + 1e-12
-    # and it does not drift to the fair coin: the fair-band mass stays within exp(D) of the prior's
+    # consequence of the bound (a check, not a finding): the fair-band odds move by at most e^T
+    model = coinflip.build_models(cfg)["B"]
+    bias = model.space.probs[:, 0, 0]
+    p_fair = float(np.exp(model.log_prior)[np.abs(bias - 0.5) <= cfg.fair_band + 1e-12].sum())
+    lo, hi = coinflip.odds_bound(p_fair, np.pi**2 / 6)
     mass = values(df, "B", rule, "mass_fair")
-    prior_mass = mass.loc[1].mean()  # after 1 label, within exp(1) of the prior
-    assert mass.loc[cfg.n].max() < prior_mass * np.e**2
+    assert np.all((mass.to_numpy() >= lo) & (mass.to_numpy() <= hi))
+    assert hi < 0.5  # so it cannot mimic the fair coin, and by the same bound it cannot learn much else
+    text = coinflip.summarize(df, cfg)
+    assert "certificate D <= total strength at every checkpoint: PASS" in text
+    assert "CHECK (consequence of the bound, not a finding)" in text and "FAIL" not in text
+
+
+def test_odds_bound():
+    lo, hi = coinflip.odds_bound(0.2, np.log(4))
+    assert hi / (1 - hi) == pytest.approx(4 * 0.25) and lo / (1 - lo) == pytest.approx(0.25 / 4)
 
 
 def test_unbounded_rules_drift_and_tempering_is_uncertified(table):

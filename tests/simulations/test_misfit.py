@@ -91,7 +91,20 @@ def test_figures_only_read_the_table(table):
         plt.close(fig)
     pd.testing.assert_frame_equal(table, before)
     text = misfit.summarize(table, TINY)
-    assert "subspace: max |err_w - err_sw - misfit|" in text and "ball: min (gain - misfit)" in text
+    assert "CHECK subspace identity" in text and "CHECK ball inequality" in text
+    assert text.count("PASS") == 2 and "FAIL" not in text
+
+
+def test_summary_checks_can_fail(table):
+    """The printed checks are real checks: a residual beyond the tolerance reads FAIL."""
+    scale = table["err_w"].abs().max()
+    bad = table.copy()
+    first_sub = bad.index[bad.class_kind == "subspace"][0]
+    bad.loc[first_sub, "residual"] = 1e3 * misfit.CHECK_RTOL * scale
+    first_ball = bad.index[bad.class_kind == "ball"][0]
+    bad.loc[first_ball, "residual"] = -1e3 * misfit.CHECK_RTOL * scale
+    text = misfit.summarize(bad, TINY)
+    assert text.count("FAIL") == 2 and "PASS" not in text
 
 
 def test_cli_run_smoke(tmp_path, capsys):

@@ -1,0 +1,93 @@
+"""The movement certificate: measured parameter distance and prediction KL never exceed it
+under SGD, and the same formula is violated under Adam (so the test can fail)."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from bayes_w2s.neural import certificate as C
+from bayes_w2s.neural import losses as L
+from bayes_w2s.neural.features import FeatureHead
+from bayes_w2s.neural.methods import MethodSpec, method_strengths
+from bayes_w2s.neural.train import TrainConfig, train
+
+
+@pytest.mark.parametrize("loss", [L.ve_loss, L.tempered_loss, L.xent_loss, L.product_loss])
+def test_per_example_logit_gradient_bound(loss):
+    rng = np.random.default_rng(0)
+    for c in (2, 5):
+        z = torch.tensor(rng.normal(0, 6, size=(300, c)), requires_grad=True)
+        q = torch.softmax(torch.tensor(rng.normal(0, 3, size=(300, c))), -1)
+        q[:100] = torch.eye(c)[rng.integers(0, c, 100)].double()  # hard labels too
+        s = torch.tensor(np.exp(rng.uniform(-6, 4, 300)))
+        # sum of per-example losses: row i of the gradient is example i's own logit gradient
+        (loss(z.float(), q.float(), strengths=s.float()) * 300).backward()
+        norms = z.grad.norm(dim=1).numpy()
+        bound = np.array([C.logit_grad_bound(loss, np.array([v]), 1) for v in s.numpy()])
+        if loss in (L.xent_loss, L.product_loss):
+            bound = np.full(300, math.sqrt(2))
+        assert np.all(norms <= bound * (1 + 1e-4) + 1e-6)
+        if loss is L.ve_loss:  # and it is not vacuous: reached within a factor 3 for large s
+            big = s.numpy() > 5
+            assert np.max(norms[big] / bound[big]) > 1 / 3
+
+
+def _run(spec, optimizer, seed, lr, epochs=3.0):
+    rng = np.random.default_rng(seed)
+    n, d = 120, 6
+    x = torch.tensor(rng.normal(size=(n, d)) * rng.uniform(0.5, 3, d), dtype=torch.float32)
+    q = torch.softmax(torch.tensor(rng.normal(0, 2, size=(n, 3))), -1).numpy()
+    m = MethodSpec.parse(spec)
+    cfg = TrainConfig(batch_size=16, epochs=epochs, lr=lr, optimizer=optimizer)
+    s = method_strengths(m, q, cfg.n_steps(n), cfg.batch_size)
+    held = {"features": torch.tensor(rng.normal(size=(50, d)), dtype=torch.float32)}
+    head = FeatureHead(d, 3, mean=x.mean(0), std=x.std(0), seed=seed)
+    torch.nn.init.normal_(head.net.weight, std=0.3)  # a non-uniform initial model
+    return train(head, {"features": x}, q, L.get_loss(m.loss), cfg, seed=seed,
+                 strengths=s, strengths_over=m.over, heldout=held).extra
+
+
+SPECS = ["ve+budget:budget=4", "ve+geometric:first=2,ratio=0.9@steps", "ve+constant:value=3",
+         "tempered+budget:budget=4", "tempered+confidence:budget=30", "xent", "logconf"]
+
+
+@pytest.mark.parametrize("spec", SPECS)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_sgd_movement_never_exceeds_the_certificate(spec, seed):
+    e = _run(spec, "sgd", seed, lr=0.5)
+    assert e["certificate"] == ""
+    assert math.isfinite(e["distance_bound"])
+    assert 0 < e["param_distance"] <= e["distance_bound"]
+    assert 0 <= e["kl_from_init"] <= e["kl_bound"]
+
+
+def test_adam_breaks_the_same_formula():
+    # Adam's step ~ lr per coordinate whatever the strength: a budget of 0.05 moves it far
+    e = _run("ve+budget:budget=0.05", "adam", 0, lr=0.05)
+    assert e["certificate"].startswith("optimizer 'adam'") and math.isnan(e["distance_bound"])
+    # what the SGD formula would have certified for the same lr and strengths: sum eta s g * X
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 6)) * rng.uniform(0.5, 3, 6)
+    z = (x - x.mean(0)) / x.std(0, ddof=1)
+    would_be = e["lr_strength_sum"] * np.sqrt((z**2).sum(1) + 1).max()
+    assert e["param_distance"] > 5 * would_be
+
+
+def test_invalid_settings_are_not_certified():
+    assert C.certificate_valid(TrainConfig(optimizer="sgd", weight_decay=0.1)).startswith("weight")
+    assert "KL" in C.certificate_valid(TrainConfig(optimizer="sgd", anchor="kl", anchor_weight=1))
+    assert C.certificate_valid(TrainConfig(optimizer="sgd", anchor="l2", anchor_weight=1.0)) == ""
+    hidden = FeatureHead(4, 2, hidden=8)
+    assert C.input_scales(hidden, {"features": torch.zeros(3, 4)}) is None
+    assert math.isnan(C.kl_bound(1.0, None))
+
+
+def test_kl_bound_formula_on_random_logit_shifts():
+    rng = np.random.default_rng(4)
+    for _ in range(200):
+        c = rng.integers(2, 6)
+        z = rng.normal(0, 4, size=(1, c))
+        delta = rng.normal(0, rng.uniform(0.01, 10), size=(1, c))
+        norm = np.linalg.norm(delta)
+        assert C.prediction_kl(z + delta, z) <= min(norm**2 / 4, math.sqrt(2) * norm) + 1e-12
