@@ -182,6 +182,9 @@ def load_tokenizer(spec: ModelSpec | str):
         raise FileNotFoundError(f"cannot load the tokenizer of {spec.source!r}: {err}") from None
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
+    # pooling (``last`` = mask.sum - 1) and batch trimming assume right padding; gemma's
+    # tokenizer pads on the left by default (its features were then pad-token garbage)
+    tokenizer.padding_side = "right"
     return tokenizer
 
 
@@ -231,6 +234,9 @@ def load_backbone(spec: ModelSpec | str):
         raise FileNotFoundError(f"cannot load model {spec.source!r}: {err}") from None
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
+    # pooling (``last`` = mask.sum - 1) and batch trimming assume right padding; gemma's
+    # tokenizer pads on the left by default (its features were then pad-token garbage)
+    tokenizer.padding_side = "right"
     return backbone, tokenizer
 
 

@@ -49,3 +49,16 @@ def test_tiny_models_are_seeded():
     c, _ = build_classifier("tiny-bert:hidden=16,layers=1,seed=6", 2)
     pa, pb, pc = (next(m.backbone.parameters()) for m in (a, b, c))
     assert torch.equal(pa, pb) and not torch.equal(pa, pc)
+
+
+def test_tokenizers_pad_on_the_right_even_when_saved_left(tmp_path):
+    # last-token pooling and batch trimming assume right padding; gemma's tokenizer pads left
+    from bayes_w2s.neural.models import load_tokenizer
+
+    tok = load_tokenizer("minilm")
+    tok.padding_side = "left"
+    tok.save_pretrained(tmp_path)
+    again = load_tokenizer(str(tmp_path))
+    assert again.padding_side == "right"
+    enc = again(["a b", "a b c d e"], padding="max_length", max_length=8)
+    assert enc["attention_mask"][0][:2] == [1, 1] and enc["attention_mask"][0][-1] == 0
