@@ -3,6 +3,9 @@
     bayes-w2s neural run --weak W --strong S --dataset D --method M --seeds 0,1,2 [--mode features]
     bayes-w2s neural compare [--weak minilm-l0 --strong minilm] [--methods m1,m2,...] [--seeds 0,1,2]
     bayes-w2s neural mimicry [--methods ...] [--n-grid 250,1000,4000] [--steps-grid 50,200,800]
+    bayes-w2s neural ladder --models minilm-l1,minilm,mpnet [--dataset rotten_tomatoes:n=4500]
+    bayes-w2s neural assets mpnet gemma-270m     (download, verify and unpack the larger models)
+    bayes-w2s neural reward [--weak W --strong S] (pairwise reward models; `reward --help`)
 
 Methods: ``xent``, ``logconf``, ``product``, ``ve[+SCHEDULE][@steps]``,
 ``tempered[+SCHEDULE][@steps]`` with SCHEDULE a bayes_w2s schedule spec such as
