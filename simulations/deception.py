@@ -43,8 +43,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from bayes_w2s.simulations._world import rules_for, split_specs
+from bayes_w2s.simulations._world import rules_for
 from bayes_w2s.simulations.reward_model import (
+    PrefWorldConfig,
     make_pref_world,
     make_read,
     strong_log_prior,
@@ -55,7 +56,6 @@ from bayes_w2s.hypotheses import HypothesisSpace, Model
 from bayes_w2s.labels import label_sampler
 from bayes_w2s.metrics import PGRUndefinedWarning, pgr
 from bayes_w2s.preferences import bt_log_probs, pairwise_accuracy
-from bayes_w2s.schedules import make_schedule
 from bayes_w2s.trajectory import run_trajectories
 
 __all__ = ["AUDITS", "FIGURES", "LABEL_REGIONS", "Config", "audit_mask", "deceptive_log_probs", "run", "summarize"]
@@ -65,10 +65,11 @@ LABEL_REGIONS = ("audited", "all")
 
 
 @dataclass(frozen=True)
-class Config:
-    """Fields that determine the result; ``bayes-w2s run deception --field value``."""
+class Config(PrefWorldConfig):
+    """Fields that determine the result; ``bayes-w2s run deception --field value``.
 
-    seed: int = 0
+    The preference world's fields come from :class:`~bayes_w2s.simulations.reward_model.PrefWorldConfig`."""
+
     replicates: int = 30
     n: int = 5000
     audited_fractions: tuple = (0.1, 0.25, 0.5, 0.75, 0.9)
@@ -78,28 +79,11 @@ class Config:
     n_deceptive: int = 8
     flip_fraction: float = 0.5
     truth_in_space: bool = True
-    n_gt: int = 40
-    n_train_items: int = 200
-    n_test_items: int = 300
-    n_train_pairs: int = 400
-    n_test_pairs: int = 1000
-    beta: float = 10.0
-    weak_cells: int = 3
-    weak_angles: int = 12
-    strong_angles: int = 72
-    kappa: float = 200.0
-    n_distractors: int = 7
-    truth_in_prior: bool = True
-    tempered_weight: float = 0.1
-    ve_strength: float = 0.1
-    bounded_schedules: str = "pseries:c=20,p=2;geometric:first=1,ratio=0.99"
+
+    COUNTS = PrefWorldConfig.COUNTS + ("n_deceptive",)
 
     def __post_init__(self) -> None:
-        for name in ("replicates", "n", "n_deceptive", "n_gt", "n_train_items", "n_test_items", "n_train_pairs",
-                     "n_test_pairs", "weak_cells", "weak_angles", "strong_angles"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or int(value) != value or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        super().__post_init__()
         fr = np.asarray(self.audited_fractions, float)
         if fr.ndim != 1 or fr.size == 0 or np.any(fr <= 0) or np.any(fr > 1):
             raise ValueError(f"audited_fractions must lie in (0, 1], got {self.audited_fractions!r}")
@@ -112,14 +96,6 @@ class Config:
             raise ValueError(f"label_region must be one of {', '.join(LABEL_REGIONS)}, got {self.label_region!r}")
         if not 0 < self.flip_fraction <= 1:
             raise ValueError(f"flip_fraction must lie in (0, 1], got {self.flip_fraction!r}")
-        if not np.isfinite(self.beta) or self.beta <= 0 or not np.isfinite(self.kappa) or self.kappa < 0:
-            raise ValueError(f"beta must be > 0 and kappa >= 0, got beta={self.beta!r}, kappa={self.kappa!r}")
-        if self.tempered_weight <= 0 or self.ve_strength <= 0:
-            raise ValueError("tempered_weight and ve_strength must be positive")
-        for spec in split_specs(self.bounded_schedules):
-            sched = make_schedule(spec)
-            if not sched.bounded or sched.needs_n_total or sched.needs_confidence:
-                raise ValueError(f"bounded_schedules: {spec!r} must be a bounded per-index schedule")
 
 
 def audit_mask(weak_p: np.ndarray, fraction: float, how: str, rng: np.random.Generator) -> np.ndarray:

@@ -81,13 +81,12 @@ STRONG_VARIANTS = ("contains weak", "grammatical")
 
 
 @dataclass(frozen=True)
-class Config:
-    """Fields that determine the result; ``bayes-w2s run reward_model --field value``."""
+class PrefWorldConfig:
+    """The preference world and the rules compared; shared by ``reward_model`` and ``deception``."""
 
     seed: int = 0
     replicates: int = 20
     n: int = 20_000
-    per_decade: int = 4
     n_gt: int = 40
     n_train_items: int = 200
     n_test_items: int = 300
@@ -100,14 +99,16 @@ class Config:
     kappa: float = 200.0
     n_distractors: int = 7
     truth_in_prior: bool = True
-    weak_labels: str = "per-token"
     tempered_weight: float = 0.1
     ve_strength: float = 0.1
     bounded_schedules: str = "pseries:c=20,p=2;geometric:first=1,ratio=0.99"
 
+    #: integer fields that must be >= 1 (a subclass adds its own)
+    COUNTS = ("replicates", "n", "n_gt", "n_train_items", "n_test_items", "n_train_pairs", "n_test_pairs",
+              "weak_cells", "weak_angles", "strong_angles")
+
     def __post_init__(self) -> None:
-        for name in ("replicates", "n", "per_decade", "n_gt", "n_train_items", "n_test_items", "n_train_pairs",
-                     "n_test_pairs", "weak_cells", "weak_angles", "strong_angles"):
+        for name in self.COUNTS:
             value = getattr(self, name)
             if isinstance(value, bool) or int(value) != value or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -120,14 +121,27 @@ class Config:
             raise ValueError(f"kappa must be >= 0, got {self.kappa!r}")
         if self.n_distractors < 0 or (not self.truth_in_prior and self.n_distractors < 1):
             raise ValueError(f"n_distractors must be >= 0 (>= 1 without the truth in the prior), got {self.n_distractors}")
-        if self.weak_labels not in MODES:
-            raise ValueError(f"weak_labels must be one of {', '.join(MODES)}, got {self.weak_labels!r}")
         if self.tempered_weight <= 0 or self.ve_strength <= 0:
             raise ValueError("tempered_weight and ve_strength must be positive")
         for spec in split_specs(self.bounded_schedules):
             sched = make_schedule(spec)
             if not sched.bounded or sched.needs_n_total or sched.needs_confidence:
                 raise ValueError(f"bounded_schedules: {spec!r} must be a bounded per-index schedule")
+
+
+@dataclass(frozen=True)
+class Config(PrefWorldConfig):
+    """Fields that determine the result; ``bayes-w2s run reward_model --field value``."""
+
+    per_decade: int = 4
+    weak_labels: str = "per-token"
+
+    COUNTS = PrefWorldConfig.COUNTS + ("per_decade",)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.weak_labels not in MODES:
+            raise ValueError(f"weak_labels must be one of {', '.join(MODES)}, got {self.weak_labels!r}")
 
 
 class PrefWorld(NamedTuple):
