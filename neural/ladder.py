@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bayes_w2s.runs import atomic_write_csv, save_figure, write_run
+from bayes_w2s.runs import save_figure, write_run
 
 from .cache import ArrayCache, cache_key
 from .evaluate import bootstrap_pgr
@@ -199,8 +199,7 @@ def write_ladder(
     folder = Path(root) / (
         f"neural_ladder__{tag}__{cfg.base.mode}__{cache_key(config_to_dict(cfg))[:8]}"
     )
-    write_run(folder, "neural_ladder", cfg, rows, extra=extra)
-    atomic_write_csv(summary, folder / "ladder.csv")
+    write_run(folder, "neural_ladder", cfg, rows, extra=extra, tables={"ladder.csv": summary})
     if figure and len(summary):
         save_figure(plot_ladder(summary), folder / "ladder")
     return folder
