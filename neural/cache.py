@@ -15,6 +15,8 @@ import hashlib
 import json
 import os
 import tempfile
+import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,6 +35,20 @@ def cache_key(parts: dict) -> str:
     """sha256 (first 20 hex digits) of the canonical JSON of ``parts`` plus the cache version."""
     text = json.dumps({"v": CACHE_VERSION, **parts}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def _load_intact(path: Path) -> dict[str, np.ndarray] | None:
+    """The arrays of a cache entry, or None if it is unreadable (truncated, not a zip, a
+    damaged member) or holds a non-finite float (NaN soft labels are never a valid entry)."""
+    try:
+        with np.load(path) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error):
+        return None
+    for value in arrays.values():
+        if np.issubdtype(value.dtype, np.floating) and not np.all(np.isfinite(value)):
+            return None
+    return arrays
 
 
 class ArrayCache:
@@ -56,13 +72,11 @@ class ArrayCache:
     ) -> dict[str, np.ndarray]:
         path = self.path(kind, parts)
         if self.enabled and path.is_file():
-            try:
-                with np.load(path) as data:
-                    arrays = {k: data[k] for k in data.files}
+            arrays = _load_intact(path)
+            if arrays is not None:
                 self.hits[kind] = self.hits.get(kind, 0) + 1
                 return arrays
-            except (OSError, ValueError):  # a damaged entry: recompute it
-                path.unlink(missing_ok=True)
+            path.unlink(missing_ok=True)  # damaged or non-finite: drop it and recompute
         self.misses[kind] = self.misses.get(kind, 0) + 1
         arrays = {k: np.asarray(v) for k, v in fn().items()}
         if self.enabled:

@@ -25,6 +25,7 @@ Model specs (:meth:`ModelSpec.parse`):
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 import warnings
@@ -79,6 +80,35 @@ def _mpnet_path() -> str:
             "(or set BAYES_W2S_MPNET to a folder holding config.json)"
         )
     return str(path)
+
+
+ALIASES = ("minilm", "mpnet", "gemma-270m")
+
+
+def content_fingerprint(path: str | os.PathLike) -> str:
+    """sha256 over ``(relative name, size, sha256 of bytes)`` of every file under ``path``
+    (or of the file itself); memoized per ``(path, size, mtime)`` so a run hashes each file once."""
+    import hashlib
+
+    root = Path(path)
+    files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
+    outer = hashlib.sha256()
+    for f in files:
+        st = f.stat()
+        rel = f.name if f == root else str(f.relative_to(root))
+        outer.update(f"{rel}|{st.st_size}|{_file_sha256(str(f), st.st_size, st.st_mtime_ns)}\n".encode())
+    return outer.hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=256)
+def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def _gguf_file(spec_source: str) -> tuple[str, str] | None:
@@ -137,8 +167,15 @@ class ModelSpec:
         return cls(name, layers, tuple(sorted(params.items())))
 
     def key(self) -> str:
+        """Cache identity. A local folder or file is identified by its *contents*
+        (:func:`content_fingerprint`), not its path, so swapping the weights at a path
+        invalidates what was cached for it; the aliases (minilm, mpnet, gemma-270m) are
+        versioned assets whose files are checksummed when installed."""
         extra = ",".join(f"{k}={v}" for k, v in self.params)
-        return f"{self.source}|layers={self.layers}|{extra}"
+        key = f"{self.source}|layers={self.layers}|{extra}"
+        if self.source not in ALIASES and not self.source.startswith("tiny-") and Path(self.source).exists():
+            key += f"|content={content_fingerprint(self.source)}"
+        return key
 
     def path(self) -> str:
         """Folder or hub name to hand to ``from_pretrained``."""
