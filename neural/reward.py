@@ -22,6 +22,15 @@ RM is trained on those; the ceiling is the strong RM on ground-truth pairs of th
 items. Metric: pairwise accuracy on test pairs. The *same* weak -> strong pair and items are
 also run as classification (two-class heads on single snippets, the same losses and loop),
 so PGR for reward modeling and for classification are paired by seed.
+
+Options for a capability ladder (``docs/findings/reward_neural_ladder.md``): ``dataset`` (a
+:func:`~.data.load_dataset` spec such as ``rotten_tomatoes:n=4500``, so cached features are
+hit); ``equal_gt`` (Burns protocol: the ceiling trains on the *same* ground-truth items, or
+pairs, as the weak model, so weak and ceiling see equal ground truth); ``student_optimizer`` /
+``student_lr`` (the students' optimizer, e.g. SGD where a VE budget binds, with Adam weak
+models and ceilings); ``pair_metric`` (also score the *classification* heads on the test
+pairs, ``a`` preferred iff its class-1 logit margin is larger, i.e. their AUC on the pairs:
+rows with ``task = "classification@pairs"``, which separate the task from the metric).
 """
 
 from __future__ import annotations
@@ -47,6 +56,7 @@ __all__ = [
     "load_features",
     "main",
     "pair_logits",
+    "pair_scores",
     "plot_reward",
     "predict",
     "preference_pairs",
@@ -57,6 +67,7 @@ __all__ = [
 ]
 
 TASKS = ("preference", "classification")
+PAIR_SCORED = "classification@pairs"
 
 
 @dataclass(frozen=True)
@@ -75,6 +86,11 @@ class RewardConfig:
     lr: float = 1e-3
     max_length: int = 64
     optimizer: str = "adam"
+    dataset: str = "rotten_tomatoes"
+    equal_gt: bool = False
+    student_optimizer: str | None = None  # None: the same as ``optimizer``
+    student_lr: float | None = None  # None: the same as ``lr``
+    pair_metric: bool = False
 
     def __post_init__(self) -> None:
         for name in ("n_weak_train", "n_weak_label", "n_test", "steps", "batch_size"):
@@ -85,8 +101,12 @@ class RewardConfig:
             raise ValueError("seeds must be non-empty")
         if not np.isfinite(self.lr) or self.lr <= 0:
             raise ValueError(f"lr must be positive, got {self.lr!r}")
-        if self.optimizer not in ("adam", "sgd"):
-            raise ValueError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
+        for name in ("optimizer", "student_optimizer"):
+            value = getattr(self, name)
+            if value not in ("adam", "sgd") and not (name == "student_optimizer" and value is None):
+                raise ValueError(f"{name} must be 'adam' or 'sgd', got {value!r}")
+        if self.student_lr is not None and (not np.isfinite(self.student_lr) or self.student_lr <= 0):
+            raise ValueError(f"student_lr must be positive, got {self.student_lr!r}")
         for m in self.methods:
             MethodSpec.parse(m)  # raises with the bad name
 
@@ -123,32 +143,47 @@ def _logits(head, feats, idx):
 
 
 def train_head(feats: np.ndarray, idx: np.ndarray, targets: np.ndarray, method: str, cfg: RewardConfig,
-               seed: int) -> FeatureHead:
+               seed: int, *, student: bool = False) -> FeatureHead:
     """Train a reward head (``idx (n, 2)`` pairs) or a classifier (``idx (n,)`` items) with Adam.
 
     ``targets (n, 2)`` are soft labels over ("b preferred", "a preferred") or the classes.
     Strengths of ``ve``/``tempered`` come from the method's schedule over the n examples and
     are applied at every visit. ``cfg.optimizer``: Adam (the peers' default; scale-invariant,
     so strengths that are constant over examples change nothing) or SGD (steps proportional
-    to the gradient, so a bounded schedule bounds the movement of the head).
+    to the gradient, so a bounded schedule bounds the movement of the head). ``student=True`` uses
+    ``cfg.student_optimizer`` / ``cfg.student_lr`` where set.
+
+    Batches are drawn with replacement; visit ``v = step * batch_size + j`` of example ``i`` is
+    indexed ``(v // n) * n + i`` in an ``@visits`` (run-level) schedule, so a budget ``B`` spends
+    at most ``B`` over the whole run.
     """
     spec = MethodSpec.parse(method)
     loss_fn = get_loss(spec.loss)
-    strengths = method_strengths(spec, targets, cfg.steps)
+    strengths = method_strengths(spec, targets, cfg.steps, cfg.batch_size)
+    optimizer, lr = cfg.optimizer, cfg.lr
+    if student:
+        optimizer = cfg.student_optimizer or optimizer
+        lr = cfg.student_lr or lr
     x = torch.as_tensor(feats, dtype=torch.float32)
     train_items = np.unique(idx)
     mean, std = feats[train_items].mean(0), feats[train_items].std(0) + 1e-6
     head = FeatureHead(feats.shape[1], 1 if idx.ndim == 2 else 2, mean=mean, std=std, seed=seed)
     # Adam is invariant to rescaling the loss, so a schedule's total bounds nothing under it;
     # with SGD the step is proportional to the (bounded) VE gradient and the budget binds.
-    opt = (torch.optim.SGD if cfg.optimizer == "sgd" else torch.optim.Adam)(head.parameters(), lr=cfg.lr)
+    opt = (torch.optim.SGD if optimizer == "sgd" else torch.optim.Adam)(head.parameters(), lr=lr)
     gen = np.random.default_rng([seed, 7])
     t_idx, t_q = torch.as_tensor(idx), torch.as_tensor(targets, dtype=torch.float32)
     for step in range(cfg.steps):
         b = gen.integers(0, len(idx), cfg.batch_size)
         s = None
         if strengths is not None:
-            s = strengths[b] if spec.over == "examples" else np.full(cfg.batch_size, strengths[step])
+            if spec.over == "visits":
+                v = step * cfg.batch_size + np.arange(cfg.batch_size)
+                s = strengths[(v // len(idx)) * len(idx) + b]
+            elif spec.over == "per_pass":
+                s = strengths[b]
+            else:
+                s = np.full(cfg.batch_size, strengths[step])
         loss = loss_fn(_logits(head, x, t_idx[b]), t_q[b], step_frac=step / cfg.steps, strengths=s)
         opt.zero_grad()
         loss.backward()
@@ -161,6 +196,15 @@ def predict(head: FeatureHead, feats: np.ndarray, idx: np.ndarray) -> np.ndarray
     """``P(label 1)`` per pair (``a`` preferred) or per item (class 1): ``(n,)``."""
     logits = _logits(head, torch.as_tensor(feats, dtype=torch.float32), torch.as_tensor(idx))
     return torch.softmax(logits, -1)[:, 1].numpy()
+
+
+@torch.no_grad()
+def pair_scores(head: FeatureHead, feats: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """A two-class classifier scored on pairs: ``sigmoid(m(a) - m(b))`` with ``m`` its class-1
+    logit margin, so ``> 0.5`` iff ``a`` looks the more positive; its pair accuracy is its AUC."""
+    logits = head(torch.as_tensor(feats, dtype=torch.float32))
+    m = (logits[:, 1] - logits[:, 0]).numpy()
+    return 1.0 / (1.0 + np.exp(-(m[pairs[:, 0]] - m[pairs[:, 1]])))
 
 
 def _acc(p: np.ndarray, y: np.ndarray) -> float:
@@ -181,37 +225,43 @@ def run_seed(cfg: RewardConfig, f_weak: np.ndarray, f_strong: np.ndarray, labels
     a, b = cfg.n_weak_train, cfg.n_weak_train + cfg.n_weak_label
     split = {"train": perm[:a], "label": perm[a:b], "test": perm[b:need]}
     rows = []
+    test_pairs = None
     for task in TASKS:
         if task == "preference":
             data = {k: preference_pairs(labels, v, len(v), rng) for k, v in split.items()}
+            test_pairs = data["test"]
         else:
             data = {k: (v, labels[v]) for k, v in split.items()}
         (tr_idx, tr_y), (lb_idx, lb_y), (te_idx, te_y) = data["train"], data["label"], data["test"]
         weak = train_head(f_weak, tr_idx, _onehot(tr_y), "xent", cfg, seed)
         q = predict(weak, f_weak, lb_idx)  # weak soft labels
-        acc_weak = _acc(predict(weak, f_weak, te_idx), te_y)
-        ceiling = train_head(f_strong, lb_idx, _onehot(lb_y), "xent", cfg, seed)
-        acc_ceiling = _acc(predict(ceiling, f_strong, te_idx), te_y)
+        # Burns (equal_gt): the ceiling learns from the weak model's own ground truth
+        c_idx, c_y = (tr_idx, tr_y) if cfg.equal_gt else (lb_idx, lb_y)
+        ceiling = train_head(f_strong, c_idx, _onehot(c_y), "xent", cfg, seed)
         q2 = np.stack([1 - q, q], axis=1).astype(np.float32)
+        scored = [(task, lambda h, f, i=te_idx: predict(h, f, i), te_y)]
+        if task == "classification" and cfg.pair_metric:
+            te_pairs, te_pair_y = test_pairs
+            scored.append((PAIR_SCORED, lambda h, f, i=te_pairs: pair_scores(h, f, i), te_pair_y))
         for method in cfg.methods:
-            student = train_head(f_strong, lb_idx, q2, method, cfg, seed)
-            p = predict(student, f_strong, te_idx)
-            p_weak = predict(weak, f_weak, te_idx)
-            wrong = (p_weak > 0.5) != (te_y == 1)
-            rows.append({"seed": seed, "task": task, "method": method, "acc_weak": acc_weak, "acc_w2s": _acc(p, te_y),
-                         "acc_ceiling": acc_ceiling,
-                         "agree_weak_err": float(np.mean((p > 0.5)[wrong] == (p_weak > 0.5)[wrong])) if wrong.any()
-                         else np.nan})
+            student = train_head(f_strong, lb_idx, q2, method, cfg, seed, student=True)
+            for name, score, y in scored:
+                p, p_weak = score(student, f_strong), score(weak, f_weak)
+                wrong = (p_weak > 0.5) != (y == 1)
+                rows.append({"seed": seed, "task": name, "method": method, "acc_weak": _acc(p_weak, y),
+                             "acc_w2s": _acc(p, y), "acc_ceiling": _acc(score(ceiling, f_strong), y),
+                             "agree_weak_err": float(np.mean((p > 0.5)[wrong] == (p_weak > 0.5)[wrong]))
+                             if wrong.any() else np.nan})
     return pd.DataFrame(rows)
 
 
 def load_features(cfg: RewardConfig, *, cache=None, progress: bool = False):
-    """Weak and strong cached features of the Rotten Tomatoes snippets, and the labels."""
+    """Weak and strong cached features of ``cfg.dataset`` (two classes), and the labels."""
     from .cache import ArrayCache
-    from .data import load_rotten_tomatoes
+    from .data import load_dataset
     from .features import cached_features
 
-    data = load_rotten_tomatoes()
+    data = load_dataset(cfg.dataset)
     cache = cache or ArrayCache()
     f_weak = cached_features(cfg.weak, data, cache, max_length=cfg.max_length, progress=progress)
     f_strong = cached_features(cfg.strong, data, cache, max_length=cfg.max_length, progress=progress)
@@ -229,7 +279,8 @@ def run_reward(cfg: RewardConfig, f_weak=None, f_strong=None, labels=None, *, ca
 def summarize_reward(rows: pd.DataFrame, *, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
     """Per task and method: mean accuracies, PGR of means with a seed-bootstrap 95% CI; and per
     method the paired difference ``PGR_preference - PGR_classification`` (per-seed PGRs; mean and
-    a bootstrap CI over seeds), in rows with ``task = "difference"``."""
+    a bootstrap CI over seeds), in rows with ``task = "difference"`` (and against the
+    classification heads scored on pairs, ``"difference@pairs"``, when those rows exist)."""
     out = []
     for (task, method), g in rows.groupby(["task", "method"], sort=False):
         point, lo, hi = bootstrap_pgr(g.acc_weak, g.acc_w2s, g.acc_ceiling, n_boot=n_boot, seed=seed)
@@ -241,14 +292,17 @@ def summarize_reward(rows: pd.DataFrame, *, n_boot: int = 2000, seed: int = 0) -
         per = rows.assign(pgr=pgr(rows.acc_weak.to_numpy(), rows.acc_w2s.to_numpy(), rows.acc_ceiling.to_numpy()))
     wide = per.pivot_table(index=["method", "seed"], columns="task", values="pgr")
     rng = np.random.default_rng(seed)
-    for method, g in wide.groupby(level="method", sort=False):
-        d = (g["preference"] - g["classification"]).dropna().to_numpy()
-        if d.size == 0:
+    for other, tag in (("classification", "difference"), (PAIR_SCORED, "difference@pairs")):
+        if other not in wide:
             continue
-        boots = d[rng.integers(0, d.size, (n_boot, d.size))].mean(1) if d.size > 1 else np.array([np.nan])
-        out.append({"task": "difference", "method": method, "n_seeds": d.size, "pgr": d.mean(),
-                    "pgr_lo": np.nanquantile(boots, 0.025) if d.size > 1 else np.nan,
-                    "pgr_hi": np.nanquantile(boots, 0.975) if d.size > 1 else np.nan})
+        for method, g in wide.groupby(level="method", sort=False):
+            d = (g["preference"] - g[other]).dropna().to_numpy()
+            if d.size == 0:
+                continue
+            boots = d[rng.integers(0, d.size, (n_boot, d.size))].mean(1) if d.size > 1 else np.array([np.nan])
+            out.append({"task": tag, "method": method, "n_seeds": d.size, "pgr": d.mean(),
+                        "pgr_lo": np.nanquantile(boots, 0.025) if d.size > 1 else np.nan,
+                        "pgr_hi": np.nanquantile(boots, 0.975) if d.size > 1 else np.nan})
     return pd.DataFrame(out)
 
 
@@ -257,12 +311,14 @@ def plot_reward(summary: pd.DataFrame, ax=None):
     from bayes_w2s.style import new_axes
 
     fig, ax = new_axes(ax, figsize=(6.5, 4))
-    methods = list(dict.fromkeys(summary[summary.task != "difference"].method))
-    for i, task in enumerate(TASKS):
+    methods = list(dict.fromkeys(summary[~summary.task.str.startswith("difference")].method))
+    tasks = [t for t in (*TASKS, PAIR_SCORED) if (summary.task == t).any()]
+    labels = {"preference": "reward model (pairs)", "classification": "classification",
+              PAIR_SCORED: "classification, scored on pairs"}
+    for i, task in enumerate(tasks):
         s = summary[summary.task == task].set_index("method").reindex(methods)
-        x = np.arange(len(methods)) + (i - 0.5) * 0.3
-        ax.errorbar(x, s.pgr, yerr=[s.pgr - s.pgr_lo, s.pgr_hi - s.pgr], fmt="o", capsize=3,
-                    label="reward model (pairs)" if task == "preference" else "classification")
+        x = np.arange(len(methods)) + (i - (len(tasks) - 1) / 2) * 0.25
+        ax.errorbar(x, s.pgr, yerr=[s.pgr - s.pgr_lo, s.pgr_hi - s.pgr], fmt="o", capsize=3, label=labels[task])
     ax.axhline(0, color="grey", lw=0.8, ls=":")
     ax.set_xticks(np.arange(len(methods)), methods, rotation=20, ha="right")
     ax.set_ylabel("PGR (pairwise / test accuracy), 95% CI over seeds")
@@ -284,18 +340,28 @@ def main(argv=None) -> int:
         p.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(d, name))
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--optimizer", choices=("adam", "sgd"), default=d.optimizer)
+    p.add_argument("--dataset", default=d.dataset, help="e.g. rotten_tomatoes:n=4500 (the ladder's cached subsample)")
+    p.add_argument("--equal-gt", action="store_true",
+                   help="Burns protocol: the ceiling trains on the weak model's ground-truth split")
+    p.add_argument("--student-optimizer", choices=("adam", "sgd"), default=None, help="default: --optimizer")
+    p.add_argument("--student-lr", type=float, default=None, help="default: --lr")
+    p.add_argument("--pair-metric", action="store_true",
+                   help="also score the classification heads on the test pairs (task classification@pairs)")
     p.add_argument("--out", default="runs")
     a = p.parse_args(argv)
     cfg = RewardConfig(a.weak, a.strong, tuple(int(s) for s in a.seeds.split(",") if s.strip()), a.n_weak_train,
                        a.n_weak_label, a.n_test, tuple(m.strip() for m in a.methods.split(";") if m.strip()), a.steps,
-                       a.batch_size, a.lr, optimizer=a.optimizer)
+                       a.batch_size, a.lr, optimizer=a.optimizer, dataset=a.dataset, equal_gt=a.equal_gt,
+                       student_optimizer=a.student_optimizer, student_lr=a.student_lr, pair_metric=a.pair_metric)
     rows = run_reward(cfg)
     summary = summarize_reward(rows)
     print(summary.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     import matplotlib
 
     matplotlib.use("Agg")
-    folder = Path(a.out) / f"neural_reward__{cfg.weak}_to_{cfg.strong}__{cfg.optimizer}"
+    tag = "" if cfg.dataset == "rotten_tomatoes" else "__" + cfg.dataset.replace("/", "-").replace(":", "-")
+    opt = cfg.optimizer + (f"-student-{cfg.student_optimizer}" if cfg.student_optimizer else "")
+    folder = Path(a.out) / f"neural_reward__{cfg.weak}_to_{cfg.strong}__{opt}{tag}{'__equal-gt' if cfg.equal_gt else ''}"
     write_run(folder, "neural_reward", cfg, rows, tables={"pgr.csv": summary})
     save_figure(plot_reward(summary), folder / "pgr")
     print(f"wrote {folder}")

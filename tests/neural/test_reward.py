@@ -97,3 +97,49 @@ def test_config_validation():
         RewardConfig(methods=("nonsense",))
     with pytest.raises(ValueError, match="optimizer"):
         RewardConfig(optimizer="lbfgs")
+
+
+def test_ladder_options_equal_gt_student_optimizer_and_pair_metric():
+    weak, strong, y = _synthetic(n=900)
+    base = {"seeds": (0, 1), "n_weak_train": 200, "n_weak_label": 300, "n_test": 300, "steps": 60,
+            "batch_size": 32, "lr": 1e-2, "methods": ("xent", "ve+budget:budget=20")}
+    rows = run_reward(RewardConfig(**base, equal_gt=True, pair_metric=True, student_optimizer="sgd",
+                                   student_lr=0.5), weak, strong, y)
+    assert set(rows.task) == {"preference", "classification", "classification@pairs"} and len(rows) == 2 * 3 * 2
+    # equal ground truth changes only the ceiling: the weak model and its labels are the same
+    plain = run_reward(RewardConfig(**base, pair_metric=True, student_optimizer="sgd", student_lr=0.5), weak, strong, y)
+    np.testing.assert_array_equal(rows.acc_weak, plain.acc_weak)
+    np.testing.assert_array_equal(rows.acc_w2s, plain.acc_w2s)
+    assert not np.array_equal(rows.acc_ceiling, plain.acc_ceiling)
+    # the student optimizer moves only the students
+    adam = run_reward(RewardConfig(**base, equal_gt=True, pair_metric=True), weak, strong, y)
+    np.testing.assert_array_equal(rows.acc_ceiling, adam.acc_ceiling)
+    assert not np.array_equal(rows.acc_w2s, adam.acc_w2s)
+    # scored on pairs, a classifier's accuracy is its AUC on those pairs; the weak model's
+    # pair accuracy differs from its single-snippet accuracy
+    pairs = rows[rows.task == "classification@pairs"].set_index(["seed", "method"])
+    single = rows[rows.task == "classification"].set_index(["seed", "method"])
+    assert pairs.acc_ceiling.between(0.5, 1).all() and not np.allclose(pairs.acc_weak, single.acc_weak)
+    summary = summarize_reward(rows, n_boot=100)
+    assert {"difference", "difference@pairs"} <= set(summary.task)
+
+
+def test_pair_scores_rank_by_class_margin():
+    head = FeatureHead(1, 2, seed=0)
+    with torch.no_grad():
+        head.net.weight.copy_(torch.tensor([[-1.0], [1.0]]))
+    feats = np.array([[0.0], [1.0], [2.0]], np.float32)
+    from bayes_w2s.neural.reward import pair_scores
+
+    p = pair_scores(head, feats, np.array([[2, 0], [0, 1]]))
+    assert p[0] > 0.5 > p[1]
+
+
+def test_run_level_budget_is_spent_once_over_the_run():
+    from bayes_w2s.neural.methods import MethodSpec, method_strengths
+
+    q = np.full((300, 2), 0.5, np.float32)
+    cfg = RewardConfig(steps=100, batch_size=64)
+    s = method_strengths(MethodSpec.parse("ve+budget:budget=40"), q, cfg.steps, cfg.batch_size)
+    # 100 steps x 64 visits drawn from 300 examples: every visit index exists, total <= 40
+    assert s.size >= cfg.steps * cfg.batch_size and s[: cfg.steps * cfg.batch_size].sum() <= 40 + 1e-9
