@@ -24,13 +24,39 @@ import time
 __all__ = ["main"]
 
 
-def _ints(text: str) -> tuple[int, ...]:
+def _ints(text: str, minimum: int = 0) -> tuple[int, ...]:
+    """Comma-separated integers, at least one, each >= ``minimum``."""
     try:
-        return tuple(int(t) for t in text.split(",") if t.strip())
+        values = tuple(int(t) for t in text.split(",") if t.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected comma-separated integers, got {text!r}"
         ) from None
+    if not values:
+        raise argparse.ArgumentTypeError(f"expected at least one integer, got {text!r}")
+    bad = [v for v in values if v < minimum]
+    if bad:
+        raise argparse.ArgumentTypeError(f"every value must be >= {minimum}, got {bad[0]}")
+    return values
+
+
+def _positive_ints(text: str) -> tuple[int, ...]:
+    return _ints(text, minimum=1)
+
+
+def _count(minimum: int):
+    """An integer option that must be >= ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+
+    return parse
 
 
 def _methods(text: str) -> tuple[str, ...]:
@@ -76,7 +102,7 @@ def _add_pipeline_args(p: argparse.ArgumentParser) -> None:
         default=None,
         help="default: 0-9 (compare, ladder), 0-4 (mimicry), 0-2",
     )
-    g.add_argument("--n-weak-train", type=int, default=4000)
+    g.add_argument("--n-weak-train", type=_count(1), default=4000)
     g.add_argument(
         "--n-weak-gt",
         type=int,
@@ -84,10 +110,10 @@ def _add_pipeline_args(p: argparse.ArgumentParser) -> None:
         help="ground-truth labels the weak model sees (first of weak-train); default 0: all "
         "of it, the same data as the ceiling (Burns protocol); e.g. 250 for a data-starved weak",
     )
-    g.add_argument("--n-weak-label", type=int, default=4000)
-    g.add_argument("--n-test", type=int, default=4000, help="0: all remaining examples")
-    g.add_argument("--max-length", type=int, default=64)
-    g.add_argument("--batch-size", type=int, default=32)
+    g.add_argument("--n-weak-label", type=_count(1), default=4000)
+    g.add_argument("--n-test", type=_count(0), default=4000, help="0: all remaining examples")
+    g.add_argument("--max-length", type=_count(1), default=64)
+    g.add_argument("--batch-size", type=_count(1), default=32)
     g.add_argument(
         "--lr",
         type=float,
@@ -104,7 +130,7 @@ def _add_pipeline_args(p: argparse.ArgumentParser) -> None:
         "--steps", type=int, default=None, help="student optimizer steps (overrides epochs)"
     )
     g.add_argument(
-        "--head-hidden", type=int, default=0, help="MLP head width on features (0: linear)"
+        "--head-hidden", type=_count(0), default=0, help="MLP head width on features (0: linear)"
     )
     g.add_argument(
         "--weak-temperature", default="1", help="temperature of weak soft labels, or 'fit'"
@@ -136,7 +162,7 @@ def _add_pipeline_args(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--eval-every",
-        type=int,
+        type=_count(0),
         default=0,
         help="score a held-out validation split every N steps, keep the best checkpoint",
     )
@@ -319,8 +345,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     _add_pipeline_args(p_mim)
     p_mim.add_argument("--methods", type=_methods, default=DEFAULT_MIMICRY_METHODS)
-    p_mim.add_argument("--n-grid", type=_ints, default=(40, 400, 4000))
-    p_mim.add_argument("--steps-grid", type=_ints, default=(40, 400, 4000))
+    p_mim.add_argument("--n-grid", type=_positive_ints, default=(40, 400, 4000))
+    p_mim.add_argument("--steps-grid", type=_positive_ints, default=(40, 400, 4000))
     p_lad = sub.add_parser(
         "ladder", help="every weak<strong pair of a model ladder at equal ground truth"
     )

@@ -163,6 +163,12 @@ def load_table(path: str | Path) -> TextDataset:
         raise ValueError(f"unsupported data file {path} (use .csv or .jsonl)")
     if not texts:
         raise DataFormatError(f"{path}: no rows")
+    present = sorted(set(labels))
+    if present != list(range(len(present))) or len(present) < 2:
+        raise DataFormatError(
+            f"{path}: labels must be the class indices 0..K-1 with K >= 2 and every class present, "
+            f"got {present[:10]}{' ...' if len(present) > 10 else ''} (a gap would add empty classes)"
+        )
     return TextDataset(tuple(texts), np.asarray(labels), path.stem)
 
 
