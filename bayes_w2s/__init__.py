@@ -1,14 +1,14 @@
 """bayes_w2s: weak-to-strong generalization seen through Bayes.
 
 The core (this package) is numpy/scipy only. ``bayes_w2s.neural`` needs the ``neural``
-extra (torch, transformers); ``bayes_w2s.pymc_models`` the ``pymc`` extra; plotting the
+extra (torch, transformers); ``bayes_w2s.ppl.pymc_models`` the ``pymc`` extra; plotting the
 ``plots`` extra.
 """
 
-from bayes_w2s.asymptotics import BetaPosterior, KLProjection, beta_bernoulli_posterior, kl_projection
-from bayes_w2s.hypotheses import ContainmentReport, HypothesisSpace, Model, containment
-from bayes_w2s.labels import label_sampler, sample_labels
-from bayes_w2s.metrics import (
+from bayes_w2s.core.asymptotics import BetaPosterior, KLProjection, beta_bernoulli_posterior, kl_projection
+from bayes_w2s.core.hypotheses import ContainmentReport, HypothesisSpace, Model, containment
+from bayes_w2s.core.labels import label_sampler, sample_labels
+from bayes_w2s.core.metrics import (
     PGRUndefinedWarning,
     accuracy,
     agreement,
@@ -17,7 +17,7 @@ from bayes_w2s.metrics import (
     pgr,
     posterior_mass,
 )
-from bayes_w2s.schedules import (
+from bayes_w2s.core.schedules import (
     SCHEDULES,
     Budget,
     Coarsened,
@@ -28,9 +28,9 @@ from bayes_w2s.schedules import (
     Schedule,
     make_schedule,
 )
-from bayes_w2s.preferences import kendall_tau, pairwise_accuracy, preference_space
-from bayes_w2s.trajectory import Rule, Trajectories, log_checkpoints, run_trajectories
-from bayes_w2s.updates import (
+from bayes_w2s.core.preferences import kendall_tau, pairwise_accuracy, preference_space
+from bayes_w2s.core.trajectory import Rule, Trajectories, log_checkpoints, run_trajectories
+from bayes_w2s.core.updates import (
     ImpossibleEvidenceError,
     UpdateResult,
     condition,
@@ -45,7 +45,7 @@ from bayes_w2s.updates import (
     weak_label_update,
 )
 
-from bayes_w2s.validation import ImpossiblePriorError, NumericalOverflowError, ValidationError
+from bayes_w2s.core.validation import ImpossiblePriorError, NumericalOverflowError, ValidationError
 
 __version__ = "0.1.0"
 

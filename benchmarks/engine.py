@@ -52,8 +52,8 @@ import numpy as np  # noqa: E402
 from scipy.special import logsumexp  # noqa: E402
 
 from bayes_w2s import Rule, run_trajectories  # noqa: E402
-from bayes_w2s.schedules import PSeries  # noqa: E402
-from bayes_w2s.updates import observation_logliks  # noqa: E402
+from bayes_w2s.core.schedules import PSeries  # noqa: E402
+from bayes_w2s.core.updates import observation_logliks  # noqa: E402
 
 SCHEDULE = PSeries(c=1.0, p=2.0)
 RULES = ("bayes", "ve")

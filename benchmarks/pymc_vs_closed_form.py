@@ -1,8 +1,8 @@
 """NUTS vs the closed form for the tempered Beta–Bernoulli posterior, at matched accuracy.
 
 The tempered posterior of a coin under weak labels ``y_i`` with weights ``w_i`` is
-``Beta(a + sum_i w_i y_i, b + sum_i w_i (1 - y_i))`` (``bayes_w2s.asymptotics``). The
-closed form is exact; NUTS (``bayes_w2s.pymc_models``) is asked for the same two numbers,
+``Beta(a + sum_i w_i y_i, b + sum_i w_i (1 - y_i))`` (``bayes_w2s.core.asymptotics``). The
+closed form is exact; NUTS (``bayes_w2s.ppl.pymc_models``) is asked for the same two numbers,
 posterior mean and sd, to a Monte Carlo standard error of at most ``tol`` posterior sds.
 Draws are doubled until ArviZ's ESS-based MCSE of the mean meets that target, and the
 wall time of the accepted run (model build, compilation, tuning and sampling) is compared
@@ -22,8 +22,8 @@ import warnings
 
 import numpy as np
 
-from bayes_w2s.asymptotics import beta_bernoulli_posterior
-from bayes_w2s.schedules import make_schedule
+from bayes_w2s.core.asymptotics import beta_bernoulli_posterior
+from bayes_w2s.core.schedules import make_schedule
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -40,8 +40,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
-    from bayes_w2s import diagnostics as dg
-    from bayes_w2s import pymc_models as pmm
+    from bayes_w2s.ppl import diagnostics as dg
+    from bayes_w2s.ppl import pymc_models as pmm
 
     rng = np.random.default_rng(args.seed)
     labels = (rng.random(args.n) < 0.3).astype(np.int64)

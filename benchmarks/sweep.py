@@ -59,7 +59,7 @@ def available_parallelism(n: int = 4_000_000) -> float:
 def time_sweep(folder: Path, workers: int, args: argparse.Namespace) -> tuple[float, float]:
     """Seconds of one ``bayes-w2s sweep`` process: as the sweep reports it, and wall clock."""
     cmd = [
-        sys.executable, "-m", "bayes_w2s.cli", "sweep", "misfit",
+        sys.executable, "-m", "bayes_w2s.harness.cli", "sweep", "misfit",
         "--grid", "label_noise=" + ",".join(NOISES), "--seeds", f"0-{args.seeds - 1}",
         "--n-replicates", str(args.replicates), "--executor", args.executor,
         "--workers", str(workers), "--dir", str(folder), "--no-figures", "--no-progress",

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bayes_w2s.runs import config_to_dict, save_figure, write_run
+from bayes_w2s.harness.runs import config_to_dict, save_figure, write_run
 
 from .cache import ArrayCache, cache_key
 from .evaluate import pgr_summary

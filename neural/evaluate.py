@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
-from bayes_w2s.metrics import PGRUndefinedWarning, pgr
+from bayes_w2s.core.metrics import PGRUndefinedWarning, pgr
 
 from .stats import paired_pgr_diff
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bayes_w2s.runs import read_run, save_figure
+from bayes_w2s.harness.runs import read_run, save_figure
 
 __all__ = ["plot_mimicry", "plot_movement", "plot_pgr", "redraw"]
 
@@ -31,7 +31,7 @@ def plot_pgr(summary: pd.DataFrame, ax=None):
     """PGR per method with bootstrap CIs, and paired differences from xent with their CIs."""
     import matplotlib.pyplot as plt
 
-    from bayes_w2s import style
+    from bayes_w2s.harness import style
 
     with style.context():
         if ax is None:
@@ -73,7 +73,7 @@ def plot_pgr(summary: pd.DataFrame, ax=None):
 
 def plot_movement(rows: pd.DataFrame, ax=None):
     """Measured ``||theta_T - theta_0||`` against its certified bound, one point per run."""
-    from bayes_w2s import style
+    from bayes_w2s.harness import style
 
     fig, ax = style.new_axes(ax, figsize=(5.5, 4.5))
     ok = rows.dropna(subset=["param_distance", "distance_bound"])
@@ -97,7 +97,7 @@ def plot_mimicry(rows: pd.DataFrame, ax=None):
     """2x2 panel: PGR and agreement-on-weak-errors against N and against steps (table only)."""
     import matplotlib.pyplot as plt
 
-    from bayes_w2s import style
+    from bayes_w2s.harness import style
 
     axes_present = [a for a in ("n", "steps") if a in set(rows["axis"])]
     with style.context():

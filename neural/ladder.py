@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bayes_w2s.runs import save_figure, write_run
+from bayes_w2s.harness.runs import save_figure, write_run
 
 from .cache import ArrayCache, cache_key
 from .evaluate import bootstrap_pgr
@@ -154,7 +154,7 @@ def ladder_summary(rows: pd.DataFrame, *, n_boot: int = 2000, level: float = 0.9
 def plot_ladder(summary: pd.DataFrame, ax=None):
     """Burns-style: test accuracy against the strong model (ladder order), one line per weak
     model (student on its labels, solid) with the weak accuracy (dotted) and the ceiling (dashed)."""
-    from bayes_w2s import style
+    from bayes_w2s.harness import style
 
     fig, ax = style.new_axes(ax, figsize=(6.4, 4.0))
     s = summary[summary["method"] == summary["method"].iloc[0]] if len(summary) else summary
@@ -192,7 +192,7 @@ def write_ladder(
     """``root/neural_ladder__<dataset>__<mode>__<hash>``: config, results.csv, ladder.csv, figure."""
     import matplotlib
 
-    from bayes_w2s.runs import config_to_dict
+    from bayes_w2s.harness.runs import config_to_dict
 
     matplotlib.use("Agg")
     tag = cfg.base.dataset.replace("/", "-").replace(":", "-")

@@ -3,7 +3,7 @@
 Every loss has the signature ``loss(logits, targets, *, step_frac, strengths=None) -> scalar``
 with ``logits (B, C)``, ``targets (B, C)`` weak soft labels (rows sum to 1), ``step_frac`` the
 fraction of training done in [0, 1] and ``strengths (B,)`` per-example strengths from a
-:class:`bayes_w2s.schedules.Schedule` (``log r`` for VE, the weight ``w`` for tempering).
+:class:`bayes_w2s.core.schedules.Schedule` (``log r`` for VE, the weight ``w`` for tempering).
 Losses are batch means of per-example terms.
 
 References

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bayes_w2s.schedules import Schedule, make_schedule
+from bayes_w2s.core.schedules import Schedule, make_schedule
 
 from .losses import NEEDS_STRENGTHS, get_loss
 from .train import OVER, n_epochs_touched

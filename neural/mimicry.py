@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bayes_w2s.runs import atomic_write_text, write_run
+from bayes_w2s.harness.runs import atomic_write_text, write_run
 
 from .cache import ArrayCache
 from .compare import folder_name, save_figure

@@ -34,7 +34,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from bayes_w2s.metrics import PGRUndefinedWarning, accuracy, agreement, pgr
+from bayes_w2s.core.metrics import PGRUndefinedWarning, accuracy, agreement, pgr
 
 from .backend import Backend, fit_predict
 from .cache import ArrayCache

@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from bayes_w2s.metrics import PGRUndefinedWarning, pgr
+from bayes_w2s.core.metrics import PGRUndefinedWarning, pgr
 
 from .evaluate import bootstrap_pgr
 from .features import FeatureHead
@@ -308,7 +308,7 @@ def summarize_reward(rows: pd.DataFrame, *, n_boot: int = 2000, seed: int = 0) -
 
 def plot_reward(summary: pd.DataFrame, ax=None):
     """PGR with 95% seed-bootstrap CIs per method: reward model vs classification on the same pair."""
-    from bayes_w2s.style import new_axes
+    from bayes_w2s.harness.style import new_axes
 
     fig, ax = new_axes(ax, figsize=(6.5, 4))
     methods = list(dict.fromkeys(summary[~summary.task.str.startswith("difference")].method))
@@ -328,7 +328,7 @@ def plot_reward(summary: pd.DataFrame, ax=None):
 
 def main(argv=None) -> int:
     """``bayes-w2s neural reward [--seeds 0,1,2,3,4] [--out runs]``: run, print, write a folder."""
-    from bayes_w2s.runs import save_figure, write_run
+    from bayes_w2s.harness.runs import save_figure, write_run
 
     p = argparse.ArgumentParser(prog="bayes-w2s neural reward", description=__doc__.split("\n")[0])
     d = RewardConfig()

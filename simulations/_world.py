@@ -1,4 +1,4 @@
-"""Pieces shared by the classification-world experiments (see :mod:`bayes_w2s.worlds`).
+"""Pieces shared by the classification-world experiments (see :mod:`bayes_w2s.toys.worlds`).
 
 * :class:`WorldConfig` — the world's fields (pool sizes, truth, distractors, noise, how
   weak labels are drawn) with their checks; each experiment's ``Config`` extends it.
@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bayes_w2s.schedules import make_schedule
-from bayes_w2s.trajectory import Rule
-from bayes_w2s.w2s import LABEL_MODES
-from bayes_w2s.worlds import World, likelihood_values, make_world
+from bayes_w2s.core.schedules import make_schedule
+from bayes_w2s.core.trajectory import Rule
+from bayes_w2s.toys.w2s import LABEL_MODES
+from bayes_w2s.toys.worlds import World, likelihood_values, make_world
 
 __all__ = ["WorldConfig", "RulesConfig", "split_specs", "parse_prior", "with_prior", "rules_for", "selected_rules", "label_contrast", "median_band", "spread_band", "spread_legend", "spread_stats"]
 
@@ -172,7 +172,7 @@ def label_contrast(cfg: WorldConfig) -> float:
 
 def median_band(ax, df, x, y, group, *, band=(0.25, 0.75), styles=None):
     """Median of ``y`` vs ``x`` per ``group`` with an inter-quartile band over worlds."""
-    from bayes_w2s.style import line_with_band
+    from bayes_w2s.harness.style import line_with_band
 
     return line_with_band(ax, df, x, y, group, center="median", band=band, styles=styles)
 

@@ -37,9 +37,9 @@ from bayes_w2s.simulations._spread import fmt_spread, line_fit, spread, spread_t
 from bayes_w2s.simulations._world import RulesConfig, selected_rules
 from bayes_w2s.simulations.mimicry_limit import STRONG_VARIANTS
 
-from bayes_w2s.trajectory import log_checkpoints
-from bayes_w2s.w2s import WeakModel, train_weak, weak_to_strong
-from bayes_w2s.worlds import grid_labelers, halfspaces
+from bayes_w2s.core.trajectory import log_checkpoints
+from bayes_w2s.toys.w2s import WeakModel, train_weak, weak_to_strong
+from bayes_w2s.toys.worlds import grid_labelers, halfspaces
 
 __all__ = ["Config", "run", "summarize", "FIGURES", "PATHS", "COLUMNS", "grid_distance", "berk_accuracy", "lifts"]
 
@@ -195,7 +195,7 @@ def summarize(df: pd.DataFrame, cfg: Config) -> str:
 
 def plot_pgr(df: pd.DataFrame, ax=None):
     """PGR vs N: chain (solid) vs single jump (dashed), per rule; median line and 10-90% band over worlds."""
-    from bayes_w2s.style import line_with_band, new_axes
+    from bayes_w2s.harness.style import line_with_band, new_axes
 
     if ax is None:
         fig, axes = new_axes(None, ncols=2, figsize=(11, 4), sharey=True)
@@ -220,7 +220,7 @@ def plot_pgr(df: pd.DataFrame, ax=None):
 def plot_lift(df: pd.DataFrame, ax=None):
     """Per world: chain minus single-jump PGR at the largest N against the truth's angular distance
     to the intermediate's grid, one panel per strong space, with least-squares lines."""
-    from bayes_w2s.style import new_axes
+    from bayes_w2s.harness.style import new_axes
 
     if ax is None:
         fig, axes = new_axes(None, ncols=2, figsize=(11, 4), sharey=True)
@@ -246,7 +246,7 @@ def plot_lift(df: pd.DataFrame, ax=None):
 def plot_mechanism(df: pd.DataFrame, ax=None):
     """Hard Bayes, chain: measured PGR per world against the PGR predicted by the intermediate's
     KL projection of the weak labels (:func:`berk_accuracy`); on ``y = x`` the projection explains it."""
-    from bayes_w2s.style import new_axes
+    from bayes_w2s.harness.style import new_axes
 
     fig, ax = new_axes(ax)
     lf = lifts(df)
@@ -265,7 +265,7 @@ def plot_mechanism(df: pd.DataFrame, ax=None):
 
 def plot_mimicry(df: pd.DataFrame, ax=None):
     """Agreement with the weak model on its errors at the largest N: median bars, 10-90% whiskers over worlds."""
-    from bayes_w2s.style import new_axes
+    from bayes_w2s.harness.style import new_axes
 
     fig, axes = new_axes(ax, ncols=2, figsize=(11, 4), sharey=True) if ax is None else (np.atleast_1d(ax)[0].figure, np.atleast_1d(ax))
     last = df[(df.n == df.n.max()) & (df.metric == "agree_weak_err")]

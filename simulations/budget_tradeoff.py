@@ -33,9 +33,9 @@ import pandas as pd
 from bayes_w2s.simulations._world import (WorldConfig, label_contrast, parse_prior, spread_band, spread_legend,
                                           spread_stats, with_prior)
 
-from bayes_w2s.trajectory import Rule
-from bayes_w2s.w2s import train_weak, weak_to_strong
-from bayes_w2s.worlds import grid_labelers, halfspaces, likelihood_values
+from bayes_w2s.core.trajectory import Rule
+from bayes_w2s.toys.w2s import train_weak, weak_to_strong
+from bayes_w2s.toys.worlds import grid_labelers, halfspaces, likelihood_values
 
 __all__ = ["Config", "run", "summarize", "FIGURES", "KINDS"]
 
@@ -170,7 +170,7 @@ def _edges(values):
 
 
 def _grid_axes(df, ax, ncols_per_prior=None):
-    from bayes_w2s.style import new_axes
+    from bayes_w2s.harness.style import new_axes
 
     ncols_per_prior = len(KINDS) if ncols_per_prior is None else ncols_per_prior
 

@@ -38,9 +38,9 @@ from bayes_w2s import (
     label_sampler,
     run_trajectories,
 )
-from bayes_w2s.metrics import kl_divergence
-from bayes_w2s.schedules import make_schedule
-from bayes_w2s.trajectory import log_checkpoints
+from bayes_w2s.core.metrics import kl_divergence
+from bayes_w2s.core.schedules import make_schedule
+from bayes_w2s.core.trajectory import log_checkpoints
 
 __all__ = ["Config", "run", "FIGURES", "summarize", "build_models", "lead_changes", "odds_bound"]
 
@@ -216,7 +216,7 @@ def summarize(df: pd.DataFrame, cfg: Config) -> str:
 
 
 def _panel(df, strong, metric, ax, ylabel, logy=False):
-    from bayes_w2s.style import line_with_band
+    from bayes_w2s.harness.style import line_with_band
 
     sub = df[(df.strong == strong) & (df.metric == metric)]
     line_with_band(ax, sub, "n", "value", "rule")
@@ -229,7 +229,7 @@ def _panel(df, strong, metric, ax, ylabel, logy=False):
 
 
 def _two_panels(ax):
-    from bayes_w2s.style import new_axes
+    from bayes_w2s.harness.style import new_axes
 
     if ax is None:
         fig, axes = new_axes(None, ncols=2, figsize=(11, 4))
@@ -267,7 +267,7 @@ def plot_kl_to_weak(df: pd.DataFrame, ax=None):
 
 def plot_certificate(df: pd.DataFrame, ax=None):
     """Chan–Darwiche distance from the prior vs the certified bound (dashed), strong B."""
-    from bayes_w2s.style import line_with_band, new_axes
+    from bayes_w2s.harness.style import line_with_band, new_axes
 
     fig, ax = new_axes(ax)
     sub = df[(df.strong == "B") & (df.metric == "influence") & np.isfinite(df.value)]

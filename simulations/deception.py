@@ -52,11 +52,11 @@ from bayes_w2s.simulations.reward_model import (
     train_weak,
 )
 
-from bayes_w2s.hypotheses import HypothesisSpace, Model
-from bayes_w2s.labels import label_sampler
-from bayes_w2s.metrics import PGRUndefinedWarning, pgr
-from bayes_w2s.preferences import bt_log_probs, pairwise_accuracy
-from bayes_w2s.trajectory import run_trajectories
+from bayes_w2s.core.hypotheses import HypothesisSpace, Model
+from bayes_w2s.core.labels import label_sampler
+from bayes_w2s.core.metrics import PGRUndefinedWarning, pgr
+from bayes_w2s.core.preferences import bt_log_probs, pairwise_accuracy
+from bayes_w2s.core.trajectory import run_trajectories
 
 __all__ = ["AUDITS", "FIGURES", "LABEL_REGIONS", "Config", "audit_mask", "deceptive_log_probs", "run", "summarize"]
 
@@ -235,7 +235,7 @@ def summarize(df: pd.DataFrame, cfg: Config) -> str:
 def _by_fraction(df: pd.DataFrame, metric: str, ylabel: str, ax=None, *, prior_line: bool = False):
     """``metric`` vs audited fraction, one line per rule (median, 10-90% band over worlds), one
     panel per prior deceptive mass."""
-    from bayes_w2s.style import line_with_band, new_axes
+    from bayes_w2s.harness.style import line_with_band, new_axes
 
     priors = sorted(df.prior_deceptive.unique())
     if ax is None:
@@ -268,7 +268,7 @@ def plot_truth(df: pd.DataFrame, ax=None):
 
 def plot_off_audit(df: pd.DataFrame, ax=None):
     """Accuracy on unaudited test pairs vs audited fraction per rule, at the middle prior mass."""
-    from bayes_w2s.style import line_with_band, new_axes
+    from bayes_w2s.harness.style import line_with_band, new_axes
 
     fig, a = new_axes(ax)
     priors = sorted(df.prior_deceptive.unique())

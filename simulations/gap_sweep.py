@@ -35,8 +35,8 @@ import pandas as pd
 from bayes_w2s.simulations._spread import fmt_spread, line_fit, spread, spread_table
 from bayes_w2s.simulations._world import RulesConfig, label_contrast, selected_rules
 
-from bayes_w2s.w2s import train_weak, weak_to_strong
-from bayes_w2s.worlds import halfspaces
+from bayes_w2s.toys.w2s import train_weak, weak_to_strong
+from bayes_w2s.toys.worlds import halfspaces
 
 __all__ = ["Config", "run", "summarize", "FIGURES", "strong_label", "crossing_n", "ACC_BINS"]
 
@@ -149,7 +149,7 @@ def summarize(df: pd.DataFrame, cfg: Config) -> str:
 
 
 def _by_rule(df, y, ax, ylabel):
-    from bayes_w2s.style import line_with_band, new_axes
+    from bayes_w2s.harness.style import line_with_band, new_axes
 
     rules = list(dict.fromkeys(df.rule))
     ns = sorted(df.n.unique())

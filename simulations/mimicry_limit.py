@@ -1,6 +1,6 @@
 """Mimicry limit: PGR against the number of weak labels N, per update rule.
 
-World (see :mod:`bayes_w2s.worlds`): inputs uniform in ``[0, 1]^2``; the truth is a
+World (see :mod:`bayes_w2s.toys.worlds`): inputs uniform in ``[0, 1]^2``; the truth is a
 halfspace at ``truth_angle`` degrees through the centre. The weak model is the class of
 pixelated labelers (every labeling of a ``grid_cells x grid_cells`` grid) after hard Bayes
 on ``n_gt`` ground-truth labels; its errors are the staircase cells along the boundary.
@@ -17,7 +17,7 @@ The strong model is a grid of halfspaces with a "pretrained" prior
 Rules: hard Bayes; tempered with a constant weight; virtual evidence (VE) with a constant
 strength; VE with bounded schedules (``;``-separated specs). For a labeler class every
 rule is a Gibbs posterior ``prior(h) exp(G_N agree(h))`` with ``G_N`` the summed per-label
-match weight (:mod:`bayes_w2s.w2s`); a mimic ``h_w`` beats the truth once
+match weight (:mod:`bayes_w2s.toys.w2s`); a mimic ``h_w`` beats the truth once
 ``G_N (1 - 2 eps_weak) > kappa`` (both differ from the truth on the weak errors), so hard
 Bayes crosses at about ``N* = kappa / ((1 - 2 eps_weak) log((1 - eps)/eps))`` while a
 bounded schedule never gets there when its total is small enough. The table records
@@ -33,9 +33,9 @@ import numpy as np
 import pandas as pd
 from bayes_w2s.simulations._world import RulesConfig, label_contrast, rules_for, spread_band, spread_legend, spread_stats
 
-from bayes_w2s.trajectory import log_checkpoints
-from bayes_w2s.w2s import match_weights, train_weak, weak_to_strong
-from bayes_w2s.worlds import grid_labelers, halfspaces, likelihood_values
+from bayes_w2s.core.trajectory import log_checkpoints
+from bayes_w2s.toys.w2s import match_weights, train_weak, weak_to_strong
+from bayes_w2s.toys.worlds import grid_labelers, halfspaces, likelihood_values
 
 __all__ = ["Config", "run", "summarize", "FIGURES", "STRONG_VARIANTS", "crossing_n", "rule_crossing_n",
            "mimic_weight", "prior_condition"]
@@ -74,7 +74,7 @@ def run(cfg: Config) -> pd.DataFrame:
 
     Each replicate is an independent world (pool, distractor concepts, weak model, label
     stream) from ``default_rng([seed, replicate])``; metrics as in
-    :func:`bayes_w2s.w2s.score_fit`.
+    :func:`bayes_w2s.toys.w2s.score_fit`.
     """
     rules = rules_for(cfg)
     cps = log_checkpoints(cfg.n, cfg.per_decade)
@@ -176,7 +176,7 @@ def summarize(df: pd.DataFrame, cfg: Config) -> str:
 
 
 def _panels(ax, n):
-    from bayes_w2s.style import new_axes
+    from bayes_w2s.harness.style import new_axes
 
     if ax is None:
         return new_axes(None, ncols=n, figsize=(5.5 * n, 4), sharey=True)

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bayes_w2s.misfit import LinearHeads, misfit_decomposition, project_subspace
+from bayes_w2s.toys.misfit import LinearHeads, misfit_decomposition, project_subspace
 
 __all__ = ["CHECK_RTOL", "FIGURES", "Config", "plot_errors", "plot_gain_vs_misfit", "run", "summarize"]
 
@@ -174,7 +174,7 @@ def summarize(df: pd.DataFrame, cfg: Config | None = None) -> str:
 
 def plot_gain_vs_misfit(df: pd.DataFrame, ax=None):
     """Scatter of ``gain = err_w - err_sw`` against ``misfit`` per class, with ``y = x``."""
-    from bayes_w2s import style
+    from bayes_w2s.harness import style
 
     fig, ax = style.new_axes(ax)
     for (kind, factor), sub in df.groupby(
@@ -194,7 +194,7 @@ def plot_gain_vs_misfit(df: pd.DataFrame, ax=None):
 
 def plot_errors(df: pd.DataFrame, ax=None):
     """Mean weak and strong-on-weak error (pool) against d_w, with a 10-90% band over replicates."""
-    from bayes_w2s import style
+    from bayes_w2s.harness import style
 
     fig, ax = style.new_axes(ax)
     weak = df[df["class_kind"] == "subspace"].assign(model="weak f_w")

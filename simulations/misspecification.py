@@ -10,7 +10,7 @@ and one *truth-like* concept: the truth rotated by ``d`` degrees for each ``d`` 
 pool, the truth, the distractors, the weak model and the weak labels are shared by every
 condition, so conditions and rules are compared on paired worlds.
 
-What the model predicts (the Gibbs form of every rule, :mod:`bayes_w2s.w2s`):
+What the model predicts (the Gibbs form of every rule, :mod:`bayes_w2s.toys.w2s`):
 ``log post(h) = log pi(h) + G agree(h)`` with ``G`` the summed match weight. A bounded rule
 with a small total (``G`` well below ``kappa``) can only *select* among the prior's
 concepts, so it recovers the gap exactly when the best concept is the truth: as ``d`` grows
@@ -28,8 +28,8 @@ import numpy as np
 import pandas as pd
 from bayes_w2s.simulations._world import RulesConfig, rules_for, spread_band, spread_legend, spread_stats, with_prior
 
-from bayes_w2s.w2s import selected_concept, train_weak, weak_to_strong
-from bayes_w2s.worlds import grid_labelers, halfspaces
+from bayes_w2s.toys.w2s import selected_concept, train_weak, weak_to_strong
+from bayes_w2s.toys.worlds import grid_labelers, halfspaces
 
 __all__ = ["Config", "run", "summarize", "FIGURES", "conditions", "ABSENT", "SELECTION"]
 
@@ -94,7 +94,7 @@ def run(cfg: Config) -> pd.DataFrame:
 
     ``prior`` names the condition (``"25 deg"`` or ``"truth absent"``; ``misspec_deg`` is NaN
     for the latter). Metrics: ``pgr``, ``acc_w2s``, ``acc_weak``, ``acc_ceiling`` (hard Bayes
-    on ground truth under the same prior), ``agree_weak_err`` (see :func:`bayes_w2s.w2s.score_fit`).
+    on ground truth under the same prior), ``agree_weak_err`` (see :func:`bayes_w2s.toys.w2s.score_fit`).
     PGR is NaN in a world where the ceiling beats the weak model by less than ``min_gap``
     (a misspecified prior can hold the ceiling itself below the weak model at small N; PGR
     would then divide by almost nothing).
@@ -122,7 +122,7 @@ def run(cfg: Config) -> pd.DataFrame:
 
 def _selection_rows(df, world, weak, strong, cfg) -> pd.DataFrame:
     """Rows of the rule ``SELECTION``: the test accuracy and PGR of the hypothesis a small
-    budget is predicted to pick (:func:`bayes_w2s.w2s.selected_concept`, agreement with the
+    budget is predicted to pick (:func:`bayes_w2s.toys.w2s.selected_concept`, agreement with the
     weak predictive on the ``train`` inputs), against the same weak model and ceiling."""
     h = selected_concept(strong, world.strong_prior(strong, cfg.kappa), weak, world.pool["train"])
     test = world.pool["test"]
@@ -215,7 +215,7 @@ def _drawn_rules(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _per_n(df, metric, ax, ylabel, ylim):
-    from bayes_w2s.style import new_axes
+    from bayes_w2s.harness.style import new_axes
 
     ns = sorted(df.n.unique())
     if ax is None:
@@ -258,7 +258,7 @@ def plot_mimicry(df: pd.DataFrame, ax=None):
 
 def plot_map(df: pd.DataFrame, ax=None):
     """Map of mean PGR, rules x priors, one panel per N; each cell is annotated with mean and [10%, 90%]."""
-    from bayes_w2s.style import new_axes
+    from bayes_w2s.harness.style import new_axes
 
     tab = spread_table(df)
     order = _order(df)

@@ -33,7 +33,7 @@ import pandas as pd
 from scipy import stats
 from scipy.special import expit
 
-from bayes_w2s.metrics import PGRUndefinedWarning, pgr
+from bayes_w2s.core.metrics import PGRUndefinedWarning, pgr
 
 from ._pymc_world import World, _prediction_metrics, make_world
 
@@ -149,8 +149,8 @@ def run(cfg: Config) -> pd.DataFrame:
     ``mean``, ``sd``, ``hdi_lo``, ``hdi_hi``, ``hdi_prob``, ``q5`` .. ``q95``, ``mcse_mean``,
     ``ess_bulk``, ``r_hat``.
     """
-    from bayes_w2s import diagnostics as dg
-    from bayes_w2s import pymc_models as pmm
+    from bayes_w2s.ppl import diagnostics as dg
+    from bayes_w2s.ppl import pymc_models as pmm
 
     world = make_world(cfg)
     d, k = cfg.n_features, cfg.n_weak_features
@@ -312,7 +312,7 @@ def plot_forest(df: pd.DataFrame, ax=None):
 
     Crosses mark the true weights, triangles the weak model's MAP weights.
     """
-    from bayes_w2s import style
+    from bayes_w2s.harness import style
 
     par = df[df["row_type"] == "param"]
     params = list(dict.fromkeys(par["param"]))
@@ -347,7 +347,7 @@ def plot_weights(df: pd.DataFrame, ax=None):
 
     Points of one true weight are spread horizontally (by schedule) so intervals stay legible.
     """
-    from bayes_w2s import style
+    from bayes_w2s.harness import style
 
     par = df[(df["row_type"] == "param") & (df["param"] != "intercept")]
     fig, ax = style.new_axes(ax)
@@ -380,7 +380,7 @@ def plot_weights(df: pd.DataFrame, ax=None):
 
 def plot_accuracy(df: pd.DataFrame, ax=None):
     """Test accuracy and mimicry per schedule; weak, prior and ceiling as reference lines."""
-    from bayes_w2s import style
+    from bayes_w2s.harness import style
 
     tab = _metric_table(df)
     fits = [s for s in tab.index if s not in REFERENCES]

@@ -9,7 +9,7 @@ with ``w*`` at a random angle. Labels are Bradley–Terry: ``P(a > b) = sigmoid(
 * **Classification read**: contexts are the items, each compared with a fixed reference
   item at the centre: ``P(y = 1 | x) = sigmoid(u(x) - u(c))``, a noisy halfspace. Same
   hypotheses, same prior, same number of labels; only the question differs
-  (:func:`bayes_w2s.preferences.reference_pairs`).
+  (:func:`bayes_w2s.core.preferences.reference_pairs`).
 
 Weak model: linear utilities over *quantized* features (each coordinate snapped to the
 centre of one of ``weak_cells`` cells) at ``weak_angles`` angles, uniform prior, hard Bayes
@@ -20,13 +20,13 @@ items. It labels ``N`` training contexts (drawn uniformly) from its predictive p
 Strong model: linear utilities at ``strong_angles`` angles with a "pretrained" prior
 ``log pi(h) = -kappa min_j (rho(h, c_j) - rho_j)`` around 1 + ``n_distractors`` salient
 concepts (the truth, when ``truth_in_prior``, and random angles); ``rho`` is the pairwise
-order disagreement on the train and test pairs (:func:`bayes_w2s.worlds.pretrained_log_prior`).
+order disagreement on the train and test pairs (:func:`bayes_w2s.toys.worlds.pretrained_log_prior`).
 Two strong spaces: ``contains weak`` (linear utilities plus every weak hypothesis, so the
 weak errors are representable and can be mimicked) and ``grammatical`` (linear only).
 The weak hypotheses get prior mass ``exp(-kappa rho)`` like any other hypothesis.
 
 Rules as in :func:`bayes_w2s.simulations._world.rules_for`, run by the trajectory engine
-(:func:`bayes_w2s.trajectory.run_trajectories`) on the same weak label stream. The ceiling
+(:func:`bayes_w2s.core.trajectory.run_trajectories`) on the same weak label stream. The ceiling
 is the strong model after hard Bayes on ``n`` ground-truth labels at the same training
 contexts. Metrics on the test contexts: accuracy of the Bayes decision (pairwise accuracy
 for the preference read), PGR, Kendall tau of the posterior-mean centred utility with the
@@ -44,10 +44,10 @@ import numpy as np
 import pandas as pd
 from bayes_w2s.simulations._world import rules_for, split_specs
 
-from bayes_w2s.hypotheses import HypothesisSpace, Model
-from bayes_w2s.labels import MODES, label_sampler
-from bayes_w2s.metrics import PGRUndefinedWarning, pgr
-from bayes_w2s.preferences import (
+from bayes_w2s.core.hypotheses import HypothesisSpace, Model
+from bayes_w2s.core.labels import MODES, label_sampler
+from bayes_w2s.core.metrics import PGRUndefinedWarning, pgr
+from bayes_w2s.core.preferences import (
     bt_log_probs,
     expected_utility,
     kendall_tau,
@@ -58,10 +58,10 @@ from bayes_w2s.preferences import (
     reference_pairs,
     true_order,
 )
-from bayes_w2s.schedules import make_schedule
-from bayes_w2s.trajectory import log_checkpoints, run_trajectories
-from bayes_w2s.updates import condition
-from bayes_w2s.worlds import pretrained_log_prior
+from bayes_w2s.core.schedules import make_schedule
+from bayes_w2s.core.trajectory import log_checkpoints, run_trajectories
+from bayes_w2s.core.updates import condition
+from bayes_w2s.toys.worlds import pretrained_log_prior
 
 __all__ = [
     "FIGURES",
@@ -335,7 +335,7 @@ def summarize(df: pd.DataFrame, cfg: Config) -> str:
 
 
 def _grid(ax, nrows, ncols):
-    from bayes_w2s.style import new_axes
+    from bayes_w2s.harness.style import new_axes
 
     if ax is None:
         return new_axes(None, nrows=nrows, ncols=ncols, figsize=(5.2 * ncols, 3.8 * nrows), sharex=True, sharey=True,
@@ -346,7 +346,7 @@ def _grid(ax, nrows, ncols):
 
 def plot_pgr(df: pd.DataFrame, ax=None):
     """PGR vs N per rule (median, 10-90% band over worlds): rows = read, columns = strong space."""
-    from bayes_w2s.style import line_with_band
+    from bayes_w2s.harness.style import line_with_band
 
     fig, axes = _grid(ax, 2, 2)
     for i, read in enumerate(READS):
@@ -387,7 +387,7 @@ def plot_compare(df: pd.DataFrame, ax=None):
 
 def plot_mimicry(df: pd.DataFrame, ax=None):
     """Agreement with the weak model on its test errors vs N (strong space contains weak)."""
-    from bayes_w2s.style import line_with_band
+    from bayes_w2s.harness.style import line_with_band
 
     fig, axes = _grid(ax, 1, 2)
     for j, read in enumerate(READS):

@@ -37,9 +37,9 @@ import pandas as pd
 from bayes_w2s.simulations._spread import spread
 from bayes_w2s.simulations._world import RulesConfig, rules_for
 
-from bayes_w2s.trajectory import log_checkpoints
-from bayes_w2s.w2s import WeakModel, weak_to_strong
-from bayes_w2s.worlds import LabelerClass, halfspaces, typo_labeler
+from bayes_w2s.core.trajectory import log_checkpoints
+from bayes_w2s.toys.w2s import WeakModel, weak_to_strong
+from bayes_w2s.toys.worlds import LabelerClass, halfspaces, typo_labeler
 
 __all__ = ["Config", "run", "summarize", "FIGURES", "CASES"]
 
@@ -140,7 +140,7 @@ def summarize(df: pd.DataFrame, cfg: Config) -> str:
 
 
 def _rule_panels(df, ax, rules):
-    from bayes_w2s.style import new_axes
+    from bayes_w2s.harness.style import new_axes
 
     if ax is None:
         fig, axes = new_axes(None, ncols=len(rules), figsize=(4.6 * len(rules), 4), sharey=True)
@@ -153,7 +153,7 @@ def _rule_panels(df, ax, rules):
 def plot_pgr_vs_rate(df: pd.DataFrame, ax=None):
     """PGR at the largest N against weak accuracy (typo rate), one line per case, one panel per rule;
     median line and 10-90% band over worlds."""
-    from bayes_w2s.style import line_with_band
+    from bayes_w2s.harness.style import line_with_band
 
     last = df[df.n == df.n.max()]
     rules = list(dict.fromkeys(last.rule))
@@ -172,7 +172,7 @@ def plot_pgr_vs_rate(df: pd.DataFrame, ax=None):
 
 def plot_mimicry_vs_n(df: pd.DataFrame, ax=None):
     """Hard Bayes: agreement with the weak labeler on its errors vs N, one line per case (median rate)."""
-    from bayes_w2s.style import line_with_band, new_axes
+    from bayes_w2s.harness.style import line_with_band, new_axes
 
     fig, ax = new_axes(ax)
     sub = df[(df.rule == df.rule.iloc[0]) & (df.metric == "agree_weak_err")]

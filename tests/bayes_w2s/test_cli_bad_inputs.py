@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from bayes_w2s import cli
+from bayes_w2s.harness import cli
 
 FIGURES_FAIL = 1  # figures: some folder could not be drawn
 USAGE = 2
@@ -71,7 +71,7 @@ CASES = [
 @pytest.fixture(autouse=True)
 def _no_computation(monkeypatch):
     """Any case that reaches an experiment's ``run`` is a failure of validation."""
-    from bayes_w2s.runs import load_experiment
+    from bayes_w2s.harness.runs import load_experiment
 
     def refuse(*_args, **_kw):
         raise AssertionError("bad input reached the computation")
@@ -160,7 +160,7 @@ def test_help_is_formatted_and_points_to_run_name_help(capsys):
 
 
 def test_version(capsys):
-    from bayes_w2s.runs import package_version
+    from bayes_w2s.harness.runs import package_version
 
     assert cli.main(["--version"]) == 0
     assert capsys.readouterr().out.strip() == f"bayes-w2s {package_version()}"

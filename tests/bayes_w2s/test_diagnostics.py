@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-dg = pytest.importorskip("bayes_w2s.diagnostics", reason="needs the pymc extra")
+dg = pytest.importorskip("bayes_w2s.ppl.diagnostics", reason="needs the pymc extra")
 
 ROOT = Path(__file__).resolve().parents[2]
 INTERVAL_FUNCS = {"summary", "hdi", "plot_forest", "plot_posterior", "plot_density", "plot_ppc"}
@@ -145,7 +145,7 @@ def _arviz_calls(path: Path):
 
 
 def test_every_arviz_interval_call_passes_prob_explicitly():
-    calls = list(_arviz_calls(ROOT / "bayes_w2s" / "diagnostics.py"))
+    calls = list(_arviz_calls(ROOT / "bayes_w2s" / "ppl" / "diagnostics.py"))
     assert {c.func.attr for c in calls} >= {"summary", "hdi", "rhat", "ess", "plot_forest"}
     for call in calls:
         if call.func.attr in INTERVAL_FUNCS:
@@ -158,7 +158,7 @@ def test_arviz_is_imported_only_by_the_diagnostics_module():
     offenders = []
     for folder in ("bayes_w2s", "simulations", "benchmarks"):
         for path in (ROOT / folder).rglob("*.py"):
-            if path.name == "diagnostics.py" and path.parent.name == "bayes_w2s":
+            if path.name == "diagnostics.py" and path.parent.name == "ppl":
                 continue
             for node in ast.walk(ast.parse(path.read_text())):
                 names = []

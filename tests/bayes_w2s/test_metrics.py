@@ -3,7 +3,7 @@ import warnings
 import numpy as np
 import pytest
 
-from bayes_w2s.metrics import PGRUndefinedWarning, accuracy, agreement, influence_distance, kl_divergence, pgr, posterior_mass
+from bayes_w2s.core.metrics import PGRUndefinedWarning, accuracy, agreement, influence_distance, kl_divergence, pgr, posterior_mass
 
 
 def test_pgr_values():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize
 
-from bayes_w2s.misfit import LinearHeads, misfit_decomposition, project_ball, project_subspace
+from bayes_w2s.toys.misfit import LinearHeads, misfit_decomposition, project_ball, project_subspace
 
 
 def _problem(seed: int, n: int = 60, d: int = 5):

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from scipy.special import expit
 
-from bayes_w2s.hypotheses import Model
-from bayes_w2s.labels import label_sampler
-from bayes_w2s.metrics import pgr
-from bayes_w2s.preferences import (
+from bayes_w2s.core.hypotheses import Model
+from bayes_w2s.core.labels import label_sampler
+from bayes_w2s.core.metrics import pgr
+from bayes_w2s.core.preferences import (
     all_pairs,
     bt_log_probs,
     centered_utilities,
@@ -25,8 +25,8 @@ from bayes_w2s.preferences import (
     reference_pairs,
     true_order,
 )
-from bayes_w2s.trajectory import Rule, run_trajectories
-from bayes_w2s.updates import condition, jeffrey_update, virtual_evidence_update
+from bayes_w2s.core.trajectory import Rule, run_trajectories
+from bayes_w2s.core.updates import condition, jeffrey_update, virtual_evidence_update
 
 
 def _perm_space():

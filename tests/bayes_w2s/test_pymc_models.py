@@ -16,12 +16,12 @@ import pytest
 from scipy import stats
 from scipy.special import expit, logit
 
-from bayes_w2s.asymptotics import beta_bernoulli_posterior
-from bayes_w2s.schedules import make_schedule
-from bayes_w2s.updates import condition, weak_label_loglik
+from bayes_w2s.core.asymptotics import beta_bernoulli_posterior
+from bayes_w2s.core.schedules import make_schedule
+from bayes_w2s.core.updates import condition, weak_label_loglik
 
-pmm = pytest.importorskip("bayes_w2s.pymc_models", reason="needs the pymc extra")
-dg = pytest.importorskip("bayes_w2s.diagnostics", reason="needs the pymc extra")
+pmm = pytest.importorskip("bayes_w2s.ppl.pymc_models", reason="needs the pymc extra")
+dg = pytest.importorskip("bayes_w2s.ppl.diagnostics", reason="needs the pymc extra")
 
 pytestmark = pytest.mark.filterwarnings("ignore:PyTensor could not link to a BLAS:UserWarning")
 
@@ -49,14 +49,14 @@ def _run_python(code: str) -> subprocess.CompletedProcess:
 def test_import_bayes_w2s_never_imports_pymc():
     out = _run_python(
         """
-        import sys, bayes_w2s, bayes_w2s.schedules, bayes_w2s.updates, bayes_w2s.asymptotics
+        import sys, bayes_w2s, bayes_w2s.core.schedules, bayes_w2s.core.updates, bayes_w2s.core.asymptotics
         assert "pymc" not in sys.modules and "arviz" not in sys.modules, sorted(sys.modules)
         """
     )
     assert out.returncode == 0, out.stderr
 
 
-@pytest.mark.parametrize("module", ["bayes_w2s.pymc_models", "bayes_w2s.diagnostics"])
+@pytest.mark.parametrize("module", ["bayes_w2s.ppl.pymc_models", "bayes_w2s.ppl.diagnostics"])
 def test_missing_extra_gives_clear_error(module):
     out = _run_python(
         f"""

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayes_w2s import cli, runs
-from bayes_w2s.runs import (
+from bayes_w2s.harness import cli, runs
+from bayes_w2s.harness.runs import (
     MARKER_FILE,
     RunFolderError,
     atomic_write_text,

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from bayes_w2s import cli
-from bayes_w2s.runs import RunFolderError, atomic_write_text, load_experiment, read_run, run_folder_name
+from bayes_w2s.harness import cli
+from bayes_w2s.harness.runs import RunFolderError, atomic_write_text, load_experiment, read_run, run_folder_name
 from bayes_w2s.simulations import coinflip
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from scipy.special import digamma, zeta
 
-from bayes_w2s.schedules import (
+from bayes_w2s.core.schedules import (
     SCHEDULES,
     Budget,
     Coarsened,

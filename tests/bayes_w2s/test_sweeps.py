@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 from bayes_w2s.simulations import misfit
 
-from bayes_w2s import executors, sweeps
-from bayes_w2s.executors import CellError, make_executor
-from bayes_w2s.sweeps import SweepError, parse_grid, parse_seeds, plan_cells, run_sweep
+from bayes_w2s.harness import executors, sweeps
+from bayes_w2s.harness.executors import CellError, make_executor
+from bayes_w2s.harness.sweeps import SweepError, parse_grid, parse_seeds, plan_cells, run_sweep
 
 TINY = {
     "n_replicates": 2,
@@ -284,7 +284,7 @@ def _group(pgid: int) -> set[int]:
 )
 def test_sigkill_mid_sweep_then_rerun_gives_the_same_rows(tmp_path, reference):
     folder = tmp_path / "sweep"
-    cmd = [sys.executable, "-m", "bayes_w2s.cli", "sweep", "misfit", *SLOW_ARGS, "--executor", "local",
+    cmd = [sys.executable, "-m", "bayes_w2s.harness.cli", "sweep", "misfit", *SLOW_ARGS, "--executor", "local",
            "--workers", "2", "--dir", str(folder), "--no-figures", "--no-progress"]  # fmt: skip
     proc = subprocess.Popen(
         cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -342,7 +342,7 @@ def test_ray_gives_the_same_table_as_serial(tmp_path):
 
 
 def test_cli_sweep_then_figures(tmp_path, capsys):
-    from bayes_w2s import cli
+    from bayes_w2s.harness import cli
 
     args = ["sweep", "misfit", "--grid", "label_noise=0.5,1.0", "--seeds", "0-1", "--executor", "serial",
             "--n-replicates", "2", "--n-pool", "200", "--n-test", "50", "--out", str(tmp_path), "--no-progress",

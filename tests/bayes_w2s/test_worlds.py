@@ -1,13 +1,13 @@
-"""The classification world (bayes_w2s.worlds) and the weak-to-strong pipeline (bayes_w2s.w2s)."""
+"""The classification world (bayes_w2s.toys.worlds) and the weak-to-strong pipeline (bayes_w2s.toys.w2s)."""
 
 import numpy as np
 import pytest
 from scipy.special import logsumexp
 
-from bayes_w2s.metrics import influence_distance
-from bayes_w2s.trajectory import Rule
-from bayes_w2s.updates import condition
-from bayes_w2s.w2s import (
+from bayes_w2s.core.metrics import influence_distance
+from bayes_w2s.core.trajectory import Rule
+from bayes_w2s.core.updates import condition
+from bayes_w2s.toys.w2s import (
     Fit,
     Stream,
     WeakModel,
@@ -22,7 +22,7 @@ from bayes_w2s.w2s import (
     train_weak,
     weak_to_strong,
 )
-from bayes_w2s.worlds import (
+from bayes_w2s.toys.worlds import (
     LabelerClass,
     disagreement,
     grid_labelers,

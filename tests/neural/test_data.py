@@ -21,13 +21,13 @@ def test_csv_and_jsonl_roundtrip(tmp_path):
     assert ds.texts == ("hello, world", "bye") and ds.labels.tolist() == [1, 0]
     jl = tmp_path / "d.jsonl"
     jl.write_text(
-        json.dumps({"text": "a", "label": 2})
+        json.dumps({"text": "a", "label": 1})
         + "\n\n"
         + json.dumps({"text": "b", "label": 0})
         + "\n"
     )
     ds = load_dataset(str(jl))
-    assert ds.labels.tolist() == [2, 0] and ds.n_classes == 3
+    assert ds.labels.tolist() == [1, 0] and ds.n_classes == 2  # a gap ({0, 2}) is refused
 
 
 @pytest.mark.parametrize(

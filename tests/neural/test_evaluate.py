@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from bayes_w2s.neural.evaluate import agreement_on_weak_errors, auroc, bootstrap_pgr, pgr_summary
 
-from bayes_w2s.metrics import PGRUndefinedWarning, pgr
+from bayes_w2s.core.metrics import PGRUndefinedWarning, pgr
 
 
 def test_pgr_edge_cases():

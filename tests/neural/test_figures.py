@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayes_w2s.runs import RunFolderError
+from bayes_w2s.harness.runs import RunFolderError
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +60,7 @@ def test_redraw_compare_rebuilds_every_figure(compare_folder):
 def test_redraw_mimicry_and_refuse_other_folders(tiny_cfg, cache, tmp_path):
     from bayes_w2s.neural.figures import redraw
     from bayes_w2s.neural.mimicry import MimicryConfig, run_mimicry, write_mimicry
-    from bayes_w2s.runs import write_run
+    from bayes_w2s.harness.runs import write_run
 
     cfg = MimicryConfig(base=replace(tiny_cfg, n_weak_label=100), methods=("xent",), seeds=(0,),
                         n_grid=(25, 100), steps_grid=(5, 20))

@@ -66,7 +66,7 @@ def test_cli_ladder_and_default_is_equal_ground_truth(tmp_path, capsys):
 
 
 def test_ladder_sweep_grid_is_resumable(tmp_path, monkeypatch):
-    from bayes_w2s.sweeps import run_sweep
+    from bayes_w2s.harness.sweeps import run_sweep
 
     monkeypatch.setenv("BAYES_W2S_CACHE", str(tmp_path / "cache"))
     base = {

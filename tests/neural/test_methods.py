@@ -10,7 +10,7 @@ from bayes_w2s.neural.methods import (
     weak_confidence,
 )
 
-from bayes_w2s.schedules import Geometric
+from bayes_w2s.core.schedules import Geometric
 
 
 def test_method_spec_parsing():

@@ -132,7 +132,7 @@ def test_compare_writes_run_folder(tiny_cfg, cache, tmp_path):
     assert (folder / "pgr.png").stat().st_size > 0
 
 
-@pytest.mark.filterwarnings("ignore::bayes_w2s.metrics.PGRUndefinedWarning")
+@pytest.mark.filterwarnings("ignore::bayes_w2s.core.metrics.PGRUndefinedWarning")
 def test_cli_run_and_errors(tmp_path, capsys):
     args = [
         "--weak",

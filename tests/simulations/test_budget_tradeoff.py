@@ -15,7 +15,7 @@ import pytest
 
 from bayes_w2s.simulations import budget_tradeoff as exp
 from bayes_w2s.simulations._world import parse_prior, with_prior
-from bayes_w2s.worlds import disagreement
+from bayes_w2s.toys.worlds import disagreement
 
 TINY = dict(replicates=5, n=2000, budgets=(1.0, 30.0, 3000.0), kappas=(30.0, 300.0), n_gt=60, n_train=200,
             n_test=200, strong_angles=72, strong_offsets=9)

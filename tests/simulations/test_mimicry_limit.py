@@ -17,8 +17,8 @@ import pytest
 from bayes_w2s.simulations import mimicry_limit as exp
 from bayes_w2s.simulations._world import rules_for, split_specs
 
-from bayes_w2s.schedules import make_schedule
-from bayes_w2s.worlds import disagreement
+from bayes_w2s.core.schedules import make_schedule
+from bayes_w2s.toys.worlds import disagreement
 
 TINY = dict(replicates=6, n=20_000, per_decade=2, n_gt=60, n_train=200, n_test=200, strong_angles=72,
             strong_offsets=9, kappa=400.0, bounded_schedules="budget:budget=100;geometric:first=1,ratio=0.99")

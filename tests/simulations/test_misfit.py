@@ -108,8 +108,8 @@ def test_summary_checks_can_fail(table):
 
 
 def test_cli_run_smoke(tmp_path, capsys):
-    from bayes_w2s import cli
-    from bayes_w2s.runs import read_run
+    from bayes_w2s.harness import cli
+    from bayes_w2s.harness.runs import read_run
 
     args = ["run", "misfit", "--out", str(tmp_path), "--n-replicates", "2", "--n-pool", "200", "--n-test", "50",
             "--weak-dims", "2,4", "--no-figures"]  # fmt: skip

@@ -110,7 +110,7 @@ def test_bad_config():
 
 def test_bounded_ve_follows_the_concept_selection_prediction(table):
     """A budget far below kappa lands on the top-prior hypothesis the weak labels favour
-    (:func:`bayes_w2s.w2s.selected_concept`): its PGR tracks that prediction world by world,
+    (:func:`bayes_w2s.toys.w2s.selected_concept`): its PGR tracks that prediction world by world,
     in the favourable and the unfavourable conditions alike."""
     sub = table[(table.metric == "acc_w2s") & (table.n == 3000)]
     wide = sub.pivot_table(index=["prior", "replicate"], columns="rule", values="value")

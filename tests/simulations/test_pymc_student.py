@@ -14,8 +14,8 @@ pytest.importorskip("pymc", reason="needs the pymc extra")
 
 from bayes_w2s.simulations import pymc_student as ps
 
-from bayes_w2s.cli import main
-from bayes_w2s.runs import read_run
+from bayes_w2s.harness.cli import main
+from bayes_w2s.harness.runs import read_run
 
 pytestmark = pytest.mark.filterwarnings("ignore:PyTensor could not link to a BLAS:UserWarning")
 
@@ -143,7 +143,7 @@ def test_config_rejects_bad_fields(kwargs, match):
 
 
 def test_bounded_schedule_specs_spend_the_budget():
-    from bayes_w2s.schedules import make_schedule
+    from bayes_w2s.core.schedules import make_schedule
 
     for name in ps.BOUNDED_SCHEDULES:
         sched = make_schedule(ps._schedule_spec(name, 7.0))

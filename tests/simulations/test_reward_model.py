@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from bayes_w2s.simulations import reward_model as exp
 
-from bayes_w2s.preferences import true_order
+from bayes_w2s.core.preferences import true_order
 
 TINY = {
     "replicates": 2,

@@ -230,7 +230,7 @@ def check_writable(folder: str | os.PathLike, option: str = "--out") -> Path:
 
 
 def _cmd_run(argv: list[str]) -> int:
-    from bayes_w2s.runs import draw_figures, load_experiment, run_folder_name, write_run
+    from bayes_w2s.harness.runs import draw_figures, load_experiment, run_folder_name, write_run
 
     if not argv or argv[0] in {"-h", "--help"}:
         print(
@@ -275,7 +275,7 @@ def _cmd_run(argv: list[str]) -> int:
 
 def _find_run_folders(root: Path) -> list[Path]:
     """``root`` itself if it is a run or sweep folder, else every one below it."""
-    from bayes_w2s.runs import CONFIG_FILE, MARKER_FILE, RESULTS_FILE
+    from bayes_w2s.harness.runs import CONFIG_FILE, MARKER_FILE, RESULTS_FILE
 
     names = (CONFIG_FILE, RESULTS_FILE, MARKER_FILE, "manifest.json")
     if any((root / n).is_file() for n in names):
@@ -285,7 +285,7 @@ def _find_run_folders(root: Path) -> list[Path]:
 
 
 def _cmd_figures(argv: list[str]) -> int:
-    from bayes_w2s.runs import draw_figures
+    from bayes_w2s.harness.runs import draw_figures
 
     parser = argparse.ArgumentParser(
         prog="bayes-w2s figures",
@@ -355,13 +355,13 @@ def _cmd_neural(argv: list[str]) -> int:
 
 
 def _cmd_sweep(argv: list[str]) -> int:
-    from bayes_w2s import sweeps
+    from bayes_w2s.harness import sweeps
 
     return int(sweeps.main(argv) or 0)
 
 
 def _top_parser() -> argparse.ArgumentParser:
-    from bayes_w2s.runs import package_version
+    from bayes_w2s.harness.runs import package_version
 
     width = max(map(len, COMMANDS))
     parser = argparse.ArgumentParser(

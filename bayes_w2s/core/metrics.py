@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import rel_entr
 
-from bayes_w2s.validation import ValidationError, as_float_array, as_index_array, as_labels, as_probs, describe
+from bayes_w2s.core.validation import ValidationError, as_float_array, as_index_array, as_labels, as_probs, describe
 
 __all__ = [
     "PGRUndefinedWarning",

@@ -3,10 +3,10 @@
 :class:`WeakData` holds weak labels ``y_i`` in {0, 1}, the rule (``"bayes"``, ``"tempered"``
 or ``"ve"``, DESIGN.md section 2) and the strengths ``s_i >= 0`` (the tempering weight
 ``w_i`` or the virtual-evidence log likelihood ratio ``log r_i``) that a
-:class:`~bayes_w2s.schedules.Schedule` assigns. Under virtual evidence the whole update
+:class:`~bayes_w2s.core.schedules.Schedule` assigns. Under virtual evidence the whole update
 moves any posterior odds by at most ``exp(sum_i s_i)`` (Chan & Darwiche 2005), which
 :attr:`WeakData.total_influence` reports. numpy only: the PyMC students in
-:mod:`bayes_w2s.pymc_models` consume it, and so can any other student.
+:mod:`bayes_w2s.ppl.pymc_models` consume it, and so can any other student.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from bayes_w2s.schedules import Schedule, make_schedule
+from bayes_w2s.core.schedules import Schedule, make_schedule
 
 __all__ = ["RULES", "MAX_VE_STRENGTH", "WeakData", "weak_data"]
 

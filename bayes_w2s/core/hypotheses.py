@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import logsumexp
 
-from bayes_w2s.validation import ValidationError, as_float_array, as_index_array
+from bayes_w2s.core.validation import ValidationError, as_float_array, as_index_array
 
 __all__ = ["HypothesisSpace", "Model", "ContainmentReport", "containment"]
 

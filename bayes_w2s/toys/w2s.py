@@ -1,7 +1,7 @@
 """The weak-to-strong pipeline in the classification world: train weak, label, train strong, score.
 
 1. **Weak model**: the weak class's posterior after hard Bayes on ground-truth labels
-   (:func:`posterior_on_labels`, i.e. :func:`bayes_w2s.updates.condition`).
+   (:func:`posterior_on_labels`, i.e. :func:`bayes_w2s.core.updates.condition`).
 2. **Weak labels**: ``N`` draws ``z ~ Uniform(train pool)``, ``y ~ P_W(. | z)`` (``sample``,
    the weak predictive per token) or ``y = argmax_y P_W(y | z)`` (``argmax``);
    :func:`sample_stream`.
@@ -17,7 +17,7 @@
 
    and ``log post(h) = log prior(h) + sum_{z,y} W[z, y] [h(z) = y] - log Z`` with weighted
    counts ``W[z, y] = sum_i g_i [z_i = z, y_i = y]``: exact for every schedule, linear in N.
-   (Checked against :func:`bayes_w2s.updates.condition` in the tests.) For a small
+   (Checked against :func:`bayes_w2s.core.updates.condition` in the tests.) For a small
    strength ``s``, ``g ~ s (p_hit - p_miss)``: a budget ``B`` spread over the data gives the
    Gibbs posterior ``prior(h) exp(B (p_hit - p_miss) agree(h))`` whatever N is.
 4. **Scores** on the test pool (:func:`score_fit`): accuracy of the Bayes decision
@@ -45,10 +45,10 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import logsumexp
 
-from bayes_w2s.metrics import PGRUndefinedWarning, influence_distance, pgr
-from bayes_w2s.trajectory import Rule
-from bayes_w2s.updates import condition, weak_label_loglik
-from bayes_w2s.worlds import LabelerClass, World, likelihood_values, noisy_space
+from bayes_w2s.core.metrics import PGRUndefinedWarning, influence_distance, pgr
+from bayes_w2s.core.trajectory import Rule
+from bayes_w2s.core.updates import condition, weak_label_loglik
+from bayes_w2s.toys.worlds import LabelerClass, World, likelihood_values, noisy_space
 
 __all__ = [
     "LABEL_MODES",
@@ -351,7 +351,7 @@ def selected_concept(
     cls: LabelerClass, log_prior: ArrayLike, teacher: WeakModel, contexts: ArrayLike, *, tol: float = 1e-9
 ) -> int:
     """The hypothesis a small bounded budget is predicted to select: among those of top prior
-    weight (for :func:`~bayes_w2s.worlds.pretrained_log_prior`, each concept's best
+    weight (for :func:`~bayes_w2s.toys.worlds.pretrained_log_prior`, each concept's best
     approximant), the one whose labels the teacher's predictive makes most likely on average
     over ``contexts``: ``argmax_{h: log pi(h) = max} mean_z P_W(h(z) | z)``.
 

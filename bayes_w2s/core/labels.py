@@ -15,8 +15,8 @@ from typing import Callable
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from bayes_w2s.hypotheses import Model
-from bayes_w2s.validation import ValidationError, as_count, as_index_array, as_prob_vector
+from bayes_w2s.core.hypotheses import Model
+from bayes_w2s.core.validation import ValidationError, as_count, as_index_array, as_prob_vector
 
 __all__ = ["MODES", "sample_labels", "label_sampler"]
 

@@ -7,7 +7,7 @@ over item features, ``u_h(x) = w_h . x``). For a pair ``(a, b)`` the Bradley–T
     P(a > b | h) = sigmoid(u_h(a) - u_h(b)).
 
 A *pair is a context* whose binary label is ``1 = "a preferred"`` and ``0 = "b
-preferred"``, so a preference space is a :class:`~bayes_w2s.hypotheses.HypothesisSpace`
+preferred"``, so a preference space is a :class:`~bayes_w2s.core.hypotheses.HypothesisSpace`
 ``probs[h, p, y]`` of shape ``(H, n_pairs, 2)``: every update rule (hard Bayes, virtual
 evidence with strength ``log r`` on "a > b", tempered, Jeffrey), every schedule, the label
 samplers (a weak supervisor labels pairs from its predictive per pair, or from one
@@ -20,7 +20,7 @@ item ``c`` gives ``P(y = 1 | x, h) = sigmoid(u_h(x) - u_h(c))``, a noisy halfspa
 
 Metrics: pairwise accuracy of the Bayes decision against the true order (ties in the
 decision score 1/2), Kendall's tau between a score and the true utility, PGR on pairwise
-accuracy (:func:`bayes_w2s.metrics.pgr`).
+accuracy (:func:`bayes_w2s.core.metrics.pgr`).
 
 References
 ----------
@@ -35,7 +35,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.special import log_expit
 from scipy.stats import kendalltau
 
-from bayes_w2s.hypotheses import HypothesisSpace
+from bayes_w2s.core.hypotheses import HypothesisSpace
 
 __all__ = [
     "LABEL_NAMES",

@@ -8,7 +8,7 @@ files; workers only compute, so a cluster needs no shared filesystem.
 * ``serial`` — in the calling process (debugging, tests).
 * ``local`` — :class:`concurrent.futures.ProcessPoolExecutor` started with ``forkserver``
   (``spawn`` where that is missing): never ``fork``, which copies a threaded parent. The
-  fork server imports :mod:`bayes_w2s.sweeps` (numpy, scipy, pandas) once and forks each
+  fork server imports :mod:`bayes_w2s.harness.sweeps` (numpy, scipy, pandas) once and forks each
   worker from it, so ``n`` workers start about as fast as one. Each worker exits when the
   driver dies (a watchdog thread waits on the driver's sentinel), so a SIGKILLed sweep
   leaves no orphans.
@@ -121,7 +121,7 @@ class LocalExecutor:
         self._stack.enter_context(_single_thread_env())
         if "forkserver" in multiprocessing.get_all_start_methods():
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["bayes_w2s.sweeps", *self.preload])
+            context.set_forkserver_preload(["bayes_w2s.harness.sweeps", *self.preload])
         else:  # pragma: no cover - Windows
             context = multiprocessing.get_context("spawn")
         self.pool = ProcessPoolExecutor(
@@ -254,7 +254,7 @@ def make_executor(
         ``auto``) address; only for ``dask`` and ``ray``.
     preload : tuple of str
         Modules the ``local`` fork server imports before forking workers (e.g. the
-        experiment), besides :mod:`bayes_w2s.sweeps`.
+        experiment), besides :mod:`bayes_w2s.harness.sweeps`.
 
     Raises
     ------

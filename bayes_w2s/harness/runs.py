@@ -188,7 +188,7 @@ def load_experiment(name: str) -> ModuleType:
         raise
     for attr in ("Config", "run", "FIGURES"):
         if not hasattr(module, attr):
-            raise ValueError(f"experiment {name!r} lacks {attr} (see bayes_w2s.runs)")
+            raise ValueError(f"experiment {name!r} lacks {attr} (see bayes_w2s.harness.runs)")
     return module
 
 
@@ -375,7 +375,7 @@ def draw_figures(
 
     matplotlib.use("Agg")
 
-    from bayes_w2s import style
+    from bayes_w2s.harness import style
 
     folder = Path(folder)
     meta, df = read_run(folder, allow_unmarked=allow_unmarked)

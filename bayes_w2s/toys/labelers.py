@@ -9,7 +9,7 @@ A labeler with label noise ``eps`` is the hypothesis
 (:func:`noisy_space`). Classes: :func:`halfspaces` (``[cos(theta) z_0 + sin(theta) z_1 > b]``,
 the "grammatical" hypotheses), :func:`grid_labelers` (every labeling of a ``g x g`` grid of
 cells: staircases), :func:`typo_labeler` (the truth with some cells flipped). The pool and the
-pretrained prior around salient concepts live in :mod:`bayes_w2s.worlds`.
+pretrained prior around salient concepts live in :mod:`bayes_w2s.toys.worlds`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from bayes_w2s.hypotheses import HypothesisSpace
+from bayes_w2s.core.hypotheses import HypothesisSpace
 
 __all__ = ["LabelerClass", "likelihood_values", "noisy_space", "halfspace_labels", "halfspaces",
            "grid_labelers", "typo_labeler"]

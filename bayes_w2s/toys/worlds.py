@@ -10,9 +10,9 @@ hypothesis
     P(y | z, h) = 1 - eps          if h(z) = y
                 = eps / (K - 1)    otherwise,
 
-so every likelihood takes one of two values (the labelers live in :mod:`bayes_w2s.labelers`,
+so every likelihood takes one of two values (the labelers live in :mod:`bayes_w2s.toys.labelers`,
 re-exported here); :func:`noisy_space` builds the
-:class:`~bayes_w2s.hypotheses.HypothesisSpace`. Classes provided:
+:class:`~bayes_w2s.core.hypotheses.HypothesisSpace`. Classes provided:
 
 * :func:`halfspaces` — ``h(z) = [cos(theta) z_0 + sin(theta) z_1 > b]`` on a grid of angles
   and offsets; ``n_angles = 2`` gives thresholds on one feature, ``4`` axis-aligned
@@ -47,7 +47,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import logsumexp
 
-from bayes_w2s.labelers import (  # re-exported: the world is built from them
+from bayes_w2s.toys.labelers import (  # re-exported: the world is built from them
     LabelerClass,
     grid_labelers,
     halfspace_labels,

@@ -20,11 +20,11 @@ log(e^{-s} + (1 - e^{-s}) P)``, which lies in ``[-s, 0]`` and differs from the p
 ``s``, the same for every hypothesis; the posterior is normalized for any finite strength
 and ``s`` is added back only to ``log Z``.
 
-Inputs are checked by :mod:`bayes_w2s.validation`. Evidence that every hypothesis gives
+Inputs are checked by :mod:`bayes_w2s.core.validation`. Evidence that every hypothesis gives
 probability 0 raises :class:`ImpossibleEvidenceError` naming the observation; a prior that
-is ``-inf`` everywhere raises :class:`~bayes_w2s.validation.ImpossiblePriorError`; a
+is ``-inf`` everywhere raises :class:`~bayes_w2s.core.validation.ImpossiblePriorError`; a
 tempered term ``w log P`` that leaves float64 raises
-:class:`~bayes_w2s.validation.NumericalOverflowError`. Never a NaN.
+:class:`~bayes_w2s.core.validation.NumericalOverflowError`. Never a NaN.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import logsumexp
 
-from bayes_w2s.schedules import Schedule
-from bayes_w2s.validation import (
+from bayes_w2s.core.schedules import Schedule
+from bayes_w2s.core.validation import (
     NumericalOverflowError,
     ValidationError,
     as_float_array,
@@ -369,7 +369,7 @@ def condition(
 ) -> UpdateResult:
     """Condition on a sequence of (context, label) observations under one rule.
 
-    ``strengths`` is an array ``(N,)``, a scalar, or a :class:`~bayes_w2s.schedules.Schedule`
+    ``strengths`` is an array ``(N,)``, a scalar, or a :class:`~bayes_w2s.core.schedules.Schedule`
     (then ``schedule.strengths(N)``; give confidence-weighted schedules as arrays).
 
     All three rules multiply per-observation factors, so the order does not matter and
@@ -377,8 +377,8 @@ def condition(
     ``(z, y)`` (and per distinct strength for varying virtual evidence), so memory is
     ``O(N + H)`` beyond the ``(H, Z, K)`` table. Raises :class:`ImpossibleEvidenceError`
     with the index of the first observation after which no hypothesis remains possible,
-    :class:`~bayes_w2s.validation.ImpossiblePriorError` for an all ``-inf`` prior and
-    :class:`~bayes_w2s.validation.NumericalOverflowError` when a tempered sum leaves float64.
+    :class:`~bayes_w2s.core.validation.ImpossiblePriorError` for an all ``-inf`` prior and
+    :class:`~bayes_w2s.core.validation.NumericalOverflowError` when a tempered sum leaves float64.
     """
     table, z, y, s = _observations(log_probs, contexts, labels, rule, strengths)
     n_hyp, _, n_lab = table.shape

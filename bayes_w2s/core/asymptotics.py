@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from bayes_w2s.hypotheses import HypothesisSpace
+from bayes_w2s.core.hypotheses import HypothesisSpace
 
 __all__ = ["KLProjection", "kl_projection", "BetaPosterior", "beta_bernoulli_posterior"]
 

@@ -38,7 +38,7 @@ try:
         import arviz as az
 except ImportError as _err:  # pragma: no cover - exercised in a subprocess test
     raise ImportError(
-        "bayes_w2s.diagnostics needs ArviZ, part of the optional pymc extra: "
+        "bayes_w2s.ppl.diagnostics needs ArviZ, part of the optional pymc extra: "
         "pip install 'bayes-w2s[pymc]'"
     ) from _err
 

@@ -9,11 +9,11 @@ rows are tagged with the grid keys, ``seed`` and ``cell_id`` (a hash of the expe
 and the cell's full config). Grid values of a tuple-valued field are separated by ``/``
 (``--grid weak_dims=1,2/4,8``); seeds are ranges and lists (``0-9``, ``0,3,7-9``).
 
-Folder format: :mod:`bayes_w2s.sweep_folder` (manifest, lock, one marked file per cell), plus
+Folder format: :mod:`bayes_w2s.harness.sweep_folder` (manifest, lock, one marked file per cell), plus
 ``results.csv``, ``config.json`` and the figures once every cell is done.
 
 Why one file per cell rather than an appended journal: the only writer is the driver
-process, and it writes each cell with :func:`bayes_w2s.runs.atomic_write_csv` (temporary
+process, and it writes each cell with :func:`bayes_w2s.harness.runs.atomic_write_csv` (temporary
 file in the same folder, fsync, :func:`os.replace`). A rename is atomic on POSIX, so after a
 crash or SIGKILL a cell file is either complete or absent — never torn — and, being named by
 its cell id, can never be duplicated. Resume still trusts no file blindly: a cell counts as done
@@ -47,10 +47,10 @@ from typing import Any
 
 import pandas as pd
 
-from bayes_w2s import sweep_folder as _sf
-from bayes_w2s.executors import EXECUTORS, CellError, make_executor
-from bayes_w2s.sweep_folder import CELLS_DIR, SweepError
-from bayes_w2s.runs import (
+from bayes_w2s.harness import sweep_folder as _sf
+from bayes_w2s.harness.executors import EXECUTORS, CellError, make_executor
+from bayes_w2s.harness.sweep_folder import CELLS_DIR, SweepError
+from bayes_w2s.harness.runs import (
     config_to_dict,
     draw_figures,
     load_experiment,
@@ -144,7 +144,7 @@ def parse_grid(specs: Sequence[str], config_cls) -> dict[str, list]:
 
     Values of a tuple-valued field are separated by ``/`` and their items by ``,``.
     """
-    from bayes_w2s.cli import _field_parser
+    from bayes_w2s.harness.cli import _field_parser
 
     grid: dict[str, list] = {}
     defaults = config_cls()
@@ -191,7 +191,7 @@ def plan_cells(
     experiment: str, config_cls, grid: Mapping[str, Sequence], seeds: Sequence[int], base=None
 ):
     """Every cell, in grid order (grid keys as given, last key fastest, then seeds)."""
-    from bayes_w2s.cli import check_config
+    from bayes_w2s.harness.cli import check_config
 
     grid = _validate_grid(grid, config_cls)
     base = dict(base or {})
@@ -264,7 +264,7 @@ def run_sweep(
     base : mapping, optional
         Fixed config fields shared by every cell.
     executor, workers, address
-        See :func:`bayes_w2s.executors.make_executor`.
+        See :func:`bayes_w2s.harness.executors.make_executor`.
     progress : bool
         Show a tqdm bar (cells done / total).
     figures : bool
@@ -274,7 +274,7 @@ def run_sweep(
     ------
     SweepError
         Bad grid, seeds or base; folder holding another sweep or in use.
-    bayes_w2s.executors.CellError
+    bayes_w2s.harness.executors.CellError
         A cell raised; finished cells are kept and a re-run resumes after them.
     """
     from tqdm.auto import tqdm
@@ -330,13 +330,13 @@ def default_folder(
 def main(argv: list[str]) -> int:
     """``bayes-w2s sweep NAME ...``; returns the exit status."""
     if not argv or argv[0] in {"-h", "--help"}:
-        from bayes_w2s.cli import _experiment_table
+        from bayes_w2s.harness.cli import _experiment_table
 
         print("usage:\n" + __doc__.split("\n\n")[1] + "\n\nRun experiment NAME once per grid "
               "point and seed; re-running the same command resumes.\n`bayes-w2s sweep NAME "
               "--help` lists the options of NAME.\n\nexperiments:\n" + _experiment_table())
         return 0
-    from bayes_w2s.cli import add_config_arguments, check_writable
+    from bayes_w2s.harness.cli import add_config_arguments, check_writable
 
     name, rest = argv[0], argv[1:]
     try:

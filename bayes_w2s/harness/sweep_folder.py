@@ -1,4 +1,4 @@
-"""The sweep folder format: manifest, lock and per-cell markers (see :mod:`bayes_w2s.sweeps`).
+"""The sweep folder format: manifest, lock and per-cell markers (see :mod:`bayes_w2s.harness.sweeps`).
 
 ::
 
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bayes_w2s.runs import (
+from bayes_w2s.harness.runs import (
     atomic_write_csv,
     atomic_write_text,
     config_to_dict,

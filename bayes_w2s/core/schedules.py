@@ -33,7 +33,7 @@ from typing import ClassVar
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from bayes_w2s.validation import ValidationError, as_count, as_float_array, as_probs, describe
+from bayes_w2s.core.validation import ValidationError, as_count, as_float_array, as_probs, describe
 
 __all__ = [
     "Schedule",

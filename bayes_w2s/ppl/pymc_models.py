@@ -8,7 +8,7 @@ Two students, each a ``pm.Model`` with coords and dims:
   ``w ~ Normal(mu_0, sigma_0)`` (dims ``feature``), ``b ~ Normal(0, sigma_b)``,
   ``P(y = 1 | x, w, b) = sigmoid(x . w + b)``.
 
-Weak labels ``y_i`` with strengths ``s_i`` (from a :class:`~bayes_w2s.schedules.Schedule`)
+Weak labels ``y_i`` with strengths ``s_i`` (from a :class:`~bayes_w2s.core.schedules.Schedule`)
 enter the joint log density under one of three rules (DESIGN.md §2):
 
 * ``"bayes"`` (hard): ``sum_i log P(y_i | x_i, theta)``, registered as observed data;
@@ -26,7 +26,7 @@ are therefore made explicitly by :func:`posterior_predictive`: parameters from t
 ``P(y | x, theta)``.
 
 This module needs the ``pymc`` extra (``pip install 'bayes-w2s[pymc]'``); ``import
-bayes_w2s`` never imports it. Every ArviZ call lives in :mod:`bayes_w2s.diagnostics`.
+bayes_w2s`` never imports it. Every ArviZ call lives in :mod:`bayes_w2s.ppl.diagnostics`.
 
 References
 ----------
@@ -52,14 +52,14 @@ try:
     import pymc as pm
     import pytensor.tensor as pt
 
-    from bayes_w2s import diagnostics  # first: it silences ArviZ's import-time notice
+    from bayes_w2s.ppl import diagnostics  # first: it silences ArviZ's import-time notice
 except ImportError as _err:  # pragma: no cover - exercised in a subprocess test
     raise ImportError(
-        "bayes_w2s.pymc_models needs PyMC and ArviZ, which are an optional extra: "
+        "bayes_w2s.ppl.pymc_models needs PyMC and ArviZ, which are an optional extra: "
         "pip install 'bayes-w2s[pymc]'"
     ) from _err
 
-from bayes_w2s.weak_data import MAX_VE_STRENGTH, RULES, WeakData, weak_data
+from bayes_w2s.ppl.weak_data import MAX_VE_STRENGTH, RULES, WeakData, weak_data
 
 __all__ = [
     "RULES",
@@ -217,7 +217,7 @@ def sample(
     """NUTS (Hoffman & Gelman 2014) with a fixed seed; returns ``arviz.InferenceData``.
 
     The same ``seed`` gives the same draws. PyMC's own convergence checks are switched off;
-    use :func:`bayes_w2s.diagnostics.check_chains` (as :func:`fit` does).
+    use :func:`bayes_w2s.ppl.diagnostics.check_chains` (as :func:`fit` does).
     """
     for name, value in (("draws", draws), ("chains", chains), ("cores", cores)):
         if int(value) != value or value < 1:
@@ -253,8 +253,8 @@ def fit(
 ) -> Fit:
     """Build, sample and check a student; records schedule and strengths in the result.
 
-    Emits :class:`bayes_w2s.diagnostics.SamplingWarning` when the chains cannot be trusted
-    (R-hat, ESS or divergences; see :func:`bayes_w2s.diagnostics.check_chains`).
+    Emits :class:`bayes_w2s.ppl.diagnostics.SamplingWarning` when the chains cannot be trusted
+    (R-hat, ESS or divergences; see :func:`bayes_w2s.ppl.diagnostics.check_chains`).
     """
     idata = sample(
         build_model(data, cfg),

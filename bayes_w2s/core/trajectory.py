@@ -4,7 +4,7 @@ For replicate r and rule k the unnormalized log posterior after n observations i
 
     log prior(h) + sum_{i <= n} term_k(s_i; z_{r,i}, y_{r,i}, h)
 
-with the per-observation terms of :func:`bayes_w2s.updates.observation_logliks`. Data are
+with the per-observation terms of :func:`bayes_w2s.core.updates.observation_logliks`. Data are
 drawn in fixed chunks (so the stream does not depend on the checkpoints) and folded in
 by category ``c = z * K + y``:
 
@@ -17,9 +17,9 @@ by category ``c = z * K + y``:
 
 Posteriors are recorded only at (log-spaced) checkpoints, so N = 10^6 runs in memory
 ``O(n_rules * R * T * H)``. Virtual-evidence terms with ``s > 30`` are the shifted ones
-(:func:`bayes_w2s.updates.weak_label_shifted_loglik`, in ``[-s, 0]``), so posteriors stay
-normalized for any strength; inputs are checked as in :func:`bayes_w2s.updates.condition`, and a tempered
-sum that leaves float64 raises :class:`~bayes_w2s.validation.NumericalOverflowError`.
+(:func:`bayes_w2s.core.updates.weak_label_shifted_loglik`, in ``[-s, 0]``), so posteriors stay
+normalized for any strength; inputs are checked as in :func:`bayes_w2s.core.updates.condition`, and a tempered
+sum that leaves float64 raises :class:`~bayes_w2s.core.validation.NumericalOverflowError`.
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import logsumexp
 
-from bayes_w2s.schedules import Schedule, make_schedule
-from bayes_w2s.updates import _SAFE_LOG, RULES, ImpossibleEvidenceError, _overflow, _ve_term
-from bayes_w2s.validation import ValidationError, as_count, as_log_prior, as_log_probs
+from bayes_w2s.core.schedules import Schedule, make_schedule
+from bayes_w2s.core.updates import _SAFE_LOG, RULES, ImpossibleEvidenceError, _overflow, _ve_term
+from bayes_w2s.core.validation import ValidationError, as_count, as_log_prior, as_log_probs
 
 __all__ = ["Rule", "log_checkpoints", "Trajectories", "run_trajectories"]
 
@@ -67,7 +67,7 @@ class Rule:
             if sched.needs_confidence:
                 raise ValidationError(
                     "confidence-weighted schedules need the whole dataset's confidences: "
-                    "use bayes_w2s.updates.condition with schedule.strengths(N, confidence=...)"
+                    "use bayes_w2s.core.updates.condition with schedule.strengths(N, confidence=...)"
                 )
             object.__setattr__(self, "schedule", sched)
         if self.label is None:
@@ -226,7 +226,7 @@ def run_trajectories(
         ``log P(y | z, h)`` of the learner's space.
     draw : callable
         ``draw(m) -> (contexts, labels)``, each ``(R, m)``, continuing R streams (see
-        :func:`bayes_w2s.labels.label_sampler`).
+        :func:`bayes_w2s.core.labels.label_sampler`).
     n_obs : int
         N, the number of labels per replicate.
     rules : sequence of Rule

@@ -1,0 +1,1 @@
+"""Run plumbing: run folders, sweeps, executors, the command line, figure style."""

@@ -1,0 +1,1 @@
+"""Probabilistic-programming students: PyMC models, their weak data and ArviZ diagnostics."""
