@@ -14,19 +14,17 @@ training inputs and the head's step scaled by ``head_lr_mult`` (see
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from .cache import ArrayCache
+from .config import W2SConfig
 from .data import TextDataset
 from .features import FeatureHead, cached_features
 from .models import build_classifier, load_tokenizer, standardize_head, tokenize
 from .train import TrainConfig, predict_logits, train
 
-if TYPE_CHECKING:
-    from .pipeline import W2SConfig
 
 __all__ = ["Backend", "BestCheckpoint", "fit_predict"]
 

@@ -26,7 +26,6 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from bayes_w2s.harness.runs import atomic_write_text, write_run

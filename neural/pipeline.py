@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import lru_cache
 
 import numpy as np
@@ -50,130 +50,10 @@ from .methods import (
     softmax,
     weak_confidence,
 )
-from .models import MODES, ModelSpec
-from .train import TrainConfig
+from .config import ALL_MODES, MOVEMENT_COLUMNS, STUDENT_SGD_LR, W2SConfig  # noqa: F401 (re-exported)
+from .models import ModelSpec
 
 __all__ = ["DEFAULT_SCHEDULES", "MethodSpec", "W2SConfig", "run", "run_seed", "weak_confidence"]
-
-ALL_MODES = ("features",) + MODES
-# momentum-free SGD lr of students on standardized frozen features (measured in
-# docs/readme_parts/neural_core.md: xent under SGD at this lr matches xent under Adam 1e-3)
-STUDENT_SGD_LR = 0.1
-MOVEMENT_COLUMNS = (
-    "param_distance",
-    "distance_bound",
-    "kl_from_init",
-    "kl_bound",
-    "lr_strength_sum",
-    "certificate",
-)
-
-
-@dataclass(frozen=True)
-class W2SConfig:
-    """Everything that determines one W2S run (per seed).
-
-    Default: the Burns et al. protocol, weak and ceiling trained on the *same* ground truth
-    (``n_weak_gt=None``: all of ``weak_train``); the models differ in capability. A
-    data-starved weak supervisor (the old default) is ``n_weak_gt=250``. The default pair
-    is the widest gap that needs nothing beyond the MiniLM wheel: ``minilm-l0`` (its
-    embedding layer, mean of word vectors, no attention) -> ``minilm`` (6 layers). Measured,
-    Rotten Tomatoes, 4,000 each, 10 seeds: 0.740 -> 0.755, a 1.5-point gap (``minilm-l1``:
-    0.743); a clear gap needs ``mpnet`` (``bayes-w2s neural assets mpnet``; :mod:`.ladder`).
-
-    ``lr``/``epochs`` default by mode: heads on frozen features (``features``, ``probe``) use
-    Adam lr 1e-3 for 10 epochs; ``finetune``/``lora`` use the openai defaults (lr 5e-5, 2
-    epochs) for the backbone with the head's step ``head_lr_mult = 20`` times larger and its
-    input features standardized (``standardize``; see :class:`~.models.Classifier` for why a
-    small finetune otherwise stays at the majority class). Batch 32 throughout.
-
-    ``eval_every > 0``: hold out the last ``val_frac`` of each model's training set (ground
-    truth for weak and ceiling, weak labels for the student, as in EleutherAI/w2s), score it
-    every ``eval_every`` steps and keep the best checkpoint; the row records the chosen steps.
-    """
-
-    weak: str = "minilm-l0"
-    strong: str = "minilm"
-    dataset: str = "rotten_tomatoes"
-    method: str = "xent"
-    mode: str = "features"
-    n_weak_train: int = 4000
-    n_weak_gt: int | None = None
-    n_weak_label: int = 4000
-    n_test: int = 4000
-    max_length: int = 64
-    batch_size: int = 32
-    lr: float | None = None
-    epochs: float | None = None
-    steps: int | None = None
-    head_hidden: int = 0
-    weak_temperature: str = "1"
-    anchor: str | None = None
-    anchor_weight: float = 0.0
-    intermediate: str | None = None
-    device: str = "auto"
-    threads: int | None = None
-    student_optimizer: str = "auto"  # auto: momentum-free SGD on feature heads, else Adam
-    student_lr: float | None = None  # default: STUDENT_SGD_LR under SGD, else ``lr``
-    head_lr_mult: float | None = None
-    standardize: bool = True
-    eval_every: int = 0
-    val_frac: float = 0.1
-
-    def head_mult(self) -> float:
-        """``head_lr_mult``, default 20 for ``finetune``/``lora`` and 1 otherwise."""
-        if self.head_lr_mult is not None:
-            return float(self.head_lr_mult)
-        return 20.0 if self.mode in ("finetune", "lora") else 1.0
-
-    def __post_init__(self) -> None:
-        if self.head_lr_mult is not None and not self.head_lr_mult > 0:
-            raise ValueError(f"head_lr_mult must be > 0, got {self.head_lr_mult!r}")
-        if isinstance(self.eval_every, bool) or int(self.eval_every) != self.eval_every or self.eval_every < 0:
-            raise ValueError(f"eval_every must be a non-negative integer, got {self.eval_every!r}")
-        if not 0 < self.val_frac < 0.5:
-            raise ValueError(f"val_frac must be in (0, 0.5), got {self.val_frac!r}")
-        if self.n_weak_gt is not None and self.n_weak_gt < 1:
-            raise ValueError(f"n_weak_gt must be >= 1 or None, got {self.n_weak_gt}")
-        if self.mode not in ALL_MODES:
-            raise ValueError(f"unknown mode {self.mode!r}; choose from {ALL_MODES}")
-        MethodSpec.parse(self.method)
-        for name in ("weak", "strong") + (("intermediate",) if self.intermediate else ()):
-            ModelSpec.parse(getattr(self, name))
-        if self.weak_temperature != "fit":
-            try:
-                t = float(self.weak_temperature)
-            except ValueError:
-                raise ValueError(
-                    f"weak_temperature must be a positive number or 'fit', got {self.weak_temperature!r}"
-                ) from None
-            if not t > 0:
-                raise ValueError("weak_temperature must be > 0")
-        self.train_config(student=True)  # validates lr / epochs / steps / anchor
-
-    def train_config(self, *, student: bool = False) -> TrainConfig:
-        feats = self.mode in ("features", "probe")  # a head on frozen features either way
-        opt = self.student_optimizer if student else "adam"
-        if opt == "auto":
-            opt = "sgd" if feats else "adam"
-        lr = self.lr if self.lr is not None else (1e-3 if feats else 5e-5)
-        if student and opt == "sgd":
-            lr = self.student_lr if self.student_lr is not None else STUDENT_SGD_LR
-        elif student and self.student_lr is not None:
-            lr = self.student_lr
-        return TrainConfig(
-            batch_size=self.batch_size,
-            epochs=self.epochs if self.epochs is not None else (10.0 if feats else 2.0),
-            lr=lr,
-            optimizer=opt,
-            steps=self.steps if student else None,
-            anchor=self.anchor if student else None,
-            anchor_weight=self.anchor_weight if student else 0.0,
-            threads=self.threads
-            if self.threads is not None
-            else (1 if self.mode == "features" else None),
-        )
-
 
 @lru_cache(maxsize=4)
 def _dataset(spec: str) -> TextDataset:

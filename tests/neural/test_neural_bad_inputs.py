@@ -36,3 +36,4 @@ def test_labels_must_be_contiguous_class_indices(tmp_path, labels, fragment):
     path.write_text("text,label\n" + "".join(f"t{i},{y}\n" for i, y in enumerate(labels)))
     with pytest.raises(DataFormatError, match=fragment.replace("[", r"\[").replace("]", r"\]")):
         load_dataset(str(path))
+
