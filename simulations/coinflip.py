@@ -223,6 +223,12 @@ def _panel(df, strong, metric, ax, ylabel, logy=False):
     ax.set_xscale("log")
     if logy:
         ax.set_yscale("log")
+        # the 10% quantile of a KL touches 0 in early replicates; do not let it set the scale:
+        # show three decades below the smallest mean
+        means = sub.groupby(["rule", "n"]).value.mean()
+        positive = means[means > 0]
+        if len(positive):
+            ax.set_ylim(bottom=10 ** (np.floor(np.log10(positive.min())) - 3))
     ax.set_xlabel("number of weak labels n")
     ax.set_ylabel(f"{ylabel}\n(mean, 10-90% band over replicates)")
     return ax

@@ -91,3 +91,16 @@ def test_same_seed_same_table_and_config_validation():
     ]:
         with pytest.raises(ValueError, match=msg):
             coinflip.Config(**bad)
+
+
+def test_kl_figure_scale_is_set_by_the_means_not_by_a_zero_quantile(table):
+    """The 10% quantile of a KL is ~0 early on; the log axis must not stretch to 1e-32."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig = coinflip.plot_kl_to_weak(table[1])
+    for ax in fig.axes:
+        assert ax.get_ylim()[0] > 1e-12
+    plt.close(fig)
