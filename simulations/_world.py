@@ -18,6 +18,8 @@ from bayes_w2s.core.trajectory import Rule
 from bayes_w2s.toys.w2s import LABEL_MODES
 from bayes_w2s.toys.worlds import World, likelihood_values, make_world
 
+from ._spread import spread
+
 __all__ = ["WorldConfig", "RulesConfig", "split_specs", "parse_prior", "with_prior", "rules_for", "selected_rules", "label_contrast", "median_band", "spread_band", "spread_legend", "spread_stats"]
 
 
@@ -178,14 +180,10 @@ def median_band(ax, df, x, y, group, *, band=(0.25, 0.75), styles=None):
 
 
 def spread_stats(values) -> dict:
-    """``{"mean", "median", "q10", "q90", "count"}`` of the finite values (NaN-free summary over worlds)."""
-    v = np.asarray(values, float)
-    v = v[np.isfinite(v)]
-    if v.size == 0:
-        return {"mean": np.nan, "median": np.nan, "q10": np.nan, "q90": np.nan, "count": 0}
-    q10, q90 = np.quantile(v, [0.1, 0.9])
-    return {"mean": float(v.mean()), "median": float(np.median(v)), "q10": float(q10), "q90": float(q90),
-            "count": int(v.size)}
+    """``{"mean", "median", "q10", "q90", "count"}`` of the finite values: :func:`._spread.spread`
+    with its defined count as ``count`` (the column name the world experiments' tables use)."""
+    s = spread(values)
+    return {"mean": s["mean"], "median": s["median"], "q10": s["q10"], "q90": s["q90"], "count": s["n_defined"]}
 
 
 def spread_band(ax, df, x, y, group, *, band=(0.1, 0.9), styles=None, median=True, label_fmt="{}"):

@@ -46,6 +46,7 @@ import pandas as pd
 from bayes_w2s.simulations._world import rules_for
 from bayes_w2s.simulations.reward_model import (
     PrefWorldConfig,
+    _spread,
     make_pref_world,
     make_read,
     strong_log_prior,
@@ -211,11 +212,6 @@ def run(cfg: Config) -> pd.DataFrame:
     for rep in range(cfg.replicates):
         frames += _run_world(cfg, rep)
     return pd.concat(frames, ignore_index=True)
-
-
-def _spread(v: pd.Series) -> str:
-    v = v.dropna()
-    return "nan" if v.empty else f"{v.mean():.2f} / {v.median():.2f} [{v.quantile(0.1):.2f}, {v.quantile(0.9):.2f}]"
 
 
 def summarize(df: pd.DataFrame, cfg: Config) -> str:
