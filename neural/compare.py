@@ -66,9 +66,10 @@ def run_compare(cfg: CompareConfig, *, cache: ArrayCache | None = None, progress
     return rows, pgr_summary(rows, n_boot=cfg.n_boot)
 
 
-def folder_name(kind: str, cfg) -> str:
+def folder_name(kind: str, cfg, tag: str | None = None) -> str:
+    """``<kind>__<tag>__<mode>__<hash of cfg>``; ``tag`` defaults to ``<weak>_to_<strong>``."""
     b = cfg.base
-    tag = f"{b.weak}_to_{b.strong}".replace("/", "-").replace(":", "-")
+    tag = (tag or f"{b.weak}_to_{b.strong}").replace("/", "-").replace(":", "-")
     return f"{kind}__{tag}__{b.mode}__{cache_key(config_to_dict(cfg))[:8]}"
 
 

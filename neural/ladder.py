@@ -26,7 +26,8 @@ import pandas as pd
 
 from bayes_w2s.harness.runs import save_figure, write_run
 
-from .cache import ArrayCache, cache_key
+from .cache import ArrayCache
+from .compare import folder_name
 from .evaluate import bootstrap_pgr
 from .models import ModelSpec
 from .pipeline import W2SConfig, _dataset, run
@@ -192,13 +193,8 @@ def write_ladder(
     """``root/neural_ladder__<dataset>__<mode>__<hash>``: config, results.csv, ladder.csv, figure."""
     import matplotlib
 
-    from bayes_w2s.harness.runs import config_to_dict
-
     matplotlib.use("Agg")
-    tag = cfg.base.dataset.replace("/", "-").replace(":", "-")
-    folder = Path(root) / (
-        f"neural_ladder__{tag}__{cfg.base.mode}__{cache_key(config_to_dict(cfg))[:8]}"
-    )
+    folder = Path(root) / folder_name("neural_ladder", cfg, tag=cfg.base.dataset)
     write_run(folder, "neural_ladder", cfg, rows, extra=extra, tables={"ladder.csv": summary})
     if figure and len(summary):
         save_figure(plot_ladder(summary), folder / "ladder")
