@@ -195,19 +195,13 @@ def spread_band(ax, df, x, y, group, *, band=(0.1, 0.9), styles=None, median=Tru
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
+    from bayes_w2s.harness.style import line_with_band
+
     lo_q, hi_q = band
     if not 0 <= lo_q < hi_q <= 1:
         raise ValueError(f"band must be two quantiles 0 <= lo < hi <= 1, got {band!r}")
-    data = df.dropna(subset=[y])
-    for key, sub in data.groupby(group, sort=False):
-        values = sub.groupby(x)[y]
-        mean = values.mean()
-        (line,) = ax.plot(mean.index, mean.to_numpy(), label=label_fmt.format(key), **(styles or {}).get(key, {}))
-        if median:
-            med = values.median()
-            ax.plot(med.index, med.to_numpy(), color=line.get_color(), ls="--", lw=max(line.get_linewidth() * 0.6, 0.8))
-        ax.fill_between(mean.index, values.quantile(lo_q).to_numpy(), values.quantile(hi_q).to_numpy(),
-                        color=line.get_color(), alpha=0.15, lw=0)
+    line_with_band(ax, df.dropna(subset=[y]), x, y, group, center="mean", band=band, label_fmt=label_fmt,
+                   styles=styles, alpha=0.15, median=median)
     handles = [Line2D([], [], color="grey", label="solid: mean over worlds")]
     if median:
         handles.append(Line2D([], [], color="grey", ls="--", label="dashed: median"))

@@ -54,10 +54,14 @@ def line_with_band(
     band: tuple[float, float] = (0.1, 0.9),
     label_fmt: str = "{}",
     styles: dict | None = None,
+    alpha: float = 0.2,
+    median: bool = False,
 ):
     """Draw the ``center`` (mean or median) of ``y`` against ``x`` per ``group``, with a
     band between the ``band`` quantiles of ``y`` over the rows sharing ``(group, x)`` — the
-    replicates (seeds). ``styles`` maps a group to extra ``ax.plot`` keywords.
+    replicates (seeds). ``styles`` maps a group to extra ``ax.plot`` keywords; ``alpha`` is
+    the band's opacity; ``median=True`` overlays the median as a thinner dashed line of the
+    same colour.
     """
     if center not in ("mean", "median"):
         raise ValueError(f"center must be 'mean' or 'median', got {center!r}")
@@ -66,5 +70,8 @@ def line_with_band(
         mid = values.mean() if center == "mean" else values.median()
         lo, hi = values.quantile(band[0]), values.quantile(band[1])
         (line,) = ax.plot(mid.index, mid.to_numpy(), label=label_fmt.format(key), **(styles or {}).get(key, {}))
-        ax.fill_between(mid.index, lo.to_numpy(), hi.to_numpy(), color=line.get_color(), alpha=0.2, lw=0)
+        if median:
+            med = values.median()
+            ax.plot(med.index, med.to_numpy(), color=line.get_color(), ls="--", lw=max(line.get_linewidth() * 0.6, 0.8))
+        ax.fill_between(mid.index, lo.to_numpy(), hi.to_numpy(), color=line.get_color(), alpha=alpha, lw=0)
     return ax

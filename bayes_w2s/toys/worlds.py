@@ -49,6 +49,7 @@ from scipy.special import logsumexp
 
 from bayes_w2s.toys.labelers import (  # re-exported: the world is built from them
     LabelerClass,
+    _check_count,
     grid_labelers,
     halfspace_labels,
     halfspaces,
@@ -101,12 +102,6 @@ class Pool:
         if split not in self.splits:
             raise KeyError(f"no split {split!r}; splits: {', '.join(self.splits)}")
         return self.splits[split]
-
-
-def _check_count(name: str, value, minimum: int = 1) -> int:
-    if isinstance(value, bool) or int(value) != value or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def make_pool(rng: np.random.Generator, *, n_gt: int, n_train: int, n_test: int, d: int = 2) -> Pool:
