@@ -33,7 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from bayes_w2s.simulations._spread import fmt_spread, line_fit, spread, spread_table
-from bayes_w2s.simulations._world import RulesConfig, label_contrast, selected_rules
+from bayes_w2s.simulations._world import RulesConfig, selected_rules
+from bayes_w2s.simulations.mimicry_limit import crossing_n  # re-exported: N* for a strong model of concentration kappa
 
 from bayes_w2s.toys.w2s import train_weak, weak_to_strong
 from bayes_w2s.toys.worlds import halfspaces
@@ -101,12 +102,6 @@ def run(cfg: Config) -> pd.DataFrame:
                     contained=bool(contained), replicate=rep))
     cols = ["weak_angles", "strong", "strong_angles", "kappa", "contained", "rule", "replicate", "n", "metric", "value"]
     return pd.concat(frames, ignore_index=True)[cols]
-
-
-def crossing_n(cfg: Config, kappa: float) -> float:
-    """``N* = kappa / (c log((1 - eps_s)/eps_s))``, ``c`` the label contrast: hard Bayes's
-    mimicry point for a strong model of concentration ``kappa`` (see ``mimicry_limit``)."""
-    return kappa / (label_contrast(cfg) * np.log((1 - cfg.eps_strong) / cfg.eps_strong))
 
 
 def _wide(df):
