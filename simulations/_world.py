@@ -20,7 +20,7 @@ from bayes_w2s.toys.worlds import World, likelihood_values, make_world
 
 from ._spread import spread
 
-__all__ = ["WorldConfig", "RulesConfig", "split_specs", "parse_prior", "with_prior", "rules_for", "selected_rules", "label_contrast", "median_band", "spread_band", "spread_legend", "spread_stats"]
+__all__ = ["WorldConfig", "RulesConfig", "split_specs", "parse_prior", "with_prior", "rules_for", "selected_rules", "label_contrast", "spread_band", "spread_legend", "spread_stats"]
 
 
 ANGLE_STREAM = 9_000_360
@@ -170,13 +170,6 @@ def label_contrast(cfg: WorldConfig) -> float:
     """How much more often a mimic of the weak model matches a weak label than the truth does,
     per weak error: ``1 - 2 eps_weak`` for sampled labels, 1 for argmax labels."""
     return 1.0 if cfg.weak_labels == "argmax" else 1 - 2 * cfg.eps_weak
-
-
-def median_band(ax, df, x, y, group, *, band=(0.25, 0.75), styles=None):
-    """Median of ``y`` vs ``x`` per ``group`` with an inter-quartile band over worlds."""
-    from bayes_w2s.harness.style import line_with_band
-
-    return line_with_band(ax, df, x, y, group, center="median", band=band, styles=styles)
 
 
 def spread_stats(values) -> dict:
