@@ -140,20 +140,22 @@ def _finite_split(log_p: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDAr
 
 
 def _linear_segment(weights_rc, log_pc, log_pc_finite, impossible_c):
-    """``W @ log P`` with ``W > 0`` on an impossible category giving ``-inf``."""
+    """``(W @ log P, overflowed)``: ``W > 0`` on an impossible category gives ``-inf``; where
+    the finite sum itself leaves float64 the entry is ``-inf`` and flagged in ``overflowed``,
+    for the caller's one overflow policy (tempered raises; hard Bayes drops the hypothesis)."""
     if not np.all(np.isfinite(weights_rc)):
         raise _overflow("the summed tempering weight of one (context, label)", f"max {np.max(weights_rc):.6g}")
     with np.errstate(over="ignore", invalid="ignore"):
         out = weights_rc @ log_pc_finite  # (R, H)
-    if not np.all(np.isfinite(out)):
-        raise _overflow("the tempered sum w log P", f"max summed weight {np.max(weights_rc):.6g}")
     dead = (weights_rc > 0).astype(float) @ impossible_c > 0  # (R, H)
-    out[dead] = -np.inf
-    return out
+    overflowed = ~np.isfinite(out) & ~dead
+    out[dead | overflowed] = -np.inf
+    return out, overflowed
 
 
 def _segment_loglik(kind, s, cat, n_cat, log_pc, log_pc_finite, impossible_c):
-    """Summed log-likelihood terms of one data segment; ``cat (R, m)``, ``s (m,)`` -> (R, H)."""
+    """Summed log-likelihood terms of one data segment, ``cat (R, m)``, ``s (m,)``:
+    ``(terms (R, H), overflowed (R, H) or None)`` (see :func:`_linear_segment`)."""
     n_rep, m = cat.shape
     flat = (np.arange(n_rep)[:, None] * n_cat + cat).ravel()
     if kind in ("bayes", "tempered"):
@@ -164,20 +166,20 @@ def _segment_loglik(kind, s, cat, n_cat, log_pc, log_pc_finite, impossible_c):
     # virtual evidence
     if np.all(s == s[0]):
         counts = np.bincount(flat, minlength=n_rep * n_cat).reshape(n_rep, n_cat).astype(float)
-        return counts @ _ve_term(log_pc, s[0])[0]  # VE terms up to a per-observation constant
+        return counts @ _ve_term(log_pc, s[0])[0], None  # VE terms up to a per-observation constant
     if n_cat <= _FEW_CATEGORIES:
         out = np.zeros((n_rep, log_pc.shape[1]))
         for c in np.unique(cat):
             hits = (cat == c).astype(float)  # (R, m)
             out += hits @ _ve_term(log_pc[c][None, :], s[:, None])[0]  # (R, m) @ (m, H)
-        return out
+        return out, None
     out = np.zeros((n_rep, log_pc.shape[1]))
     step = max(1, _BLOCK_ELEMENTS // (n_rep * log_pc.shape[1]))
     for start in range(0, m, step):
         block = cat[:, start : start + step]  # (R, b)
         terms = _ve_term(log_pc[block], s[start : start + step, None])[0]  # (R, b, H)
         out += terms.sum(axis=1)
-    return out
+    return out, None
 
 
 def _check_draw(out, m: int, n_ctx: int, n_lab: int):
@@ -277,10 +279,12 @@ def run_trajectories(
             idx = np.arange(n_done + 1, n_done + seg.shape[1] + 1)
             for k, rule in enumerate(rules):
                 s = np.ones(idx.shape) if rule.kind == "bayes" else rule.schedule.strength(idx, n_total=n_obs)
-                seg_ll = _segment_loglik(rule.kind, s, seg, n_cat, log_pc, log_pc_finite, impossible_c)
+                seg_ll, seg_over = _segment_loglik(rule.kind, s, seg, n_cat, log_pc, log_pc_finite, impossible_c)
                 with np.errstate(over="ignore", invalid="ignore"):
                     new = acc[k] + seg_ll
                 over = ~np.isfinite(new) & np.isfinite(acc[k]) & np.isfinite(seg_ll)
+                if seg_over is not None:
+                    over |= seg_over & np.isfinite(acc[k])
                 if over.any() and rule.kind == "tempered":
                     raise _overflow(f"rule {labels[k]!r}: the tempered sum", f"by observation {n_done + seg.shape[1]}")
                 overflowed[k] |= over

@@ -164,3 +164,23 @@ def test_condition_memory_is_linear_in_n_plus_h():
             tracemalloc.stop()
         assert np.isfinite(res.log_posterior).all()
         assert peak < dense_bytes / 10, f"{rule}: peak {peak / 1e6:.1f} MB"
+
+
+@pytest.mark.parametrize("chunk", [1, 2])
+def test_hard_bayes_overflow_does_not_depend_on_the_chunk(chunk):
+    """2 x (-1e308) leaves float64: hard Bayes drops that hypothesis (as ``condition`` does)
+    whether the two observations arrive in one segment or two; tempering raises either way."""
+    from bayes_w2s import Rule, condition, run_trajectories
+    from bayes_w2s.core.validation import NumericalOverflowError
+
+    lp = np.log([0.5, 0.5])
+    table = np.array([[[-1e308, 0.0]], [[np.log(0.5), np.log(0.5)]]])
+
+    def draw(m):
+        return np.zeros((1, m), int), np.zeros((1, m), int)
+
+    t = run_trajectories(lp, table, draw, 2, [Rule("bayes")], chunk=chunk, checkpoints=[2])
+    expected = condition(lp, table, np.zeros(2, int), np.zeros(2, int)).log_posterior
+    np.testing.assert_array_equal(t.log_posterior[0, 0, -1], expected)
+    with pytest.raises(NumericalOverflowError):
+        run_trajectories(lp, table, draw, 2, [Rule("tempered", "constant:value=1")], chunk=chunk, checkpoints=[2])
