@@ -86,10 +86,10 @@ class BestCheckpoint:
     """Evaluate every ``every`` optimizer steps on ``(inputs, targets (n, C))`` and keep the
     weights with the best accuracy ``mean(argmax logits == argmax targets)`` (ties: earliest).
 
-    The loop in :mod:`.train` has no callback hook but calls the loss exactly once per step,
-    so :meth:`wrap` rides on the loss: before step ``t`` (``t = every, 2 every, ...``) the
-    weights are those after ``t`` steps' updates minus one, i.e. after ``t`` updates counted
-    from 0; :meth:`finish` also scores the final weights and loads the best.
+    Pass :meth:`on_step` and :meth:`restore` to :func:`~.train.train` as ``on_step`` and
+    ``on_end``: after step ``t`` (``t = every, 2 every, ...``) the weights after ``t`` updates
+    are scored; :meth:`restore` also scores the final weights (unless just scored), loads the
+    best and returns its step, so the trainer measures the movement of the weights reported.
     """
 
     def __init__(self, model, inputs: dict, targets, every: int, *, device, batch_size: int = 256):
@@ -98,7 +98,7 @@ class BestCheckpoint:
         self.model, self.inputs, self.every = model, inputs, int(every)
         self.labels = np.asarray(targets).argmax(1)  # (n,)
         self.device, self.batch_size = device, batch_size
-        self.calls = 0
+        self.steps = 0
         self.best_acc, self.best_step, self.best_state = -1.0, 0, None
         self.history: list[tuple[int, float]] = []
 
@@ -115,23 +115,24 @@ class BestCheckpoint:
             self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         return acc
 
-    def wrap(self, loss_fn):
-        def wrapped(logits, targets, **kw):
-            if self.calls and self.calls % self.every == 0:
-                self.evaluate(self.calls)
-            self.calls += 1
-            return loss_fn(logits, targets, **kw)
+    def on_step(self, step: int, model) -> None:
+        self.steps = step
+        if step % self.every == 0:
+            self.evaluate(step)
 
-        return wrapped
-
-    def finish(self) -> dict:
-        final = self.evaluate(self.calls)
+    def restore(self, model) -> int:
+        """Score the final weights if not yet scored, load the best; its step."""
+        if not self.history or self.history[-1][0] != self.steps:
+            self.evaluate(self.steps)
         if self.best_state is not None:
             self.model.load_state_dict(self.best_state)
+        return self.best_step
+
+    def summary(self) -> dict:
         return {
             "best_step": self.best_step,
             "val_acc_best": self.best_acc,
-            "val_acc_final": final,
+            "val_acc_final": self.history[-1][1] if self.history else float("nan"),
             "n_evals": len(self.history),
         }
 
@@ -156,7 +157,9 @@ def fit_predict(
 
     ``val = (val_idx, val_targets)`` with ``cfg.eval_every > 0`` turns on best-checkpoint
     selection; the returned log's ``extra["checkpoint"]`` then holds ``best_step``,
-    ``val_acc_best``, ``val_acc_final`` and ``n_evals``.
+    ``val_acc_best``, ``val_acc_final`` and ``n_evals``, and the log's movement
+    (``param_distance``, bounds, ``kl_from_init``) describes the restored best weights, the
+    ones whose logits are returned.
     """
     model = backend.model(spec, train_idx, seed)
     keeper = None
@@ -169,7 +172,6 @@ def fit_predict(
             device=backend.cfg.device,
             batch_size=tcfg.eval_batch_size,
         )
-        loss = keeper.wrap(loss)
     log = train(
         model,
         backend.inputs(spec, train_idx),
@@ -183,9 +185,11 @@ def fit_predict(
         device=backend.cfg.device,
         progress=backend.progress,
         desc=desc,
+        on_step=keeper.on_step if keeper is not None else None,
+        on_end=keeper.restore if keeper is not None else None,
     )
     if keeper is not None:
-        log.extra["checkpoint"] = keeper.finish()
+        log.extra["checkpoint"] = keeper.summary()
     out = {
         name: predict_logits(
             model,

@@ -112,8 +112,10 @@ class TrainLog:
 
     ``extra``: ``influence_per_epoch`` (list), ``param_distance`` ``||theta_T - theta_0||``,
     ``distance_bound`` (certificate (1) of :mod:`.certificate`; NaN when it does not apply),
-    ``lr_strength_sum`` ``sum_t eta_t mean_i g(s_i)``, ``certificate`` ("" or why not), and with
-    held-out inputs ``kl_from_init`` and ``kl_bound``.
+    ``lr_strength_sum`` ``sum_{t<T} eta_t mean_i g(s_i)``, ``certificate`` ("" or why not), and
+    with held-out inputs ``kl_from_init`` and ``kl_bound``; all for the weights left in the
+    model, those after ``T = movement_step`` steps (``n_steps`` unless ``on_end`` restored an
+    earlier checkpoint).
     """
 
     losses: np.ndarray
@@ -193,6 +195,8 @@ def train(
     device: str | torch.device | None = None,
     progress: bool | None = None,
     desc: str = "train",
+    on_step=None,
+    on_end=None,
 ) -> TrainLog:
     """Train ``model`` in place on ``(inputs, targets (n, C))`` with ``loss_fn``.
 
@@ -205,6 +209,13 @@ def train(
         Inputs on which the KL of the final predictions from the initial ones is measured.
     progress : bool, optional
         tqdm bar; default: only when stderr is a terminal.
+    on_step : callable, optional
+        ``on_step(t, model)`` after the t-th optimizer step (``t = 1 .. n_steps``).
+    on_end : callable, optional
+        ``on_end(model) -> t | None`` once after the last step; it may load earlier weights
+        into ``model`` in place and returns the step ``t`` they come from (None: the final
+        weights). The movement in ``extra`` is measured on the weights left in ``model``, with
+        ``lr_strength_sum`` (and so the bounds) summed over its first ``t`` steps only.
     """
     with num_threads(cfg.threads):
         return _train(
@@ -220,6 +231,8 @@ def train(
             device=device,
             progress=progress,
             desc=desc,
+            on_step=on_step,
+            on_end=on_end,
         )
 
 
@@ -257,6 +270,8 @@ def _train(
     device,
     progress,
     desc,
+    on_step=None,
+    on_end=None,
 ):
     from tqdm.auto import tqdm
 
@@ -290,7 +305,7 @@ def _train(
     epoch_influence: list[float] = []
     losses = np.zeros(n_steps)
     influence = 0.0
-    lr_strength_sum = 0.0  # sum_t eta_t * mean_{i in b_t} g(s_i)
+    lr_strength_cum = np.zeros(n_steps + 1)  # [t]: sum_{u < t} eta_u * mean_{i in b_u} g(s_i)
     show = sys.stderr.isatty() if progress is None else progress
     model.train()
     t0 = time.perf_counter()
@@ -320,7 +335,9 @@ def _train(
             influence += float(s_np.sum())
             _add_epochs(epoch_influence, e_np, s_np)
             s = torch.as_tensor(s_np, dtype=torch.float32, device=device)  # (B,)
-        lr_strength_sum += opt.param_groups[0]["lr"] * logit_grad_bound(loss_fn, s_np, len(idx))
+        lr_strength_cum[step + 1] = lr_strength_cum[step] + opt.param_groups[0][
+            "lr"
+        ] * logit_grad_bound(loss_fn, s_np, len(idx))
         with _autocast(device):
             logits = model(**batch)  # (B, C)
         loss = loss_fn(logits.float(), targets[idx].to(device), step_frac=frac, strengths=s)
@@ -334,11 +351,19 @@ def _train(
         losses[step] = float(loss.detach())
         if show and step % 10 == 0:
             bar.set_postfix(loss=f"{losses[step]:.4f}")
+        if on_step is not None:
+            on_step(step + 1, model)
     seconds = time.perf_counter() - t0
+    at = on_end(model) if on_end is not None else None
+    at = n_steps if at is None else int(at)
+    if not 0 <= at <= n_steps:
+        raise ValueError(f"on_end returned step {at}, outside 0..{n_steps}")
     model.eval()
     extra = _movement(
-        model, inputs, params, theta0, cfg, lr_strength_sum, heldout, heldout_init, device
+        model, inputs, params, theta0, cfg, float(lr_strength_cum[at]), heldout, heldout_init,
+        device,
     )
+    extra["movement_step"] = at
     extra["influence_per_epoch"] = epoch_influence if strengths is not None else []
     return TrainLog(
         losses,

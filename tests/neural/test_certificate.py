@@ -91,3 +91,52 @@ def test_kl_bound_formula_on_random_logit_shifts():
         delta = rng.normal(0, rng.uniform(0.01, 10), size=(1, c))
         norm = np.linalg.norm(delta)
         assert C.prediction_kl(z + delta, z) <= min(norm**2 / 4, math.sqrt(2) * norm) + 1e-12
+
+
+@pytest.mark.parametrize("method", ["xent", "ve+budget:budget=4"])
+def test_best_checkpoint_keeps_the_certificate(tiny_cfg, cache, method):
+    # eval_every > 0 used to wrap the loss, hiding it from the bound lookup (NaN bounds, "" reason)
+    from dataclasses import replace
+
+    from bayes_w2s.neural.pipeline import run_seed
+
+    cfg = replace(tiny_cfg, eval_every=2, val_frac=0.2, method=method)
+    assert cfg.train_config(student=True).optimizer == "sgd"
+    row = run_seed(cfg, 0, cache=cache)
+    assert row["certificate"] == ""
+    assert math.isfinite(row["distance_bound"]) and math.isfinite(row["lr_strength_sum"])
+    assert 0 <= row["param_distance"] <= row["distance_bound"]
+    assert 0 <= row["kl_from_init"] <= row["kl_bound"]
+
+
+def test_restored_checkpoint_movement_is_that_of_its_own_step():
+    # movement and bound after restoring step k equal those of a run stopped at step k
+    rng = np.random.default_rng(0)
+    n, d, k = 96, 5, 7
+    x = {"features": torch.tensor(rng.normal(size=(n, d)), dtype=torch.float32)}
+    q = torch.softmax(torch.tensor(rng.normal(0, 2, size=(n, 3))), -1).numpy()
+    held = {"features": torch.tensor(rng.normal(size=(40, d)), dtype=torch.float32)}
+
+    def run(steps, keep=None):
+        head = FeatureHead(d, 3, mean=x["features"].mean(0), std=x["features"].std(0), seed=0)
+        cfg = TrainConfig(batch_size=16, steps=steps, lr=0.5, optimizer="sgd",
+                          lr_schedule="constant")
+        saved = {}
+
+        def on_step(t, model):
+            if t == keep:
+                saved.update({a: v.clone() for a, v in model.state_dict().items()})
+
+        def on_end(model):
+            model.load_state_dict(saved)
+            return keep
+
+        return train(head, x, q, L.xent_loss, cfg, seed=0, heldout=held,
+                     on_step=on_step if keep else None, on_end=on_end if keep else None).extra
+
+    short, restored, full = run(k), run(3 * k, keep=k), run(3 * k)
+    assert restored["movement_step"] == k and full["movement_step"] == 3 * k
+    for key in ("param_distance", "distance_bound", "lr_strength_sum", "kl_from_init", "kl_bound"):
+        assert restored[key] == pytest.approx(short[key], rel=1e-6, abs=1e-9), key
+    assert restored["lr_strength_sum"] < full["lr_strength_sum"]
+    assert restored["param_distance"] <= restored["distance_bound"]
