@@ -108,11 +108,12 @@ def run(cfg: Config) -> pd.DataFrame:
             weak = train_weak(world, grid, cfg.eps_weak)
             strong = halfspaces(world.pool.points, cfg.strong_angles, cfg.strong_offsets).union(grid)
             stream_rng = np.random.default_rng([cfg.seed, rep, 1])  # same weak labels in every condition
-            df, _ = weak_to_strong(world, weak, strong, world.strong_prior(strong, cfg.kappa), cfg.eps_strong,
+            log_prior = world.strong_prior(strong, cfg.kappa)
+            df, _ = weak_to_strong(world, weak, strong, log_prior, cfg.eps_strong,
                                    rules, list(cfg.ns), stream_rng, mode=cfg.weak_labels)
             df = df[df.metric.isin(METRICS)]
-            df = pd.concat([df, _selection_rows(df, world, weak, strong, cfg)], ignore_index=True)
             ref = df[df.rule == rules[0].label].pivot_table(index="n", columns="metric", values="value")
+            df = pd.concat([df, _selection_rows(ref, world, weak, strong, log_prior)], ignore_index=True)
             small = ref.index[(ref.acc_ceiling - ref.acc_weak < cfg.min_gap).to_numpy()]
             df.loc[(df.metric == "pgr") & df.n.isin(small), "value"] = np.nan
             frames.append(df.assign(prior=name, misspec_deg=deg, truth_in_prior=inside, replicate=rep))
@@ -120,14 +121,14 @@ def run(cfg: Config) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)[cols]
 
 
-def _selection_rows(df, world, weak, strong, cfg) -> pd.DataFrame:
+def _selection_rows(ref, world, weak, strong, log_prior) -> pd.DataFrame:
     """Rows of the rule ``SELECTION``: the test accuracy and PGR of the hypothesis a small
     budget is predicted to pick (:func:`bayes_w2s.toys.w2s.selected_concept`, agreement with the
-    weak predictive on the ``train`` inputs), against the same weak model and ceiling."""
-    h = selected_concept(strong, world.strong_prior(strong, cfg.kappa), weak, world.pool["train"])
+    weak predictive on the ``train`` inputs), against the same weak model and ceiling.
+    ``ref``: the first rule's metrics pivoted to one row per N; ``log_prior``: the strong prior."""
+    h = selected_concept(strong, log_prior, weak, world.pool["train"])
     test = world.pool["test"]
     acc = float(np.mean(strong.labels[h, test] == world.truth[test]))
-    ref = df[df.rule == df.rule.iloc[0]].pivot_table(index="n", columns="metric", values="value")
     gap = ref.acc_ceiling - ref.acc_weak
     pgr = ((acc - ref.acc_weak) / gap).where(gap > 0)
     rows = [{"rule": SELECTION, "n": n, "metric": "acc_w2s", "value": acc} for n in ref.index]
