@@ -96,11 +96,13 @@ def run(cfg: Config) -> pd.DataFrame:
             keys[label] = (kind, b)
     frames = []
     for rep in range(cfg.replicates):
+        grid = weak = strong = None
         for prior in cfg.priors:
             world = with_prior(cfg, *parse_prior(prior)).world(rep)
-            grid = grid_labelers(world.pool.points, cfg.grid_cells)
-            weak = train_weak(world, grid, cfg.eps_weak)
-            strong = halfspaces(world.pool.points, cfg.strong_angles, cfg.strong_offsets).union(grid)
+            if weak is None:  # the pool and truth, hence these, are the same for every prior: build them once
+                grid = grid_labelers(world.pool.points, cfg.grid_cells)
+                weak = train_weak(world, grid, cfg.eps_weak)
+                strong = halfspaces(world.pool.points, cfg.strong_angles, cfg.strong_offsets).union(grid)
             for kappa in cfg.kappas:
                 stream_rng = np.random.default_rng([cfg.seed, rep, 1])  # same labels for every kappa and prior
                 df, _ = weak_to_strong(world, weak, strong, world.strong_prior(strong, kappa), cfg.eps_strong,

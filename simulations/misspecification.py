@@ -102,11 +102,13 @@ def run(cfg: Config) -> pd.DataFrame:
     rules = rules_for(cfg)
     frames = []
     for rep in range(cfg.replicates):
+        grid = weak = strong = None
         for name, deg, inside in conditions(cfg):
             world = with_prior(cfg, deg, inside).world(rep)  # same pool, truth and distractors for every condition
-            grid = grid_labelers(world.pool.points, cfg.grid_cells)
-            weak = train_weak(world, grid, cfg.eps_weak)
-            strong = halfspaces(world.pool.points, cfg.strong_angles, cfg.strong_offsets).union(grid)
+            if weak is None:  # the pool and truth, hence these, are the same in every condition: build them once
+                grid = grid_labelers(world.pool.points, cfg.grid_cells)
+                weak = train_weak(world, grid, cfg.eps_weak)
+                strong = halfspaces(world.pool.points, cfg.strong_angles, cfg.strong_offsets).union(grid)
             stream_rng = np.random.default_rng([cfg.seed, rep, 1])  # same weak labels in every condition
             log_prior = world.strong_prior(strong, cfg.kappa)
             df, _ = weak_to_strong(world, weak, strong, log_prior, cfg.eps_strong,
