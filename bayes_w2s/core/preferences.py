@@ -33,7 +33,6 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import log_expit
-from scipy.stats import kendalltau
 
 from bayes_w2s.core.hypotheses import HypothesisSpace
 
@@ -200,6 +199,8 @@ def kendall_tau(scores: ArrayLike, true_utility: ArrayLike) -> NDArray[np.float6
     t = np.asarray(true_utility, dtype=float)
     if t.ndim != 1 or s.shape[-1] != t.size or t.size < 2:
         raise ValueError(f"scores (..., n) and true_utility (n,) disagree: {s.shape}, {t.shape}")
+    from scipy.stats import kendalltau  # lazy: scipy.stats costs ~0.5 s at import
+
     flat = s.reshape(-1, t.size)
     out = np.array([kendalltau(row, t).statistic if np.ptp(row) > 0 else np.nan for row in flat])
     return float(out[0]) if s.ndim == 1 else out.reshape(s.shape[:-1])

@@ -47,7 +47,6 @@ __all__ = [
     "as_index_array",
     "as_labels",
     "as_count",
-    "as_finite_scalar",
 ]
 
 LOG_PROB_TOL = 1e-9  # log p may exceed 0 by this much (rounding of normalized tables)
@@ -232,12 +231,3 @@ def as_count(value, name: str, *, minimum: int = 1) -> int:
     if int(value) < minimum:
         raise ValidationError(f"{need}, got {int(value)}", name)
     return int(value)
-
-
-def as_finite_scalar(value, name: str) -> float:
-    """A finite real number."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValidationError(f"{name} must be a finite number, got {describe(value)}", name)
-    if not math.isfinite(float(value)):
-        raise ValidationError(f"{name} must be a finite number, got {float(value)!r}", name)
-    return float(value)
