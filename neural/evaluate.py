@@ -22,7 +22,7 @@ from scipy.stats import rankdata
 
 from bayes_w2s.core.metrics import PGRUndefinedWarning, pgr
 
-from .stats import paired_pgr_diff
+from .stats import bootstrap_ci, paired_pgr_diff
 
 __all__ = ["agreement_on_weak_errors", "auroc", "bootstrap_pgr", "pgr_summary"]
 
@@ -54,25 +54,20 @@ def agreement_on_weak_errors(
     return float(np.mean(np.asarray(student_pred)[wrong] == np.asarray(weak_pred)[wrong]))
 
 
+def _pgr_stat(stack: np.ndarray) -> np.ndarray:
+    """``(n, K, 3)`` columns (weak, w2s, ceiling) -> ``(n,)`` PGR of the seed means."""
+    return np.atleast_1d(pgr(*(stack[..., j].mean(-1) for j in range(3))))
+
+
 def bootstrap_pgr(
     acc_weak, acc_w2s, acc_ceiling, *, n_boot: int = 2000, seed: int = 0, level: float = 0.95
 ) -> tuple[float, float, float]:
-    """``(pgr_of_means, lo, hi)``: a percentile bootstrap over seeds (rows resampled jointly)."""
-    w, s, c = (np.asarray(a, float) for a in (acc_weak, acc_w2s, acc_ceiling))
+    """``(pgr_of_means, lo, hi)``: a percentile bootstrap over seeds (rows resampled jointly,
+    :func:`~.stats.bootstrap_ci`)."""
+    data = np.stack([np.asarray(a, float) for a in (acc_weak, acc_w2s, acc_ceiling)], axis=1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PGRUndefinedWarning)
-        point = pgr(w.mean(), s.mean(), c.mean())
-        if len(w) < 2:
-            return float(point), float("nan"), float("nan")
-        idx = np.random.default_rng(seed).integers(
-            0, len(w), size=(n_boot, len(w))
-        )  # (n_boot, n_seeds)
-        reps = pgr(w[idx].mean(1), s[idx].mean(1), c[idx].mean(1))  # (n_boot,)
-    reps = reps[np.isfinite(reps)]
-    if reps.size == 0:
-        return float(point), float("nan"), float("nan")
-    alpha = (1 - level) / 2
-    return float(point), float(np.quantile(reps, alpha)), float(np.quantile(reps, 1 - alpha))
+        return bootstrap_ci(data, _pgr_stat, n_boot=n_boot, seed=seed, level=level)
 
 
 def pgr_summary(

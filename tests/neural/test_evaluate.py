@@ -29,6 +29,32 @@ def test_bootstrap_pgr():
     assert one[0] == pytest.approx(0.5) and np.isnan(one[1]) and np.isnan(one[2])
 
 
+def _loop_bootstrap_pgr(w, s, c, n_boot, seed, level=0.95):
+    # the loop bootstrap_pgr had before it called stats.bootstrap_ci: results must not change
+    w, s, c = (np.asarray(a, float) for a in (w, s, c))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PGRUndefinedWarning)
+        point = pgr(w.mean(), s.mean(), c.mean())
+        idx = np.random.default_rng(seed).integers(0, len(w), size=(n_boot, len(w)))
+        reps = pgr(w[idx].mean(1), s[idx].mean(1), c[idx].mean(1))
+    reps = reps[np.isfinite(reps)]
+    if reps.size == 0:
+        return float(point), float("nan"), float("nan")
+    a = (1 - level) / 2
+    return float(point), float(np.quantile(reps, a)), float(np.quantile(reps, 1 - a))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 5, 42])
+@pytest.mark.parametrize("k", [2, 3, 10, 17])
+def test_bootstrap_pgr_is_bit_identical_to_the_loop(seed, k):
+    rng = np.random.default_rng(seed + 100 * k)
+    w, c, s = rng.uniform(0.5, 0.75, k), rng.uniform(0.7, 0.95, k), rng.uniform(0.5, 0.95, k)
+    for n_boot, level in ((200, 0.95), (2000, 0.9)):
+        got = bootstrap_pgr(w, s, c, n_boot=n_boot, seed=seed, level=level)
+        want = _loop_bootstrap_pgr(w, s, c, n_boot, seed, level)
+        np.testing.assert_array_equal(np.array(got), np.array(want))
+
+
 def test_pgr_summary_flags_undefined_gap():
     df = pd.DataFrame(
         {
