@@ -29,6 +29,7 @@ summary regresses it on ``mid_grid_deg`` (what drives the lift) and prints mean,
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +38,7 @@ from bayes_w2s.simulations._spread import fmt_spread, line_fit, spread, spread_t
 from bayes_w2s.simulations._world import RulesConfig, selected_rules
 from bayes_w2s.simulations.mimicry_limit import STRONG_VARIANTS
 
+from bayes_w2s.core.metrics import PGRUndefinedWarning, pgr
 from bayes_w2s.core.trajectory import log_checkpoints
 from bayes_w2s.toys.w2s import WeakModel, train_weak, weak_to_strong
 from bayes_w2s.toys.worlds import grid_labelers, halfspaces
@@ -151,8 +153,9 @@ def lifts(df: pd.DataFrame) -> pd.DataFrame:
     ref = df[(df.n == df.n.max()) & (df.path == "chain") & df.metric.isin(["acc_weak", "acc_ceiling"])]
     ref = ref.pivot_table(index=["strong", "rule", "replicate"], columns="metric", values="value").reset_index()
     wide = wide.merge(ref, on=["strong", "rule", "replicate"], how="left")
-    gap = wide["acc_ceiling"] - wide["acc_weak"]
-    berk = np.where(gap > 0, (wide["mid_berk_acc"] - wide["acc_weak"]) / gap.where(gap > 0, 1.0), np.nan)
+    with warnings.catch_warnings():  # NaN where the ceiling does not beat the weak model, as in score_fit
+        warnings.simplefilter("ignore", PGRUndefinedWarning)
+        berk = pgr(wide["acc_weak"], wide["mid_berk_acc"], wide["acc_ceiling"])
     return wide.assign(lift=wide["chain"] - wide["single jump"], berk_pgr=berk)
 
 

@@ -22,12 +22,14 @@ N it inherits the prior. The map measures where each rule wins and loses.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from bayes_w2s.simulations._world import RulesConfig, rules_for, spread_band, spread_legend, spread_stats, with_prior
 
+from bayes_w2s.core.metrics import PGRUndefinedWarning, pgr
 from bayes_w2s.toys.w2s import selected_concept, train_weak, weak_to_strong
 from bayes_w2s.toys.worlds import grid_labelers, halfspaces
 
@@ -131,10 +133,11 @@ def _selection_rows(ref, world, weak, strong, log_prior) -> pd.DataFrame:
     h = selected_concept(strong, log_prior, weak, world.pool["train"])
     test = world.pool["test"]
     acc = float(np.mean(strong.labels[h, test] == world.truth[test]))
-    gap = ref.acc_ceiling - ref.acc_weak
-    pgr = ((acc - ref.acc_weak) / gap).where(gap > 0)
+    with warnings.catch_warnings():  # NaN where the ceiling does not beat the weak model, as in score_fit
+        warnings.simplefilter("ignore", PGRUndefinedWarning)
+        gain = pgr(ref.acc_weak.to_numpy(), acc, ref.acc_ceiling.to_numpy())
     rows = [{"rule": SELECTION, "n": n, "metric": "acc_w2s", "value": acc} for n in ref.index]
-    rows += [{"rule": SELECTION, "n": n, "metric": "pgr", "value": pgr[n]} for n in ref.index]
+    rows += [{"rule": SELECTION, "n": n, "metric": "pgr", "value": float(g)} for n, g in zip(ref.index, gain)]
     return pd.DataFrame(rows)
 
 
