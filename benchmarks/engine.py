@@ -93,11 +93,6 @@ class Problem:
         self.log_prior = np.full(self.n_hyp, -np.log(self.n_hyp))
         self.log_probs = np.log(self.probs)
 
-    @property
-    def updates(self) -> int:
-        return self.n_hyp * self.n_obs * self.n_rep
-
-
 def exact(pb: Problem, rule: str) -> np.ndarray:
     """Reference posteriors ``(R, H)``: the rule's per-label terms (``observation_logliks``)
     summed pairwise along N. (``condition`` sums the (N, H) terms along axis 0, which numpy
@@ -273,9 +268,10 @@ def measure_tier(name, n_hyp, n_obs, n_rep, contenders, seed, scale=1.0):
             if not errs[c] <= TOLERANCE:
                 raise AssertionError(f"{c} ({rule}, tier {name}) is off the exact posterior by {errs[c]:.3g}")
         times = {c: [] for c in contenders}
-        for rnd in range(max(max(1, round(REPEATS[c] * scale)) for c in contenders)):
+        reps = {c: max(1, round(REPEATS[c] * scale)) for c in contenders}
+        for rnd in range(max(reps.values())):
             for c in contenders:
-                if c not in failed and rnd < max(1, round(REPEATS[c] * scale)):
+                if c not in failed and rnd < reps[c]:
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
                         start = time.perf_counter()

@@ -276,16 +276,17 @@ def _cmd_run(argv: list[str]) -> int:
 def _find_run_folders(root: Path) -> list[Path]:
     """``root`` itself if it is a run or sweep folder, else every one below it."""
     from bayes_w2s.harness.runs import CONFIG_FILE, MARKER_FILE, RESULTS_FILE
+    from bayes_w2s.harness.sweep_folder import MANIFEST_FILE
 
-    names = (CONFIG_FILE, RESULTS_FILE, MARKER_FILE, "manifest.json")
+    names = {CONFIG_FILE, RESULTS_FILE, MARKER_FILE, MANIFEST_FILE}
     if any((root / n).is_file() for n in names):
         return [root]
-    found = {p.parent for n in names for p in root.rglob(n) if p.parent.name != "cells"}
-    return sorted(found)
+    return sorted({p.parent for p in root.rglob("*") if p.name in names and p.is_file()})
 
 
 def _cmd_figures(argv: list[str]) -> int:
-    from bayes_w2s.harness.runs import draw_figures
+    from bayes_w2s.harness.runs import CONFIG_FILE, draw_figures
+    from bayes_w2s.harness.sweep_folder import MANIFEST_FILE
 
     parser = argparse.ArgumentParser(
         prog="bayes-w2s figures",
@@ -312,7 +313,7 @@ def _cmd_figures(argv: list[str]) -> int:
             print(f"bayes-w2s figures: {root}: no run folders under it", file=sys.stderr)
         for folder in targets:
             try:
-                if not (folder / "config.json").is_file() and (folder / "manifest.json").is_file():
+                if not (folder / CONFIG_FILE).is_file() and (folder / MANIFEST_FILE).is_file():
                     raise ValueError("unfinished sweep (manifest.json, no results yet): "
                                      "re-run the sweep command to resume it")  # fmt: skip
                 with warnings.catch_warnings(record=True) as caught:
