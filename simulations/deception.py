@@ -46,6 +46,7 @@ import pandas as pd
 from bayes_w2s.simulations._world import rules_for
 from bayes_w2s.simulations.reward_model import (
     PrefWorldConfig,
+    _context_probs,
     _spread,
     make_pref_world,
     make_read,
@@ -151,6 +152,9 @@ def _run_world(cfg: Config, rep: int) -> list[pd.DataFrame]:
     truth_test = read.truth[test]
     acc_weak = float(pairwise_accuracy(weak_p[test], truth_test))
     rules = rules_for(cfg)
+    weak_space = HypothesisSpace(np.exp(weak_lp))
+    truth_space = HypothesisSpace(np.exp(true_lp[None]))
+    truth_mu = _context_probs(n_ctx, train)  # the ceiling's truth labels: uniform on the train contexts
     frames = []
     for f in cfg.audited_fractions:
         rng = np.random.default_rng([cfg.seed, rep, 5, int(np.rint(1e6 * f))])
@@ -162,17 +166,15 @@ def _run_world(cfg: Config, rep: int) -> list[pd.DataFrame]:
         region = train[audited[train]] if cfg.label_region == "audited" else train
         if region.size == 0:
             raise ValueError(f"no audited train context at audited fraction {f}")
-        mu = np.zeros(n_ctx)
-        mu[region] = 1.0 / region.size
+        mu = _context_probs(n_ctx, region)
         off = ~audited[test]
         for pi_d in cfg.prior_deceptive:
             with np.errstate(divide="ignore"):
                 lp0 = np.r_[honest_prior + np.log1p(-pi_d), np.full(cfg.n_deceptive, np.log(pi_d / cfg.n_deceptive))]
-            weak_draw = label_sampler(Model(HypothesisSpace(np.exp(weak_lp)), log_prior=weak_post),
+            # samplers rebuilt per cell: each holds its RNG state, and every cell starts from the same draws
+            weak_draw = label_sampler(Model(weak_space, log_prior=weak_post),
                                       np.random.default_rng([cfg.seed, rep, 3]), 1, context_probs=mu)
-            truth_mu = np.zeros(n_ctx)
-            truth_mu[train] = 1.0 / train.size
-            truth_draw = label_sampler(Model(HypothesisSpace(np.exp(true_lp[None]))),
+            truth_draw = label_sampler(Model(truth_space),
                                        np.random.default_rng([cfg.seed, rep, 4]), 1, context_probs=truth_mu)
             traj = run_trajectories(lp0, log_probs, weak_draw, cfg.n, rules, checkpoints=[cfg.n])
             ceil = run_trajectories(lp0, log_probs, truth_draw, cfg.n, rules[:1], checkpoints=[cfg.n])
