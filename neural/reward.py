@@ -243,13 +243,16 @@ def run_seed(cfg: RewardConfig, f_weak: np.ndarray, f_strong: np.ndarray, labels
         if task == "classification" and cfg.pair_metric:
             te_pairs, te_pair_y = test_pairs
             scored.append((PAIR_SCORED, lambda h, f, i=te_pairs: pair_scores(h, f, i), te_pair_y))
+        fixed = []  # what does not depend on the method: the weak model's and ceiling's scores
+        for name, score, y in scored:
+            p_weak = score(weak, f_weak)
+            fixed.append((p_weak, (p_weak > 0.5) != (y == 1), _acc(p_weak, y), _acc(score(ceiling, f_strong), y)))
         for method in cfg.methods:
             student = train_head(f_strong, lb_idx, q2, method, cfg, seed, student=True)
-            for name, score, y in scored:
-                p, p_weak = score(student, f_strong), score(weak, f_weak)
-                wrong = (p_weak > 0.5) != (y == 1)
-                rows.append({"seed": seed, "task": name, "method": method, "acc_weak": _acc(p_weak, y),
-                             "acc_w2s": _acc(p, y), "acc_ceiling": _acc(score(ceiling, f_strong), y),
+            for (name, score, y), (p_weak, wrong, acc_weak, acc_ceiling) in zip(scored, fixed):
+                p = score(student, f_strong)
+                rows.append({"seed": seed, "task": name, "method": method, "acc_weak": acc_weak,
+                             "acc_w2s": _acc(p, y), "acc_ceiling": acc_ceiling,
                              "agree_weak_err": float(np.mean((p > 0.5)[wrong] == (p_weak > 0.5)[wrong]))
                              if wrong.any() else np.nan})
     return pd.DataFrame(rows)
