@@ -54,10 +54,10 @@ from bayes_w2s.simulations.reward_model import (
     train_weak,
 )
 
-from bayes_w2s.core.hypotheses import HypothesisSpace, Model
+from bayes_w2s.core.hypotheses import Model
 from bayes_w2s.core.labels import label_sampler
 from bayes_w2s.core.metrics import PGRUndefinedWarning, pgr
-from bayes_w2s.core.preferences import bt_log_probs, pairwise_accuracy
+from bayes_w2s.core.preferences import bt_log_probs, pairwise_accuracy, preference_space
 from bayes_w2s.core.trajectory import run_trajectories
 
 __all__ = ["AUDITS", "FIGURES", "LABEL_REGIONS", "Config", "audit_mask", "deceptive_log_probs", "run", "summarize"]
@@ -152,8 +152,8 @@ def _run_world(cfg: Config, rep: int) -> list[pd.DataFrame]:
     truth_test = read.truth[test]
     acc_weak = float(pairwise_accuracy(weak_p[test], truth_test))
     rules = rules_for(cfg)
-    weak_space = HypothesisSpace(np.exp(weak_lp))
-    truth_space = HypothesisSpace(np.exp(true_lp[None]))
+    weak_space = preference_space(world.weak_u, read.contexts)
+    truth_space = preference_space(world.true_u[None], read.contexts)
     truth_mu = _context_probs(n_ctx, train)  # the ceiling's truth labels: uniform on the train contexts
     frames = []
     for f in cfg.audited_fractions:

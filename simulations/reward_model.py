@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 from bayes_w2s.simulations._world import rules_for, split_specs
 
-from bayes_w2s.core.hypotheses import HypothesisSpace, Model
+from bayes_w2s.core.hypotheses import Model
 from bayes_w2s.core.labels import MODES, label_sampler
 from bayes_w2s.core.metrics import PGRUndefinedWarning, pgr
 from bayes_w2s.core.preferences import (
@@ -54,6 +54,7 @@ from bayes_w2s.core.preferences import (
     linear_utilities,
     order_table,
     pairwise_accuracy,
+    preference_space,
     random_pairs,
     reference_pairs,
     true_order,
@@ -257,8 +258,8 @@ def run_read(cfg: Config, world: PrefWorld, read_name: str, rep: int) -> pd.Data
     weak_post = train_weak(world, read, rng)
     n_ctx = read.contexts.shape[0]
     mu = _context_probs(n_ctx, read.train)
-    weak_space = HypothesisSpace(np.exp(bt_log_probs(world.weak_u, read.contexts)))
-    truth_space = HypothesisSpace(np.exp(bt_log_probs(world.true_u[None], read.contexts)))
+    weak_space = preference_space(world.weak_u, read.contexts)
+    truth_space = preference_space(world.true_u[None], read.contexts)
     test_items = np.r_[world.items["test"]]
     truth_test = read.truth[read.test]
     true_u_test = world.true_u[test_items]
