@@ -255,22 +255,16 @@ def load_backbone(spec: ModelSpec | str):
                 )
             backbone = AutoModel.from_config(cfg)
         return backbone, tokenizer
-    path = spec.path()
+    tokenizer = load_tokenizer(spec)
     kwargs = {} if spec.layers is None else {"num_hidden_layers": spec.layers}
     gguf = _gguf_file(spec.source)
     if gguf:
         kwargs["gguf_file"] = gguf[1]
     try:
         with _quiet():
-            tokenizer = AutoTokenizer.from_pretrained(path, **({"gguf_file": gguf[1]} if gguf else {}))
-            backbone = AutoModel.from_pretrained(path, **kwargs)
+            backbone = AutoModel.from_pretrained(spec.path(), **kwargs)
     except OSError as err:
         raise FileNotFoundError(f"cannot load model {spec.source!r}: {err}") from None
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    # pooling (``last`` = mask.sum - 1) and batch trimming assume right padding; gemma's
-    # tokenizer pads on the left by default (its features were then pad-token garbage)
-    tokenizer.padding_side = "right"
     return backbone, tokenizer
 
 
