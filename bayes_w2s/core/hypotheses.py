@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import logsumexp
 
-from bayes_w2s.core.validation import ValidationError, as_float_array, as_index_array
+from bayes_w2s.core.validation import ValidationError, as_float_array, as_index_array, check_log_weights
 
 __all__ = ["HypothesisSpace", "Model", "ContainmentReport", "containment"]
 
@@ -132,8 +132,7 @@ def _as_log_prior(n: int, prior, log_prior) -> NDArray[np.float64]:
         lp = as_float_array(log_prior, "log_prior", allow_empty=True)
         if lp.shape != (n,):
             raise ValidationError(f"log_prior must have shape ({n},), got {lp.shape}")
-        if np.any(np.isnan(lp)) or np.any(lp == np.inf):
-            raise ValidationError(f"log_prior = {lp}: must be finite or -inf", "log_prior")
+        check_log_weights(lp, "log_prior")
         total = logsumexp(lp)
         if abs(total) > _NORM_TOL:
             raise ValidationError(f"log_prior does not normalize: logsumexp = {total:.6g}, not 0")

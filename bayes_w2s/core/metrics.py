@@ -18,7 +18,14 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import rel_entr
 
-from bayes_w2s.core.validation import ValidationError, as_float_array, as_index_array, as_labels, as_probs, describe
+from bayes_w2s.core.validation import (
+    ValidationError,
+    as_float_array,
+    as_index_array,
+    as_labels,
+    as_probs,
+    check_log_weights,
+)
 
 __all__ = [
     "PGRUndefinedWarning",
@@ -49,7 +56,7 @@ def influence_distance(log_p: ArrayLike, log_q: ArrayLike) -> NDArray[np.float64
     (...,) array
         ``ln max_h q/p - ln min_h q/p``.
     """
-    log_p, log_q = (_as_log_weights(v, n) for v, n in ((log_p, "log_p"), (log_q, "log_q")))
+    log_p, log_q = (_log_weights(v, n) for v, n in ((log_p, "log_p"), (log_q, "log_q")))
     try:
         log_p, log_q = np.broadcast_arrays(log_p, log_q)
     except ValueError:
@@ -75,14 +82,8 @@ def kl_divergence(p: ArrayLike, q: ArrayLike, axis: int = -1) -> NDArray[np.floa
         raise ValidationError(f"p {p.shape} and q {q.shape} do not match along axis {axis}: {err}", "q") from None
 
 
-def _as_log_weights(value: ArrayLike, name: str) -> NDArray[np.float64]:
-    """Log-probabilities (normalized or not): no NaN, no ``+inf``."""
-    arr = as_float_array(value, name)
-    bad = np.isnan(arr) | (arr == np.inf)
-    if bad.any():
-        i = tuple(int(j) for j in np.argwhere(bad)[0])
-        raise ValidationError(f"{name}[{', '.join(map(str, i))}] = {describe(arr[i])}: must be finite or -inf", name)
-    return arr
+def _log_weights(value: ArrayLike, name: str) -> NDArray[np.float64]:
+    return check_log_weights(as_float_array(value, name), name)
 
 
 def agreement(pred_a: ArrayLike, pred_b: ArrayLike) -> float:
@@ -106,7 +107,7 @@ def accuracy(probs: ArrayLike, labels: ArrayLike) -> float:
 
 def posterior_mass(log_posterior: ArrayLike, hypotheses: ArrayLike) -> NDArray[np.float64]:
     """Posterior probability of a set of hypotheses; ``log_posterior (..., H)`` normalized."""
-    lp = _as_log_weights(log_posterior, "log_posterior")
+    lp = _log_weights(log_posterior, "log_posterior")
     if lp.ndim == 0:
         raise ValidationError("log_posterior must be an array (..., H), got a scalar", "log_posterior")
     idx = np.atleast_1d(np.asarray(hypotheses))

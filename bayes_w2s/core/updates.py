@@ -45,6 +45,7 @@ from bayes_w2s.core.validation import (
     as_log_probs,
     as_prob_vector,
     as_strengths,
+    check_log_weights,
 )
 
 __all__ = [
@@ -124,8 +125,7 @@ def virtual_evidence_update(
     log_lambda = as_float_array(log_lambda, "log_lambda", ndim=1)
     if log_lambda.shape != (table.shape[1],):
         raise ValidationError(f"log_lambda has {log_lambda.size} entries, log_probs {table.shape[1]} labels", "log_lambda")
-    if np.any(np.isnan(log_lambda)) or np.any(log_lambda == np.inf):
-        raise ValidationError(f"log_lambda = {log_lambda}: entries must be finite or -inf", "log_lambda")
+    check_log_weights(log_lambda, "log_lambda")
     if np.all(np.isneginf(log_lambda)):
         raise ValidationError("log_lambda is all -inf: a likelihood vector of all zeros carries no evidence", "log_lambda")
     top = log_lambda.max()

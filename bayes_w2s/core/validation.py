@@ -33,6 +33,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
+    "check_log_weights",
     "LOG_PROB_TOL",
     "ValidationError",
     "ImpossiblePriorError",
@@ -148,6 +149,14 @@ def as_log_probs(value: ArrayLike, name: str = "log_probs", *, ndim=None, allow_
     return lp
 
 
+def check_log_weights(arr: NDArray[np.float64], name: str) -> NDArray[np.float64]:
+    """``arr`` if it holds log weights (normalized or not): no NaN, no ``+inf``; ``-inf`` allowed."""
+    bad = np.isnan(arr) | (arr == np.inf)
+    if bad.any():
+        _fail(name, arr, bad, "must be finite or -inf")
+    return arr
+
+
 def as_log_prior(
     value: ArrayLike, name: str = "log_prior", *, n_hypotheses: int | None = None, other: str = "log_probs"
 ) -> NDArray[np.float64]:
@@ -164,9 +173,7 @@ def as_log_prior(
             f"{name} and {other} disagree: {name} has {lp.shape[-1]} hypotheses, {other} {n_hypotheses}",
             name,
         )
-    bad = np.isnan(lp) | (lp == np.inf)
-    if bad.any():
-        _fail(name, lp, bad, "must be finite or -inf")
+    check_log_weights(lp, name)
     dead = np.all(np.isneginf(lp), axis=-1)
     if np.any(dead):
         raise ImpossiblePriorError(
