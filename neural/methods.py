@@ -22,7 +22,7 @@ import numpy as np
 from bayes_w2s.core.schedules import Schedule, make_schedule
 
 from .losses import NEEDS_STRENGTHS, get_loss
-from .train import OVER, n_epochs_touched
+from .train import OVER, n_epochs_touched, strengths_length
 
 __all__ = [
     "DEFAULT_SCHEDULES",
@@ -113,13 +113,12 @@ def method_strengths(
     if method.schedule is None:
         return None
     n = len(q)
-    reps = n_epochs_touched(n, n_steps, batch_size) if method.over == "visits" else 1
-    length = {"visits": reps * n, "per_pass": n, "steps": n_steps}[method.over]
+    length = strengths_length(method.over, n, n_steps, batch_size)
     conf = weak_confidence(q) if method.schedule.needs_confidence else None
     if conf is not None and method.over == "steps":
         raise ValueError("a confidence-weighted schedule indexes examples, not steps")
     if conf is not None:
-        conf = np.tile(conf, reps)  # (length,)
+        conf = np.tile(conf, length // n)  # (length,): one copy per epoch touched (visits)
     return method.schedule.strengths(length, confidence=conf)
 
 

@@ -55,6 +55,7 @@ __all__ = [
     "num_threads",
     "pick_device",
     "predict_logits",
+    "strengths_length",
     "train",
 ]
 
@@ -66,6 +67,15 @@ def n_epochs_touched(n: int, n_steps: int, batch_size: int) -> int:
     if n < 1 or n_steps < 1 or batch_size < 1:
         raise ValueError(f"n, n_steps, batch_size must be >= 1, got {n}, {n_steps}, {batch_size}")
     return math.ceil(n_steps * batch_size / n)
+
+
+def strengths_length(over: str, n: int, n_steps: int, batch_size: int) -> int:
+    """Length of a strengths array indexed ``over`` visits, per pass or steps (see the module
+    docstring): ``n_epochs_touched * n``, ``n`` or ``n_steps``."""
+    if over not in OVER:
+        raise ValueError(f"strengths_over must be one of {OVER}, got {over!r}")
+    reps = n_epochs_touched(n, n_steps, batch_size)  # also validates n, n_steps, batch_size
+    return {"visits": reps * n, "per_pass": n, "steps": n_steps}[over]
 
 
 @dataclass(frozen=True)
@@ -239,14 +249,8 @@ def train(
 def _check_strengths(strengths, over, n, n_steps, batch_size):
     if strengths is None:
         return None
-    if over not in OVER:
-        raise ValueError(f"strengths_over must be one of {OVER}, got {over!r}")
+    want = strengths_length(over, n, n_steps, batch_size)
     strengths = np.asarray(strengths, dtype=np.float64)
-    want = {
-        "visits": n_epochs_touched(n, n_steps, batch_size) * n,
-        "per_pass": n,
-        "steps": n_steps,
-    }[over]
     if strengths.shape != (want,):
         raise ValueError(
             f"strengths over {over!r} must have shape ({want},), got {strengths.shape}"
