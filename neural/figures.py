@@ -15,7 +15,6 @@ redraws every figure of the folder:
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -152,7 +151,7 @@ def redraw(run_dir: str | os.PathLike) -> list[Path]:
     if kind.startswith("neural_ladder") and "pair" in rows.columns:  # ladder / ladder sweep
         from .ladder import ladder_summary, plot_ladder
 
-        fig = plot_ladder(ladder_summary(rows.assign(seed=rows.get("seed", 0))))
+        fig = plot_ladder(ladder_summary(rows))
         written += save_figure(fig, folder / "ladder")
         plt.close(fig)
         return written
@@ -165,7 +164,7 @@ def redraw(run_dir: str | os.PathLike) -> list[Path]:
     if summary_path.is_file():
         summary = pd.read_csv(summary_path)
     else:
-        n_boot = int(json.loads(json.dumps(meta.get("config", {}))).get("n_boot", 2000))
+        n_boot = int(meta.get("config", {}).get("n_boot", 2000))
         summary = pgr_summary(rows, n_boot=n_boot)
     fig = plot_pgr(summary)
     written += save_figure(fig, folder / "pgr")

@@ -38,6 +38,7 @@ from bayes_w2s.core.metrics import PGRUndefinedWarning, accuracy, agreement, pgr
 
 from .backend import Backend, fit_predict
 from .cache import ArrayCache
+from .config import MOVEMENT_COLUMNS, W2SConfig
 from .data import TextDataset, load_dataset, make_splits
 from .evaluate import agreement_on_weak_errors, auroc
 from .losses import get_loss, xent_loss
@@ -50,7 +51,6 @@ from .methods import (
     softmax,
     weak_confidence,
 )
-from .config import ALL_MODES, MOVEMENT_COLUMNS, STUDENT_SGD_LR, W2SConfig  # noqa: F401 (re-exported)
 from .models import ModelSpec
 
 __all__ = ["DEFAULT_SCHEDULES", "MethodSpec", "W2SConfig", "run", "run_seed", "weak_confidence"]
