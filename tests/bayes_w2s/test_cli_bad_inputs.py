@@ -4,7 +4,6 @@ never starts the computation. Run in-process through ``cli.main`` (it returns th
 from __future__ import annotations
 
 import importlib.abc
-import os
 import sys
 
 import pytest

@@ -17,7 +17,7 @@ from bayes_w2s.core.updates import (
     weak_label_shifted_loglik,
     weak_label_update,
 )
-from bayes_w2s.core.validation import ImpossiblePriorError, NumericalOverflowError, ValidationError
+from bayes_w2s.core.validation import ImpossiblePriorError, NumericalOverflowError
 
 PROBS = np.array([[[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]], [[0.2, 0.5, 0.3], [0.6, 0.3, 0.1]], [[0.05, 0.05, 0.9], [0.3, 0.4, 0.3]]])
 LOG_PROBS = np.log(PROBS)

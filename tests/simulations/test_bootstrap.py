@@ -86,7 +86,7 @@ def test_lift_is_not_guaranteed_where_the_projection_misses(table):
     assert (below["chain"] < 0).mean() >= 0.6
     text = exp.summarize(table, exp.Config(**TINY))
     worse = int((hb["chain"] < 0).sum())
-    assert f"contains weak, hard Bayes: " in text
+    assert "contains weak, hard Bayes: " in text
     assert f"chain PGR < 0 (worse than the weak model) in {worse} of {len(hb)} worlds" in text
 
 
