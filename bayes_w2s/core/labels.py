@@ -84,6 +84,11 @@ def sample_labels(
 ) -> NDArray[np.int64]:
     """Labels for the given context indices ``(n,)`` (one sequence)."""
     _check(model, mode, rng)
+    if isinstance(contexts, (int, np.integer)) and not isinstance(contexts, bool):  # n draws, one context
+        if model.space.n_contexts != 1:
+            raise ValidationError(f"an int n of draws needs a one-context space, this one has "
+                                  f"{model.space.n_contexts} contexts: pass context indices", "contexts")
+        contexts = np.zeros(as_count(contexts, "contexts", minimum=0), dtype=np.int64)
     z = as_index_array(contexts, "contexts", model.space.n_contexts, what="context")
     if mode == "per-token":
         cdf = np.cumsum(model.predictive(), axis=-1)[z]  # (n, K)

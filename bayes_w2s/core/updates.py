@@ -260,6 +260,10 @@ def _observations(log_probs, contexts, labels, rule, strengths):
     if table.size and np.max(table) > 0:  # rounding slack of at most LOG_PROB_TOL
         table = np.minimum(table, 0.0)
     _, n_ctx, n_lab = table.shape
+    if contexts is None:  # one-context space (coin flips): every observation is at context 0
+        if n_ctx != 1:
+            raise ValidationError(f"contexts=None needs a one-context table, this one has {n_ctx} contexts", "contexts")
+        contexts = np.zeros(np.shape(labels), dtype=np.int64)
     if isinstance(contexts, (str, bytes)) or isinstance(labels, (str, bytes)):
         raise ValidationError("contexts and labels must be arrays of indices, not strings", "contexts")
     if np.ndim(contexts) != 1 or np.ndim(labels) != 1 or np.shape(contexts) != np.shape(labels):
@@ -287,7 +291,7 @@ def _observations(log_probs, contexts, labels, rule, strengths):
 
 def observation_logliks(
     log_probs: ArrayLike,
-    contexts: ArrayLike,
+    contexts: ArrayLike | None,
     labels: ArrayLike,
     *,
     rule: str = "bayes",
@@ -361,7 +365,7 @@ def _summed_terms(rule, s, cat, log_pc):
 def condition(
     log_prior: ArrayLike,
     log_probs: ArrayLike,
-    contexts: ArrayLike,
+    contexts: ArrayLike | None,
     labels: ArrayLike,
     *,
     rule: str = "bayes",

@@ -29,6 +29,7 @@ COMMANDS = {
     "figures": "redraw figures of run folders from their tables (ROOTs are searched)",
     "list": "list the experiments with a one-line description",
     "neural": "neural weak-to-strong runs (needs the neural extra, see `neural --help`)",
+    "report": "regenerate the README's numbers from stored results; --check: exit 1 if they drift",
 }
 EPILOG = """\
 examples:
@@ -355,6 +356,12 @@ def _cmd_neural(argv: list[str]) -> int:
         return 1
 
 
+def _cmd_report(argv: list[str]) -> int:
+    from bayes_w2s.harness import report
+
+    return int(report.main(argv) or 0)
+
+
 def _cmd_sweep(argv: list[str]) -> int:
     from bayes_w2s.harness import sweeps
 
@@ -383,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of ``bayes-w2s``; returns the exit status (never raises SystemExit)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     handlers = {"run": _cmd_run, "sweep": _cmd_sweep, "figures": _cmd_figures,
-                "list": _cmd_list, "neural": _cmd_neural}  # fmt: skip
+                "list": _cmd_list, "neural": _cmd_neural, "report": _cmd_report}  # fmt: skip
     try:
         if not argv or argv[0] in {"-h", "--help", "--version"}:
             _top_parser().parse_args(argv[:1] or ["--help"])
