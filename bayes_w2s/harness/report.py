@@ -249,11 +249,12 @@ def _say(quiet: bool, text: str) -> None:
 
 
 def report(root: Path, rerun: set[str] | None = None, *, figures: bool = True, quiet: bool = False,
-           from_runs: Path | None = None) -> int:
+           from_runs: Path | None = None, render_only: bool = False) -> int:
     """Regenerate stored summaries (fast experiments, and ``rerun``: names or ``{"all"}``),
     register other stored tables, rewrite the README regions. Returns the exit status.
     ``from_runs``: a folder of run folders; an intact ``<experiment>__default`` there run
-    with the current defaults is used instead of running the experiment again."""
+    with the current defaults is used instead of running the experiment again. ``render_only``:
+    run nothing, only register stored tables and re-render the README."""
     from bayes_w2s.harness.report_sections import SECTIONS
 
     rerun = set(rerun or ())
@@ -262,7 +263,7 @@ def report(root: Path, rerun: set[str] | None = None, *, figures: bool = True, q
     for section in SECTIONS:
         name = section.experiment
         path = root / RESULTS_DIR / f"{name}.csv"
-        if not (section.fast or "all" in rerun or name in rerun or not path.is_file()):
+        if render_only or not (section.fast or "all" in rerun or name in rerun or not path.is_file()):
             continue
         _say(quiet, f"report: running {name} ...")
         summary, drawn = _run_section(section, root, figures, from_runs)
@@ -348,6 +349,8 @@ def add_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         help="change nothing; exit 1 if the README, a summary or a figure disagrees")
     parser.add_argument("--rerun", default="", metavar="NAME,...|all",
                         help="also rerun these slow experiments (default: only the fast ones)")
+    parser.add_argument("--render-only", action="store_true",
+                        help="run nothing: register docs/results/*.csv and re-render the README regions")
     parser.add_argument("--no-fresh", action="store_true",
                         help="with --check: skip the fresh runs, check checksums and rendering only")
     parser.add_argument("--no-figures", action="store_true", help="do not redraw docs/figures")
@@ -378,4 +381,5 @@ def main(argv: list[str]) -> int:
         print("report --check: " + (f"FAILED ({len(problems)} problems)" if problems else "README and stored results agree"))
         return 1 if problems else 0
     rerun = {r.strip() for r in args.rerun.split(",") if r.strip()}
-    return report(root, rerun, figures=not args.no_figures, quiet=args.quiet, from_runs=args.from_runs)
+    return report(root, rerun, figures=not args.no_figures, quiet=args.quiet, from_runs=args.from_runs,
+                  render_only=args.render_only)
