@@ -41,11 +41,23 @@ def _names(names, count: int, what: str) -> tuple[str, ...]:
 class HypothesisSpace:
     """Label probabilities ``P(y | z, h)`` as an array ``(n_hypotheses, n_contexts, n_labels)``.
 
+    A hypothesis is a table of label probabilities, one row per context ``z``; the space
+    stacks them. Rows must sum to 1 (within 1e-6; they are renormalized).
+
     Parameters
     ----------
     probs : array_like, (H, Z, K) or (H, K)
         Each ``probs[h, z]`` must be a probability vector over the K labels.
     hypothesis_names, label_names : sequence of str, optional
+
+    Examples
+    --------
+    >>> import bayes_w2s as bw
+    >>> coins = bw.HypothesisSpace([[0.95, 0.05], [0.05, 0.95]], ["heads", "tails"], ["H", "T"])
+    >>> coins.probs.shape, coins.n_contexts              # a (H, K) table is one context
+    ((2, 1, 2), 1)
+    >>> coins.index("tails")
+    1
     """
 
     probs: NDArray[np.float64]
@@ -141,7 +153,7 @@ def _as_log_prior(n: int, prior, log_prior) -> NDArray[np.float64]:
 
 @dataclass(frozen=True, eq=False)
 class Model:
-    """A prior over a :class:`HypothesisSpace`.
+    """A prior over a :class:`HypothesisSpace`; its predictive is ``P(y | z) = sum_h P(h) P(y | z, h)``.
 
     Parameters
     ----------
@@ -150,6 +162,13 @@ class Model:
         Probabilities; must sum to 1.
     log_prior : array_like (H,), optional
         Log-probabilities; must logsumexp to 0. Uniform when neither is given.
+
+    Examples
+    --------
+    >>> import bayes_w2s as bw
+    >>> weak = bw.Model(bw.HypothesisSpace([[0.95, 0.05], [0.05, 0.95]]), prior=[0.5, 0.5])
+    >>> weak.predictive()                # the mixture: a fair coin
+    array([[0.5, 0.5]])
     """
 
     space: HypothesisSpace
@@ -175,7 +194,11 @@ class Model:
 
 @dataclass(frozen=True)
 class ContainmentReport:
-    """Does a strong model contain a weak one?
+    """Does a strong model contain a weak one — its hypotheses, and its mixture?
+
+    "S contains W" (every weak hypothesis has a strong one with the same conditionals
+    ``P(y | z, h_s) = P(y | z, h_w)``) does not make the weak *predictive* (a mixture)
+    representable: ``contains_all`` and ``represents_mixture`` answer the two questions.
 
     Attributes
     ----------
@@ -186,6 +209,15 @@ class ContainmentReport:
         Names of weak hypotheses without such a match.
     mixture_match : int | None
         A strong hypothesis reproducing the weak *predictive* ``P_W(y|z)``, or None.
+
+    Examples
+    --------
+    >>> import bayes_w2s as bw
+    >>> weak = bw.Model(bw.HypothesisSpace([[0.95, 0.05], [0.05, 0.95]]))
+    >>> strong_a = bw.Model(bw.HypothesisSpace([[0.95, 0.05], [0.05, 0.95], [0.7, 0.3]]))
+    >>> report = bw.containment(strong_a, weak)
+    >>> report.contains_all, report.represents_mixture
+    (True, False)
     """
 
     matches: tuple[int | None, ...]
@@ -216,6 +248,15 @@ def containment(strong: Model, weak: Model, *, atol: float = 1e-9) -> Containmen
 
     Both models must share contexts and labels. A weak hypothesis ``w`` is matched by
     ``s = argmin_s max_{z,y} |P(y|z,s) - P(y|z,w)|`` when that distance is ``<= atol``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import bayes_w2s as bw
+    >>> weak = bw.Model(bw.HypothesisSpace([[0.95, 0.05], [0.05, 0.95]]))
+    >>> bias = np.linspace(0.05, 0.95, 19)               # a grid of coins, 0.5 included
+    >>> print(bw.containment(bw.Model(bw.HypothesisSpace(np.stack([bias, 1 - bias], 1))), weak))
+    contains every weak hypothesis: yes; represents the weak mixture: yes
     """
     if not isinstance(strong, Model) or not isinstance(weak, Model):
         raise TypeError(f"strong and weak must be Models, got {type(strong).__name__}, {type(weak).__name__}")

@@ -49,6 +49,16 @@ def label_sampler(
 
     Successive calls continue the same streams (one per replicate). Contexts are drawn
     from ``context_probs`` (uniform by default; a single context needs no draw).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import bayes_w2s as bw
+    >>> weak = bw.Model(bw.HypothesisSpace([[0.95, 0.05], [0.05, 0.95]]))
+    >>> draw = bw.label_sampler(weak, np.random.default_rng(0), n_replicates=3)
+    >>> contexts, labels = draw(100)          # the next 100 labels of each of 3 streams
+    >>> contexts.shape, labels.shape
+    ((3, 100), (3, 100))
     """
     _check(model, mode, rng)
     n_replicates = as_count(n_replicates, "n_replicates")
@@ -82,7 +92,34 @@ def label_sampler(
 def sample_labels(
     model: Model, contexts: ArrayLike, rng: np.random.Generator, *, mode: str = "per-token"
 ) -> NDArray[np.int64]:
-    """Labels for the given context indices ``(n,)`` (one sequence)."""
+    """Weak labels for the given contexts, drawn from a model.
+
+    ``mode="per-token"``: every label independently from the predictive
+    ``P(y | z) = sum_h P(h) P(y | z, h)`` (a 50/50 mixture of all-heads and all-tails emits a
+    fair-looking coin); ``mode="per-sequence"``: one ``h ~ prior`` for the sequence, then
+    ``y_i ~ P(y | z_i, h)``.
+
+    Parameters
+    ----------
+    model : Model
+    contexts : (n,) int array, or int
+        Context indices; for a one-context space an int ``n`` draws ``n`` labels.
+    rng : numpy.random.Generator
+    mode : {"per-token", "per-sequence"}
+
+    Returns
+    -------
+    (n,) int64 array of label indices.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import bayes_w2s as bw
+    >>> weak = bw.Model(bw.HypothesisSpace([[0.95, 0.05], [0.05, 0.95]]))   # 50/50 over two coins
+    >>> labels = bw.sample_labels(weak, 10_000, np.random.default_rng(0))
+    >>> round(float(labels.mean()), 2)                                     # looks like a fair coin
+    0.5
+    """
     _check(model, mode, rng)
     if isinstance(contexts, (int, np.integer)) and not isinstance(contexts, bool):  # n draws, one context
         if model.space.n_contexts != 1:

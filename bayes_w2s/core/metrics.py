@@ -39,11 +39,33 @@ __all__ = [
 
 
 class PGRUndefinedWarning(RuntimeWarning):
-    """PGR was requested where the ceiling does not beat the weak model."""
+    """Warning: PGR was requested where the ceiling does not beat the weak model.
+
+    ``PGR = (acc_w2s - acc_weak) / (acc_ceiling - acc_weak)`` has no meaning when
+    ``acc_ceiling <= acc_weak``; :func:`pgr` then returns NaN and emits this warning, so an
+    undefined value is counted, never averaged silently.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import bayes_w2s as bw
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     value = bw.pgr(0.8, 0.9, 0.8)
+    >>> value, caught[0].category.__name__
+    (nan, 'PGRUndefinedWarning')
+    """
 
 
 def influence_distance(log_p: ArrayLike, log_q: ArrayLike) -> NDArray[np.float64]:
-    """Chan–Darwiche distance between distributions given as log-probabilities.
+    r"""Chan–Darwiche distance between distributions given as log-probabilities.
+
+    .. math:: D(P, Q) = \ln \max_h \frac{Q(h)}{P(h)} - \ln \min_h \frac{Q(h)}{P(h)}
+
+    It bounds every odds change: ``exp(-D) <= O_Q(a:b) / O_P(a:b) <= exp(D)`` for any two
+    sets of hypotheses ``a, b`` (Chan & Darwiche 2005, Thm. 1). A virtual-evidence update of
+    strength ``log r`` has ``D <= log r``; a schedule's total bounds the distance of the whole
+    sequence: the *influence certificate*.
 
     Parameters
     ----------
@@ -55,6 +77,14 @@ def influence_distance(log_p: ArrayLike, log_q: ArrayLike) -> NDArray[np.float64
     -------
     (...,) array
         ``ln max_h q/p - ln min_h q/p``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import bayes_w2s as bw
+    >>> prior, post = np.log([0.5, 0.25, 0.25]), np.log([0.25, 0.25, 0.5])
+    >>> float(bw.influence_distance(prior, post))    # ln 2 - ln 1/2: odds moved by at most 4x
+    1.3862943611198906
     """
     log_p, log_q = (_log_weights(v, n) for v, n in ((log_p, "log_p"), (log_q, "log_q")))
     try:
@@ -74,7 +104,28 @@ def influence_distance(log_p: ArrayLike, log_q: ArrayLike) -> NDArray[np.float64
 
 
 def kl_divergence(p: ArrayLike, q: ArrayLike, axis: int = -1) -> NDArray[np.float64]:
-    """``KL(p || q) = sum p ln(p/q)`` along ``axis`` (nats); ``inf`` where q=0 < p."""
+    r"""Kullback–Leibler divergence in nats along ``axis``.
+
+    .. math:: \mathrm{KL}(p \,\|\, q) = \sum_y p(y) \ln \frac{p(y)}{q(y)}
+
+    ``0 ln 0 = 0``; ``inf`` where ``q(y) = 0 < p(y)``. Used for mimicry: the KL of the
+    strong predictive from the weak one.
+
+    Parameters
+    ----------
+    p, q : array_like
+        Probabilities of the same shape (or broadcastable).
+    axis : int, optional
+        The label axis (default: the last).
+
+    Examples
+    --------
+    >>> import bayes_w2s as bw
+    >>> round(float(bw.kl_divergence([0.5, 0.5], [0.9, 0.1])), 4)
+    0.5108
+    >>> float(bw.kl_divergence([0.5, 0.5], [1.0, 0.0]))
+    inf
+    """
     p, q = as_probs(p, "p"), as_probs(q, "q")
     try:
         return np.sum(rel_entr(p, q), axis=axis)
@@ -87,7 +138,21 @@ def _log_weights(value: ArrayLike, name: str) -> NDArray[np.float64]:
 
 
 def agreement(pred_a: ArrayLike, pred_b: ArrayLike) -> float:
-    """Fraction of positions where two non-empty 1-D label arrays agree."""
+    """Agreement of two label arrays: ``mean_i [a_i = b_i]``.
+
+    Measures mimicry when one array is the weak model's labels (or its errors).
+
+    Parameters
+    ----------
+    pred_a, pred_b : (n,) int arrays
+        Non-empty, of one shape.
+
+    Examples
+    --------
+    >>> import bayes_w2s as bw
+    >>> bw.agreement([0, 1, 1, 0], [0, 1, 0, 0])
+    0.75
+    """
     a, b = as_labels(pred_a, "pred_a"), as_labels(pred_b, "pred_b")
     if a.shape != b.shape:
         raise ValidationError(f"need two label arrays of one shape, got {a.shape} and {b.shape}", "pred_b")
@@ -95,7 +160,20 @@ def agreement(pred_a: ArrayLike, pred_b: ArrayLike) -> float:
 
 
 def accuracy(probs: ArrayLike, labels: ArrayLike) -> float:
-    """Accuracy of argmax predictions ``probs (n, n_labels)`` against ``labels (n,)``."""
+    """Accuracy of the argmax prediction: ``mean_i [argmax_y probs[i, y] = labels[i]]``.
+
+    Parameters
+    ----------
+    probs : (n, n_labels)
+        Finite scores or probabilities per example.
+    labels : (n,) int
+
+    Examples
+    --------
+    >>> import bayes_w2s as bw
+    >>> bw.accuracy([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]], [0, 1, 1])
+    0.6666666666666666
+    """
     probs = as_float_array(probs, "probs", ndim=2)
     if not np.all(np.isfinite(probs)):
         raise ValidationError("probs must be finite (NaN or inf scores give no argmax)", "probs")
@@ -106,7 +184,29 @@ def accuracy(probs: ArrayLike, labels: ArrayLike) -> float:
 
 
 def posterior_mass(log_posterior: ArrayLike, hypotheses: ArrayLike) -> NDArray[np.float64]:
-    """Posterior probability of a set of hypotheses; ``log_posterior (..., H)`` normalized."""
+    """Posterior probability of a set ``A`` of hypotheses: ``sum_{h in A} exp(log_posterior[h])``.
+
+    Parameters
+    ----------
+    log_posterior : (..., H)
+        Normalized log posterior(s).
+    hypotheses : index array or boolean mask (H,)
+        The set ``A``.
+
+    Returns
+    -------
+    ndarray, (...,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import bayes_w2s as bw
+    >>> log_post = np.log([0.1, 0.2, 0.7])
+    >>> round(float(bw.posterior_mass(log_post, [1, 2])), 6)
+    0.9
+    >>> round(float(bw.posterior_mass(log_post, np.array([True, False, False]))), 6)
+    0.1
+    """
     lp = _log_weights(log_posterior, "log_posterior")
     if lp.ndim == 0:
         raise ValidationError("log_posterior must be an array (..., H), got a scalar", "log_posterior")
@@ -121,10 +221,32 @@ def posterior_mass(log_posterior: ArrayLike, hypotheses: ArrayLike) -> NDArray[n
 
 
 def pgr(acc_weak: ArrayLike, acc_w2s: ArrayLike, acc_ceiling: ArrayLike) -> NDArray[np.float64] | float:
-    """Performance Gap Recovered ``(acc_w2s - acc_weak) / (acc_ceiling - acc_weak)``.
+    r"""Performance Gap Recovered (Burns et al. 2023).
 
-    Where ``acc_ceiling <= acc_weak`` the gap is undefined: the result is NaN and a
-    :class:`PGRUndefinedWarning` is emitted (never a silent number).
+    .. math:: \mathrm{PGR} = \frac{\mathrm{acc}_{w2s} - \mathrm{acc}_{weak}}{\mathrm{acc}_{ceiling} - \mathrm{acc}_{weak}}
+
+    1: the student recovers the whole gap between the weak model and the strong ceiling
+    (the strong model trained on ground truth); 0: it only matches the weak model (pure
+    mimicry); below 0: it is worse than its teacher. Where ``acc_ceiling <= acc_weak`` the
+    gap is undefined: the result is NaN and a :class:`PGRUndefinedWarning` is emitted
+    (never a silent number).
+
+    Parameters
+    ----------
+    acc_weak, acc_w2s, acc_ceiling : float or array_like
+        Accuracies in [0, 1], broadcast together.
+
+    Returns
+    -------
+    float or ndarray
+
+    Examples
+    --------
+    >>> import bayes_w2s as bw
+    >>> round(bw.pgr(acc_weak=0.70, acc_w2s=0.76, acc_ceiling=0.80), 6)
+    0.6
+    >>> bw.pgr([0.7, 0.7], [0.7, 0.8], 0.8)
+    array([0., 1.])
     """
     arrays = [as_probs(a, n) for a, n in ((acc_weak, "acc_weak"), (acc_w2s, "acc_w2s"), (acc_ceiling, "acc_ceiling"))]
     try:

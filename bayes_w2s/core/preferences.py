@@ -123,7 +123,37 @@ def bt_log_probs(utilities: ArrayLike, pairs: ArrayLike) -> NDArray[np.float64]:
 
 
 def preference_space(utilities: ArrayLike, pairs: ArrayLike, names=None) -> HypothesisSpace:
-    """The :class:`HypothesisSpace` of Bradley–Terry hypotheses on the given pair contexts."""
+    r"""The :class:`HypothesisSpace` of Bradley–Terry hypotheses on the given pair contexts.
+
+    A hypothesis is a utility ``u_h`` over items; a pair ``(a, b)`` is a context whose label 1
+    means "a preferred" (0: "b preferred"):
+
+    .. math:: P(a \succ b \mid h) = \sigma(u_h(a) - u_h(b))
+
+    so every update rule, schedule and the trajectory engine apply to preferences unchanged.
+
+    Parameters
+    ----------
+    utilities : (H, n_items)
+        One utility vector per hypothesis.
+    pairs : (P, 2) int
+        Item pairs ``(a, b)``, the contexts.
+    names : sequence of str, optional
+        Hypothesis names.
+
+    Returns
+    -------
+    HypothesisSpace
+        ``probs (H, P, 2)``: ``[P(b > a), P(a > b)]`` per pair.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import bayes_w2s as bw
+    >>> space = bw.preference_space([[0.0, 1.0, 2.0], [2.0, 1.0, 0.0]], [[0, 1], [0, 2]])
+    >>> space.probs[0, :, 1].round(3)     # P(0 > 1), P(0 > 2) under hypothesis 0
+    array([0.269, 0.119])
+    """
     return HypothesisSpace(np.exp(bt_log_probs(utilities, pairs)), hypothesis_names=names, label_names=LABEL_NAMES)
 
 
@@ -157,6 +187,12 @@ def pairwise_accuracy(p_a: ArrayLike, truth: ArrayLike, *, tol: float = 1e-12) -
     Returns
     -------
     (...,) mean over pairs of ``1 - |decision - truth|``.
+
+    Examples
+    --------
+    >>> import bayes_w2s as bw
+    >>> float(bw.pairwise_accuracy([0.9, 0.2, 0.5], [1.0, 1.0, 1.0]))   # right, wrong, coin flip
+    0.5
     """
     p = np.asarray(p_a, dtype=float)
     t = np.asarray(truth, dtype=float)
@@ -194,6 +230,12 @@ def kendall_tau(scores: ArrayLike, true_utility: ArrayLike) -> NDArray[np.float6
 
     ``tau = (concordant - discordant) / sqrt((n0 - t_score)(n0 - t_true))`` over item pairs
     (tie-corrected); NaN where a score vector is constant.
+
+    Examples
+    --------
+    >>> import bayes_w2s as bw
+    >>> float(bw.kendall_tau([0.1, 0.5, 0.9], [1.0, 2.0, 3.0])), float(bw.kendall_tau([3, 2, 1], [1, 2, 3]))
+    (1.0, -1.0)
     """
     s = np.asarray(scores, dtype=float)
     t = np.asarray(true_utility, dtype=float)

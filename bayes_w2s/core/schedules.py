@@ -82,8 +82,23 @@ def _check_n_total(n_total: int) -> int:
 class Schedule(ABC):
     """A per-datapoint strength ``s_n >= 0`` with its total ``T(N) = sum_{n<=N} s_n``.
 
+    Under virtual evidence ``s_n = log r_n`` and, after ``N`` weak labels, every posterior odds
+    ratio is within ``exp(±T(N))`` of the prior's (Chan & Darwiche 2005); under tempering
+    ``s_n = w_n`` is a power and bounds nothing where a likelihood can be 0. A schedule is
+    *bounded* iff ``lim T(N) < inf``.
+
     Subclasses implement :meth:`strength` (vectorized over 1-based indices) and
-    :meth:`limit` (``lim_{N->inf} T(N)``, ``inf`` when unbounded).
+    :meth:`limit` (``lim_{N->inf} T(N)``, ``inf`` when unbounded); :meth:`strengths` gives
+    the ``(N,)`` array a learner uses and :meth:`total` its sum.
+
+    Examples
+    --------
+    >>> import bayes_w2s as bw
+    >>> sched = bw.PSeries(c=1, p=2)
+    >>> sched.strengths(3)
+    array([1.        , 0.25      , 0.11111111])
+    >>> round(sched.total(3), 4), round(sched.limit(), 4), sched.bounded
+    (1.3611, 1.6449, True)
     """
 
     name: ClassVar[str] = "schedule"
@@ -130,7 +145,17 @@ class Schedule(ABC):
 
 @dataclass(frozen=True)
 class Constant(Schedule):
-    """``s_n = value``; unbounded (``T(N) = N * value``) unless ``value == 0``."""
+    """Constant strength ``s_n = value``: unbounded, ``T(N) = N * value`` (unless ``value == 0``).
+
+    The plain tempered posterior (``value = w``) or a fixed-ratio virtual evidence
+    (``value = log r``): with enough weak data it ends where hard Bayes does.
+
+    Examples
+    --------
+    >>> import bayes_w2s as bw
+    >>> bw.Constant(0.5).total(1000), bw.Constant(0.5).limit()
+    (500.0, inf)
+    """
 
     value: float = 1.0
     name: ClassVar[str] = "constant"
@@ -148,7 +173,17 @@ class Constant(Schedule):
 
 @dataclass(frozen=True)
 class Geometric(Schedule):
-    """``s_n = first * ratio^(n-1)``, ``0 <= ratio < 1``; ``T(inf) = first / (1 - ratio)``."""
+    r"""Geometric strength ``s_n = first * ratio^(n-1)``, ``0 <= ratio < 1``; bounded:
+
+    .. math:: T(N) = \mathrm{first} \, \frac{1 - \mathrm{ratio}^N}{1 - \mathrm{ratio}}, \qquad T(\infty) = \frac{\mathrm{first}}{1 - \mathrm{ratio}}
+
+    Examples
+    --------
+    >>> import bayes_w2s as bw
+    >>> sched = bw.Geometric(first=1.0, ratio=0.99)
+    >>> round(sched.total(100), 3), round(sched.limit(), 3)
+    (63.397, 100.0)
+    """
 
     first: float = 1.0
     ratio: float = 0.5
@@ -173,7 +208,18 @@ class Geometric(Schedule):
 
 @dataclass(frozen=True)
 class PSeries(Schedule):
-    """``s_n = c / n^p`` with ``p > 1``; ``T(inf) = c * zeta(p)``."""
+    """p-series strength ``s_n = c / n^p`` with ``p > 1``; bounded, ``T(inf) = c * zeta(p)``.
+
+    With ``c = 1, p = 2`` the total is ``pi^2 / 6 = 1.645``: the learner's odds can move by at
+    most ``e^1.645 = 5.2x`` however many weak labels arrive. Most of the total is spent on the
+    first labels.
+
+    Examples
+    --------
+    >>> import bayes_w2s as bw
+    >>> round(bw.PSeries(c=1, p=2).limit(), 6)
+    1.644934
+    """
 
     c: float = 1.0
     p: float = 2.0
@@ -196,7 +242,17 @@ class PSeries(Schedule):
 
 @dataclass(frozen=True)
 class Budget(Schedule):
-    """``s_n = B / N`` for a fixed dataset of N datapoints; ``T(N) = B`` for every N."""
+    """A fixed budget spread evenly: ``s_n = B / N`` for a dataset of N datapoints; ``T(N) = B``.
+
+    Every datapoint counts the same and the total influence is ``B`` whatever N is. Needs the
+    dataset size: ``strength(n, n_total=N)`` or ``strengths(N)``.
+
+    Examples
+    --------
+    >>> import bayes_w2s as bw
+    >>> bw.Budget(100.0).strengths(4), round(bw.Budget(100.0).total(10 ** 6), 9)
+    (array([25., 25., 25., 25.]), 100.0)
+    """
 
     budget: float = 1.0
     name: ClassVar[str] = "budget"
@@ -228,6 +284,13 @@ class Coarsened(Schedule):
     Per-index analogue of the coarsened posterior (Miller & Dunson 2019), whose power
     ``alpha / (alpha + N)`` applied to all N points keeps the effective sample size below
     ``alpha``; that fixed-N form is :class:`Budget` with ``B = alpha * N / (alpha + N)``.
+
+    Examples
+    --------
+    >>> import bayes_w2s as bw
+    >>> sched = bw.Coarsened(alpha=10.0)
+    >>> sched.strengths(3).round(3), sched.bounded
+    (array([0.909, 0.833, 0.769]), False)
     """
 
     alpha: float = 10.0
@@ -250,6 +313,12 @@ class ConfidenceWeighted(Schedule):
 
     ``T(N) = B`` for every N. Confidences must lie in [0, 1] and not all be zero; for a
     binary weak model a natural choice is ``c = |2 p - 1|``.
+
+    Examples
+    --------
+    >>> import bayes_w2s as bw
+    >>> bw.ConfidenceWeighted(budget=10.0).strengths(4, confidence=[1.0, 0.5, 0.5, 0.0])
+    array([5. , 2.5, 2.5, 0. ])
     """
 
     budget: float = 1.0
@@ -278,6 +347,11 @@ class ConfidenceWeighted(Schedule):
         return float(self.budget)
 
 
+#: Every schedule class by its name, as :func:`make_schedule` reads it:
+#: ``{"constant": Constant, "geometric": Geometric, "pseries": PSeries, "budget": Budget,
+#: "coarsened": Coarsened, "confidence": ConfidenceWeighted}``. One parametrized test runs
+#: each through the same invariants (non-negative strengths, ``total`` = sum of strengths,
+#: ``limit`` finite iff bounded).
 SCHEDULES: dict[str, type[Schedule]] = {
     cls.name: cls
     for cls in (Constant, Geometric, PSeries, Budget, Coarsened, ConfidenceWeighted)
@@ -285,12 +359,20 @@ SCHEDULES: dict[str, type[Schedule]] = {
 
 
 def make_schedule(spec: str | dict | Schedule) -> Schedule:
-    """Build a schedule from ``"pseries:c=1,p=2"``, ``{"name": "pseries", "c": 1}`` or itself.
+    """Build a schedule from ``"name:key=value,..."``, ``{"name": ..., key: value}`` or a schedule.
+
+    Names are the keys of :data:`SCHEDULES` (``constant``, ``geometric``, ``pseries``,
+    ``budget``, ``coarsened``, ``confidence``); the keys are the fields of the class. The
+    same text form names schedules on the command line and in neural method labels
+    (``ve+budget:budget=40``).
 
     Examples
     --------
+    >>> from bayes_w2s import make_schedule
     >>> make_schedule("geometric:first=0.5,ratio=0.9").limit()
     5.000000000000001
+    >>> make_schedule({"name": "pseries", "c": 100, "p": 2}).describe()
+    'pseries(c=100, p=2)'
     """
     if isinstance(spec, Schedule):
         return spec

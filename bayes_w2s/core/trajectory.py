@@ -44,10 +44,19 @@ _BLOCK_ELEMENTS = 1 << 22
 
 @dataclass(frozen=True)
 class Rule:
-    """An update rule with its per-observation strengths.
+    """An update rule with its per-observation strengths: hard Bayes, virtual evidence or tempering.
+
+    ``"bayes"``: ``log P(y|z,h)`` per label; ``"ve"``: ``log(1 + (r_n - 1) P(y|z,h))`` with
+    ``log r_n = s_n``; ``"tempered"``: ``s_n log P(y|z,h)``; ``s_n`` from the schedule.
 
     ``kind`` is ``"bayes"`` (no schedule), ``"ve"`` (strength = log r) or ``"tempered"``
     (strength = w). ``label`` names the rule in tables; defaults to kind + schedule.
+
+    Examples
+    --------
+    >>> import bayes_w2s as bw
+    >>> [bw.Rule("bayes").label, bw.Rule("ve", "pseries:c=1,p=2").label, bw.Rule("tempered", bw.Constant(0.1)).label]
+    ['bayes', 've pseries(c=1, p=2)', 'tempered constant(value=0.1)']
     """
 
     kind: str
@@ -76,7 +85,17 @@ class Rule:
 
 
 def log_checkpoints(n_max: int, per_decade: int = 10) -> NDArray[np.int64]:
-    """Sorted unique integers ``1 <= n <= n_max``, about ``per_decade`` per factor of 10."""
+    """Sorted unique integers ``1 <= n <= n_max``, about ``per_decade`` per factor of 10.
+
+    The grid ``round(10^(k / per_decade))`` for ``k = 0, 1, ...``, deduplicated, with ``n_max``
+    always included: where trajectories record their posteriors.
+
+    Examples
+    --------
+    >>> import bayes_w2s as bw
+    >>> bw.log_checkpoints(1000, per_decade=3)
+    array([   1,    2,    5,   10,   22,   46,  100,  215,  464, 1000])
+    """
     n_max = as_count(n_max, "n_max")
     per_decade = as_count(per_decade, "per_decade")
     count = int(np.ceil(np.log10(n_max) * per_decade)) + 1
@@ -99,6 +118,19 @@ class Trajectories:
         Total strength spent ``sum_{i<=n} s_i`` (``inf`` for hard Bayes): for virtual
         evidence, a bound on the Chan–Darwiche distance from the prior.
     log_prior : (n_hypotheses,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import bayes_w2s as bw
+    >>> weak = bw.Model(bw.HypothesisSpace([[0.95, 0.05], [0.05, 0.95]]))
+    >>> draw = bw.label_sampler(weak, np.random.default_rng(0), n_replicates=2)
+    >>> traj = bw.run_trajectories(weak.log_prior, weak.space.log_probs, draw, 1000,
+    ...                            [bw.Rule("bayes"), bw.Rule("ve", bw.PSeries(c=1, p=2))])
+    >>> traj.log_posterior.shape == (2, 2, len(traj.checkpoints), 2)
+    True
+    >>> bool(np.all(traj.influence[1] <= np.pi ** 2 / 6))     # the p-series' bounded total
+    True
     """
 
     checkpoints: NDArray[np.int64]
@@ -220,6 +252,10 @@ def run_trajectories(
 ) -> Trajectories:
     """Run every rule on the same label streams and record posteriors at checkpoints.
 
+    For each rule, replicate and checkpoint ``n``: ``log post_n(h) = log prior(h) +
+    sum_{i <= n} term_i(h) - log Z_n`` with the rule's term (:class:`Rule`), computed in
+    chunks of labels so memory does not grow with ``n``.
+
     Parameters
     ----------
     log_prior : (H,)
@@ -236,6 +272,17 @@ def run_trajectories(
         Defaults to :func:`log_checkpoints`; always recorded in increasing order.
     chunk : int
         Labels drawn per call of ``draw``; fixes the random stream.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import bayes_w2s as bw
+    >>> weak = bw.Model(bw.HypothesisSpace([[0.95, 0.05], [0.05, 0.95]]))
+    >>> draw = bw.label_sampler(weak, np.random.default_rng(0), n_replicates=4)
+    >>> traj = bw.run_trajectories(weak.log_prior, weak.space.log_probs, draw, 10_000, [bw.Rule("bayes")],
+    ...                            checkpoints=[10, 10_000])
+    >>> traj.checkpoints
+    array([   10, 10000])
     """
     log_probs = np.minimum(as_log_probs(log_probs, "log_probs", ndim=(2, 3)), 0.0)
     if log_probs.ndim == 2:

@@ -72,14 +72,37 @@ _SAFE_LOG = -0.5 * np.finfo(float).max  # a finite log weight above this dwarfs 
 
 
 class UpdateResult(NamedTuple):
-    """``log_posterior (..., H)``, normalized; ``log_normalizer (...)``: ``log Z`` of the update."""
+    """The result of an update: ``log_posterior (..., H)``, normalized, and ``log_normalizer (...)``, ``log Z``.
+
+    ``log Z`` is the log marginal likelihood of the evidence under the rule (for virtual
+    evidence, up to the constant the likelihood vector was scaled by).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import bayes_w2s as bw
+    >>> res = bw.hard_update(np.log([0.5, 0.5]), np.log([0.9, 0.3]))
+    >>> round(float(np.exp(res.log_normalizer)), 6)            # P(y) = 0.5 * 0.9 + 0.5 * 0.3
+    0.6
+    """
 
     log_posterior: NDArray[np.float64]
     log_normalizer: NDArray[np.float64]
 
 
 class ImpossibleEvidenceError(ValueError):
-    """Every hypothesis assigns probability 0 to the evidence."""
+    """Every hypothesis assigns probability 0 to the evidence; ``index`` is the first fatal observation.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import bayes_w2s as bw
+    >>> try:
+    ...     bw.condition(np.log([0.5, 0.5]), [[0.0, -np.inf], [0.0, -np.inf]], None, [0, 0, 1])
+    ... except bw.ImpossibleEvidenceError as err:
+    ...     print(err.index)
+    2
+    """
 
     def __init__(self, message: str, index: int | None = None):
         super().__init__(message)
@@ -87,7 +110,16 @@ class ImpossibleEvidenceError(ValueError):
 
 
 def normalize(log_weights: ArrayLike, *, what: str = "the evidence") -> UpdateResult:
-    """Normalize unnormalized log weights ``(..., H)``: ``lw - logsumexp(lw)``."""
+    """Normalize unnormalized log weights ``(..., H)``: ``lw - logsumexp(lw)``, returning ``log Z = logsumexp(lw)`` too.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import bayes_w2s as bw
+    >>> res = bw.normalize([0.0, np.log(3.0)])
+    >>> np.exp(res.log_posterior), round(float(res.log_normalizer), 4)
+    (array([0.25, 0.75]), 1.3863)
+    """
     lw = as_float_array(log_weights, "log_weights")
     if np.any(np.isnan(lw)):
         raise ValidationError(f"NaN log weight in {what}", "log_weights")
@@ -100,7 +132,16 @@ def normalize(log_weights: ArrayLike, *, what: str = "the evidence") -> UpdateRe
 
 
 def hard_update(log_prior: ArrayLike, loglik: ArrayLike) -> UpdateResult:
-    """Bayes: ``log post = log prior + log P(y|z,h) - log Z``; ``loglik (..., H)``."""
+    """Bayes' rule for one label: ``log post(h) = log prior(h) + log P(y|z,h) - log Z``; ``loglik (..., H)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import bayes_w2s as bw
+    >>> res = bw.hard_update(np.log([0.5, 0.5]), np.log([0.9, 0.3]))
+    >>> np.exp(res.log_posterior)
+    array([0.75, 0.25])
+    """
     loglik = as_log_probs(loglik, "loglik")
     lp = as_log_prior(log_prior, n_hypotheses=loglik.shape[-1] if loglik.ndim else None, other="loglik")
     return normalize(lp + loglik)
@@ -109,7 +150,10 @@ def hard_update(log_prior: ArrayLike, loglik: ArrayLike) -> UpdateResult:
 def virtual_evidence_update(
     log_prior: ArrayLike, log_probs: ArrayLike, log_lambda: ArrayLike
 ) -> UpdateResult:
-    """Virtual evidence: ``post(h) ∝ prior(h) sum_y P(y|z,h) lambda(y)``.
+    """Virtual evidence (Pearl 1988): ``post(h) ∝ prior(h) sum_y P(y|z,h) lambda(y)``.
+
+    Only the ratios of ``lambda`` matter; the Chan–Darwiche distance of the update is at most
+    ``ln(max lambda / min lambda)``.
 
     Parameters
     ----------
@@ -119,6 +163,15 @@ def virtual_evidence_update(
     log_lambda : (K,)
         Log likelihood vector; only ratios matter (it is shifted by its maximum, so
         ``lambda`` of any size stays normalized). ``-inf`` entries allowed, not all.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import bayes_w2s as bw
+    >>> table = np.log([[0.9, 0.1], [0.2, 0.8]])                 # (H, K) at this context
+    >>> res = bw.virtual_evidence_update(np.log([0.5, 0.5]), table, np.log([3.0, 1.0]))   # r = 3 on label 0
+    >>> np.exp(res.log_posterior).round(4)
+    array([0.6667, 0.3333])
     """
     table = as_log_probs(log_probs, "log_probs", ndim=2)
     lp = as_log_prior(log_prior, n_hypotheses=table.shape[0])
@@ -140,6 +193,13 @@ def weak_label_loglik(log_p_label: ArrayLike, strength: ArrayLike) -> NDArray[np
     Uses ``log(r - 1) = s + log(-expm1(-s))`` and ``logaddexp``; ``s = 0`` gives 0. The
     value grows like ``s``: to combine terms across hypotheses use
     :func:`weak_label_shifted_loglik`, which drops the common ``s``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import bayes_w2s as bw
+    >>> bw.weak_label_loglik([0.0, np.log(0.5), -np.inf], np.log(3.0)).round(4)   # r = 3: log 3, log 2, 0
+    array([1.0986, 0.6931, 0.    ])
     """
     s = as_strengths(strength, "strength")
     log_p = as_log_probs(log_p_label, "log_p_label", allow_empty=True)
@@ -179,9 +239,18 @@ def weak_label_shifted_loglik(log_p_label: ArrayLike, strength: ArrayLike) -> ND
 
 
 def weak_label_update(log_prior: ArrayLike, log_p_label: ArrayLike, strength: float) -> UpdateResult:
-    """Virtual evidence for weak label ``y_w`` with strength ``s = log r``.
+    """Virtual evidence for one weak label ``y_w`` with strength ``s = log r``: ``post(h) ∝ prior(h) (1 + (r - 1) P(y_w | z, h))``.
 
     ``log_p_label (H,)`` is ``log P(y_w | z, h)``; normalized for every finite ``s >= 0``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import bayes_w2s as bw
+    >>> prior = np.log([0.5, 0.5])
+    >>> res = bw.weak_label_update(prior, np.log([0.9, 0.2]), strength=np.log(3.0))
+    >>> np.exp(res.log_posterior).round(4), bool(bw.influence_distance(prior, res.log_posterior) <= np.log(3.0))
+    (array([0.6667, 0.3333]), True)
     """
     s = as_strengths(strength, "strength")
     if s.ndim:
@@ -196,6 +265,16 @@ def jeffrey_likelihood(log_prior: ArrayLike, log_probs: ArrayLike, target: Array
     """The virtual-evidence vector equivalent to a Jeffrey update: ``log q(y) - log P(y)``.
 
     ``P(y) = sum_h prior(h) P(y|z,h)``; raises if ``q(y) > 0`` where ``P(y) = 0``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import bayes_w2s as bw
+    >>> prior, table = np.log([0.5, 0.5]), np.log([[0.9, 0.1], [0.2, 0.8]])
+    >>> lam = bw.jeffrey_likelihood(prior, table, [0.8, 0.2])
+    >>> np.allclose(bw.virtual_evidence_update(prior, table, lam).log_posterior,
+    ...             bw.jeffrey_update(prior, table, [0.8, 0.2]).log_posterior)
+    True
     """
     table = as_log_probs(log_probs, "log_probs", ndim=2)
     lp = as_log_prior(log_prior, n_hypotheses=table.shape[0])
@@ -211,10 +290,21 @@ def jeffrey_likelihood(log_prior: ArrayLike, log_probs: ArrayLike, target: Array
 
 
 def jeffrey_update(log_prior: ArrayLike, log_probs: ArrayLike, target: ArrayLike) -> UpdateResult:
-    """Jeffrey's rule ``post(h) = sum_y q(y) P(h | y)`` for ``log_probs (H, K)``, ``target (K,)``.
+    """Jeffrey's rule to a target label marginal ``q``: ``post(h) = sum_y q(y) P(h | y)``.
+
+    It equals virtual evidence with ``lambda(y) ∝ q(y) / P(y)`` (Chan & Darwiche 2005;
+    :func:`jeffrey_likelihood`). Shapes: ``log_probs (H, K)``, ``target (K,)``.
 
     Computed directly from the per-label Bayes posteriors (not via virtual evidence, so
     the identity with :func:`virtual_evidence_update` is a real check).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import bayes_w2s as bw
+    >>> res = bw.jeffrey_update(np.log([0.5, 0.5]), np.log([[0.9, 0.1], [0.2, 0.8]]), [1.0, 0.0])
+    >>> np.exp(res.log_posterior).round(4)          # q = "label 0 for sure": the hard update on label 0
+    array([0.8182, 0.1818])
     """
     log_lambda = jeffrey_likelihood(log_prior, log_probs, target)  # validates everything
     lp = np.asarray(log_prior, dtype=float)
@@ -241,7 +331,19 @@ def _overflow(what: str, detail: str) -> NumericalOverflowError:
 
 
 def tempered_update(log_prior: ArrayLike, loglik: ArrayLike, weight: float) -> UpdateResult:
-    """Power update ``post(h) ∝ prior(h) P(y|z,h)^w``, with ``0^0 = 1``; ``w`` finite."""
+    """Power (tempered) update with weight ``w``: ``post(h) ∝ prior(h) P(y|z,h)^w``, with ``0^0 = 1``.
+
+    ``w = 1`` is hard Bayes, ``w = 0`` no update. Unlike virtual evidence it does not bound
+    influence: one label with ``P(y|z,h) = 0`` removes ``h`` for every ``w > 0``. ``w`` finite.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import bayes_w2s as bw
+    >>> res = bw.tempered_update(np.log([0.5, 0.5]), [np.log(0.9), -np.inf], 0.1)
+    >>> np.exp(res.log_posterior)                    # a tiny weight still rules h=1 out
+    array([1., 0.])
+    """
     w = as_strengths(weight, "weight")
     loglik = as_log_probs(loglik, "loglik")
     lp = as_log_prior(log_prior, n_hypotheses=loglik.shape[-1] if loglik.ndim else None, other="loglik")
@@ -302,6 +404,16 @@ def observation_logliks(
     ``bayes``: ``log P(y_i|z_i,h)``; ``ve``: ``log(1 + (r_i - 1) P(y_i|z_i,h))`` with
     ``r_i = exp(s_i)``; ``tempered``: ``w_i log P(y_i|z_i,h)`` (``0 log 0 = 0``).
     Materializes ``N x H`` numbers: :func:`condition` does not need them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import bayes_w2s as bw
+    >>> table = np.log([[0.9, 0.1], [0.5, 0.5]])        # (H, K): one context
+    >>> terms = bw.observation_logliks(table, [0, 0], [0, 1], rule="tempered", strengths=0.5)
+    >>> terms.shape, terms.round(3)
+    ((2, 2), array([[-0.053, -0.347],
+           [-1.151, -0.347]]))
     """
     table, z, y, s = _observations(log_probs, contexts, labels, rule, strengths)
     ll = table[:, z, y].T  # (N, H)
@@ -371,18 +483,70 @@ def condition(
     rule: str = "bayes",
     strengths: ArrayLike | float | Schedule | None = None,
 ) -> UpdateResult:
-    """Condition on a sequence of (context, label) observations under one rule.
+    r"""Condition a prior on a sequence of (context, label) observations under one rule.
 
-    ``strengths`` is an array ``(N,)``, a scalar, or a :class:`~bayes_w2s.core.schedules.Schedule`
-    (then ``schedule.strengths(N)``; give confidence-weighted schedules as arrays).
+    For observations ``(z_i, y_i)``, ``i = 1..N``, with strengths ``s_i``:
 
-    All three rules multiply per-observation factors, so the order does not matter and
-    ``log post = log prior + sum_i term_i - log Z``; the sum is taken per category
-    ``(z, y)`` (and per distinct strength for varying virtual evidence), so memory is
-    ``O(N + H)`` beyond the ``(H, Z, K)`` table. Raises :class:`ImpossibleEvidenceError`
-    with the index of the first observation after which no hypothesis remains possible,
-    :class:`~bayes_w2s.core.validation.ImpossiblePriorError` for an all ``-inf`` prior and
-    :class:`~bayes_w2s.core.validation.NumericalOverflowError` when a tempered sum leaves float64.
+    .. math:: \log \mathrm{post}(h) = \log \mathrm{prior}(h) + \sum_{i=1}^N \mathrm{term}_i(h) - \log Z
+
+    where the rule sets the term:
+
+    * ``rule="bayes"`` (hard Bayes, no strengths): ``term_i = log P(y_i | z_i, h)``;
+    * ``rule="ve"`` (virtual evidence, ``s_i = log r_i``):
+      ``term_i = log(1 + (r_i - 1) P(y_i | z_i, h))`` — ``s_i = 0`` is no update,
+      ``s_i -> inf`` the hard update, and the Chan–Darwiche distance of the whole update is at
+      most ``sum_i s_i`` (the certificate);
+    * ``rule="tempered"`` (power, ``s_i = w_i``): ``term_i = w_i log P(y_i | z_i, h)``
+      (``0 log 0 = 0``); bounds nothing where some ``P(y_i | z_i, h) = 0``.
+
+    All three multiply per-observation factors, so the order of the observations does not
+    matter; the sum is taken per category ``(z, y)`` (and per distinct strength for varying
+    virtual evidence), so memory is ``O(N + H)`` beyond the ``(H, Z, K)`` table.
+
+    Parameters
+    ----------
+    log_prior : (..., H)
+        Normalized log prior; ``-inf`` rules a hypothesis out.
+    log_probs : (H, Z, K) or (H, K)
+        ``log P(y | z, h)``; a 2-D table is a single context.
+    contexts : (N,) int array, or None
+        Context index of each observation; ``None`` for a one-context table (coin flips):
+        every observation is at context 0.
+    labels : (N,) int array
+    rule : {"bayes", "ve", "tempered"}
+    strengths : (N,) array, float or Schedule, optional
+        Required for ``"ve"`` and ``"tempered"``, refused for ``"bayes"``. A
+        :class:`~bayes_w2s.core.schedules.Schedule` gives ``schedule.strengths(N)`` (pass
+        confidence-weighted schedules as arrays).
+
+    Returns
+    -------
+    UpdateResult
+        ``log_posterior (..., H)`` and ``log_normalizer (...)``.
+
+    Raises
+    ------
+    ImpossibleEvidenceError
+        With the index of the first observation after which no hypothesis remains possible.
+    ImpossiblePriorError
+        For an all ``-inf`` prior.
+    NumericalOverflowError
+        When a tempered sum leaves float64.
+    ValidationError
+        For malformed arguments (naming the argument).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import bayes_w2s as bw
+    >>> coins = np.log([[0.9, 0.1], [0.5, 0.5], [0.1, 0.9]])     # heads-biased, fair, tails-biased
+    >>> prior = np.log(np.full(3, 1 / 3))
+    >>> heads = np.zeros(20, dtype=int)                             # twenty heads in a row
+    >>> np.exp(bw.condition(prior, coins, None, heads).log_posterior).round(3)
+    array([1., 0., 0.])
+    >>> ve = bw.condition(prior, coins, None, heads, rule="ve", strengths=bw.PSeries(c=1, p=2))
+    >>> bool(bw.influence_distance(prior, ve.log_posterior) <= bw.PSeries(c=1, p=2).total(20))
+    True
     """
     table, z, y, s = _observations(log_probs, contexts, labels, rule, strengths)
     n_hyp, _, n_lab = table.shape

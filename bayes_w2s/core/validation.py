@@ -55,7 +55,19 @@ _PROB_TOL = 1e-9
 
 
 class ValidationError(ValueError):
-    """An argument of a public function is malformed; ``argument`` names it."""
+    """An argument of a public function is malformed; ``argument`` names it.
+
+    The message names the argument and its first bad value. A subclass of ``ValueError``.
+
+    Examples
+    --------
+    >>> import bayes_w2s as bw
+    >>> try:
+    ...     bw.hard_update([0.0, float("nan")], [0.0, 0.0])
+    ... except bw.ValidationError as err:
+    ...     print(err.argument)
+    log_prior
+    """
 
     def __init__(self, message: str, argument: str | None = None):
         super().__init__(message)
@@ -63,11 +75,35 @@ class ValidationError(ValueError):
 
 
 class ImpossiblePriorError(ValidationError):
-    """The prior assigns probability 0 to every hypothesis (all ``log_prior`` are ``-inf``)."""
+    """The prior assigns probability 0 to every hypothesis (all ``log_prior`` are ``-inf``).
+
+    Raised instead of blaming the data for a posterior that can not exist.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import bayes_w2s as bw
+    >>> try:
+    ...     bw.hard_update([-np.inf, -np.inf], [0.0, 0.0])
+    ... except bw.ImpossiblePriorError:
+    ...     print("impossible prior")
+    impossible prior
+    """
 
 
 class NumericalOverflowError(OverflowError, ValueError):
-    """A computation on valid, finite inputs left the float64 range."""
+    """A computation on valid, finite inputs left the float64 range (e.g. a tempered sum ``w log P``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import bayes_w2s as bw
+    >>> try:
+    ...     bw.tempered_update(np.log([0.5, 0.5]), np.log([0.5, 1e-300]), 1e308)
+    ... except bw.NumericalOverflowError:
+    ...     print("overflow")
+    overflow
+    """
 
 
 def describe(value) -> str:
