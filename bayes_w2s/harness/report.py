@@ -366,7 +366,9 @@ def add_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 def main(argv: list[str]) -> int:
     """``bayes-w2s report [--check] [--rerun NAME,...|all] [--root DIR]``; returns the exit status."""
     parser = add_parser(argparse.ArgumentParser(
-        prog="bayes-w2s report", description=__doc__.split("\n\n")[0].strip(),
+        prog="bayes-w2s report",
+        description="Regenerate every number the README shows from stored results (fast experiments "
+        "rerun, slow ones from their committed summaries); --check changes nothing and exits 1 on any drift.",
         epilog="Regions: <!-- report:NAME --> ... <!-- /report:NAME --> in README.md; "
         "summaries and manifest in docs/results/."))
     args = parser.parse_args(argv)

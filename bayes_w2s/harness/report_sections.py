@@ -210,11 +210,13 @@ def _gap_sweep(s: pd.DataFrame) -> str:
     acc = table(s, ["metric"], [(f"{a} angles", {"weak_angles": a}) for a in angles], fmt="mean_q", digits=2,
                 where={"metric": "acc_weak", "rule": "hard Bayes", "strong": _values(s, "strong")[0]},
                 row_header="weak model's capability (angles)", caption=_caption("Weak accuracy", "mean_q", s, 2))
-    cols = [(f"{a} angles", {"weak_angles": a, "metric": "pgr"}) for a in angles]
-    pgr = table(s, ["strong", "contained", "rule"], cols, fmt="median_q", digits=2,
-                row_header="strong space, weak model representable, rule",
-                caption=_caption("PGR", "median_q", s, 2))
-    return acc + "\n\n" + pgr
+    out = [acc]
+    for contained, what in ((True, "representable by the strong class"), (False, "not representable")):
+        present = _values(s, "weak_angles", contained=contained, metric="pgr")
+        cols = [(f"{a} angles", {"weak_angles": a, "metric": "pgr"}) for a in present]
+        out.append(table(s, ["strong", "rule"], cols, fmt="median_q", digits=2, where={"contained": contained},
+                         row_header="strong space, rule", caption=_caption(f"PGR, weak model {what}", "median_q", s, 2)))
+    return "\n\n".join(out)
 
 
 def _budget_tradeoff(s: pd.DataFrame) -> str:

@@ -114,3 +114,18 @@ def test_unknown_region_is_reported(tmp_path):
     with (root / "README.md").open("a") as fh:
         fh.write("\n<!-- report:nonesuch -->\n<!-- /report:nonesuch -->\n")
     assert any("nonesuch" in p for p in report.check(root, fresh=False, quiet=True))
+
+
+def test_report_reruns_a_fast_experiment_into_the_same_summary_and_figures(tmp_path, monkeypatch):
+    """The write path on the fastest experiment: same summary bytes, figures registered, check passes."""
+    from bayes_w2s.harness import report_sections
+
+    root = _copy_repo(tmp_path)
+    misfit = next(s for s in SECTIONS if s.experiment == "misfit")
+    monkeypatch.setattr(report_sections, "SECTIONS", (misfit,))
+    before = (root / "docs" / "results" / "misfit.csv").read_bytes()
+    assert report.report(root, quiet=True) == 0
+    assert (root / "docs" / "results" / "misfit.csv").read_bytes() == before
+    figures = report._load_manifest(root)["summaries"]["misfit"]["figures"]
+    assert figures and all((root / f).is_file() for f in figures)
+    assert report.check(root, fresh=True, quiet=True) == []
