@@ -95,6 +95,7 @@ def test_tutorial_is_stored_without_outputs_and_runs(tmp_path):
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert code and all(not c.outputs and c.execution_count is None for c in code), "strip the outputs"
     os.environ.setdefault("TQDM_DISABLE", "1")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the kernel inherits it: no hub lookups
     NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     errors = [o for c in code for o in c.outputs if o.output_type == "error"]
     assert not errors, errors
