@@ -248,6 +248,21 @@ def _misfit(s: pd.DataFrame) -> str:
     return left + "\n\n" + right
 
 
+def _pymc_prepare(df: pd.DataFrame) -> pd.DataFrame:
+    m = df[df.row_type == "metric"]
+    return pd.DataFrame({"schedule": m.schedule, "replicate": m.seed, "metric": m.metric, "value": m.value})
+
+
+def _pymc_student(s: pd.DataFrame) -> str:
+    cols = [("accuracy", {"metric": "accuracy"}), ("PGR", {"metric": "pgr"}),
+            ("agreement with weak", {"metric": "agree_weak"}),
+            ("agreement with weak where it is wrong", {"metric": "agree_weak_when_wrong"}),
+            ("max R-hat", {"metric": "chain_max_rhat"})]
+    return table(s, ["schedule"], cols, fmt="mean", digits=3, row_header="student (NUTS) or reference",
+                 caption="PyMC student: ONE world (seed 0), no spread over worlds; posterior-predictive metrics "
+                         "on fresh test inputs; rounded to 3 decimals. — : undefined (PGR of the references).")
+
+
 SECTIONS: tuple[Section, ...] = (
     Section("coinflip", ("strong", "rule"), True, {"coinflip": _coinflip}, derive=_coinflip_derive),
     Section("misspecification", ("prior", "rule"), True, {"misspecification": _misspecification}),
@@ -259,6 +274,8 @@ SECTIONS: tuple[Section, ...] = (
     Section("typos", ("case", "rate", "rule"), False, {"typos": _typos}),
     Section("misfit", ("class",), True, {"misfit": _misfit}, prepare=_misfit_prepare, last_n=False),
     Section("reward_model", ("read", "strong", "rule"), True, {"reward_model": _reward_model}),
+    Section("pymc_student", ("schedule",), False, {"pymc_student": _pymc_student}, prepare=_pymc_prepare,
+            last_n=False, metrics=("accuracy", "pgr", "agree_weak", "agree_weak_when_wrong", "chain_max_rhat")),
     Section("deception", ("audited_fraction", "prior_deceptive", "rule"), True, {"deception": _deception},
             metrics=("deceptive_mass", "truth_mass", "pgr")),
 )
