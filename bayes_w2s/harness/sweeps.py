@@ -107,9 +107,14 @@ class SweepResult:
     n_repaired: int = 0  # cells found on disk but failing their marker, recomputed
 
 
-def parse_seeds(text: str) -> list[int]:
-    """``"0-9"``, ``"3"``, ``"0,2,5-7"`` -> sorted-as-given list of distinct non-negative ints."""
-    seeds: list[int] = []
+MAX_SEEDS = 1_000_000
+
+
+def parse_seeds(text: str, max_seeds: int = MAX_SEEDS) -> list[int]:
+    """``"0-9"``, ``"3"``, ``"0,2,5-7"`` -> sorted-as-given list of distinct non-negative ints.
+
+    More than ``max_seeds`` seeds are refused before any list is built."""
+    ranges = []
     for part in text.split(","):
         part = part.strip()
         try:
@@ -119,7 +124,12 @@ def parse_seeds(text: str) -> list[int]:
             raise SweepError(f"cannot parse seeds {text!r}: expected e.g. 0-9 or 0,3,5-7") from None
         if first < 0 or last < first:
             raise SweepError(f"bad seed range {part!r} in {text!r}: need 0 <= first <= last")
-        seeds.extend(range(first, last + 1))
+        ranges.append(range(first, last + 1))
+    count = sum(len(r) for r in ranges)
+    if count > max_seeds:
+        raise SweepError(f"--seeds {text!r} asks for {count:,} seeds (at most {max_seeds:,}; "
+                         "each seed is one run of every grid point)")
+    seeds: list[int] = [s for r in ranges for s in r]
     if len(set(seeds)) != len(seeds):
         raise SweepError(f"seeds {text!r} repeat a seed")
     return seeds
@@ -144,8 +154,10 @@ def parse_grid(specs: Sequence[str], config_cls) -> dict[str, list]:
 
     Values of a tuple-valued field are separated by ``/`` and their items by ``,``.
     """
-    from bayes_w2s.harness.cli import _field_parser
+    from bayes_w2s.harness.fields import field_option
+    from bayes_w2s.harness.options import OptionError
 
+    experiment = config_cls.__module__.rsplit(".", 1)[-1]
     grid: dict[str, list] = {}
     defaults = config_cls()
     for spec in specs:
@@ -157,15 +169,12 @@ def parse_grid(specs: Sequence[str], config_cls) -> dict[str, list]:
         if key in grid:
             raise SweepError(f"grid key {key!r} given twice")
         default = getattr(defaults, key)
-        parse = _field_parser(field, default)
+        option = field_option(experiment, field, default)
         items = text.split("/") if isinstance(default, (tuple, list)) else text.split(",")
         try:
-            grid[key] = [parse(item.strip()) for item in items]
-        except (ValueError, TypeError, argparse.ArgumentTypeError) as err:
-            kind = type(default).__name__
-            raise SweepError(
-                f"grid key {key!r}: cannot parse {text!r} as {kind} values ({err})"
-            ) from None
+            grid[key] = [option.convert(item.strip(), f"--grid {key}") for item in items]
+        except OptionError as err:
+            raise SweepError(str(err)) from None
     return grid
 
 
@@ -328,7 +337,7 @@ def default_folder(
 
 
 def main(argv: list[str]) -> int:
-    """``bayes-w2s sweep NAME ...``; returns the exit status."""
+    """``bayes-w2s sweep NAME ...``; returns the exit status (errors raise to the CLI boundary)."""
     if not argv or argv[0] in {"-h", "--help"}:
         from bayes_w2s.harness.cli import _experiment_table
 
@@ -336,52 +345,75 @@ def main(argv: list[str]) -> int:
               "point and seed; re-running the same command resumes.\n`bayes-w2s sweep NAME "
               "--help` lists the options of NAME.\n\nexperiments:\n" + _experiment_table())
         return 0
-    from bayes_w2s.harness.cli import add_config_arguments, check_writable
+    from bayes_w2s.harness.cli import (
+        LOGGER,
+        add_config_arguments,
+        add_logging_options,
+        apply_logging,
+        check_writable,
+        config_values,
+    )
+    from bayes_w2s.harness.options import Option, Parser, UsageError, add_option
+    from bayes_w2s.harness.resources import check_budget, estimate
 
     name, rest = argv[0], argv[1:]
     try:
         module = load_experiment(name)
     except ValueError as err:
-        print(f"bayes-w2s sweep: {err}", file=sys.stderr)
-        return 2
+        raise UsageError(f"bayes-w2s sweep: {err}") from None
     summary = (module.__doc__ or name).strip().splitlines()[0]
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog=f"bayes-w2s sweep {name}",
-        allow_abbrev=False,
         description=summary,
         epilog="Grid values: KEY=V1,V2 (tuple fields: KEY=1,2/4,8). Options named after config "
         "fields fix them for every cell. Re-running the same command resumes the sweep.",
     )
-    parser.add_argument("--grid", nargs="+", action="extend", default=[], metavar="KEY=V1,V2")
-    parser.add_argument("--seeds", default="0", help="seeds, e.g. 0-9 or 0,3,5-7 (default: 0)")
-    parser.add_argument("--executor", choices=EXECUTORS, default="local", help="(default: local)")
-    parser.add_argument("--workers", type=int, default=None, help="(default: CPU count)")
-    parser.add_argument("--address", default=None, help="Dask scheduler or Ray cluster address")
+    parser.add_argument("--grid", nargs="+", action="extend", default=[], metavar="KEY=V1,V2",
+                        help="config field and the values it takes (one --grid per field, or several after one)")
+    parser.add_argument("--seeds", default=None, help="seeds, e.g. 0-9 or 0,3,5-7 (default: 0)")
+    parser.add_argument("--executor", choices=EXECUTORS, default="local",
+                        help="where cells run: local processes, serial (this process), dask or ray (default: local)")
+    add_option(parser, "workers", Option("worker processes (default: the CPU count)", "int", low=1,
+                                         default_text="CPU count"))
+    parser.add_argument("--address", default=None, help="Dask scheduler or Ray cluster address (host:port)")
     parser.add_argument(
         "--out", default="runs", help="root of the default sweep folder (default: runs)"
     )
     parser.add_argument("--dir", type=Path, default=None, help="the sweep folder itself")
-    parser.add_argument("--no-figures", action="store_true")
-    parser.add_argument("--no-progress", action="store_true")
-    add_config_arguments(parser, module.Config)
+    parser.add_argument("--config", default=None, metavar="FILE",
+                        help="fixed options from a TOML file (keys: config fields, plus grid and seeds) "
+                        "or a run folder's config.json; the command line overrides it")
+    parser.add_argument("--force", action="store_true", help="run even if the estimated time / memory is too large")
+    parser.add_argument("--no-figures", action="store_true", help="write the tables only")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_logging_options(parser)
+    add_config_arguments(parser, module.Config, name)
     args = parser.parse_args(rest)
-    base = {
-        f.name: getattr(args, f.name)
-        for f in dataclasses.fields(module.Config)
-        if getattr(args, f.name, None) is not None
-    }
+    apply_logging(args)
+    extra = _sweep_keys_from_config(args.config, name)
+    base = config_values(module.Config, name, args, args.config, ignore=("grid", "seeds"))
+    if "seed" in base and args.seed is None:  # a run folder's seed: --seeds / seeds decide
+        base.pop("seed")
+    for key in extra.get("grid_keys", ()):
+        base.pop(key, None)  # a sweep folder's config holds the grid keys' defaults
+    if "seed" in base:
+        raise SweepError("give seeds with --seeds, not --seed, in a sweep")
+    grid_specs = args.grid or extra.get("grid", [])
+    grid = parse_grid(grid_specs, module.Config)
+    seeds = parse_seeds(args.seeds or extra.get("seeds", "0"))
+    cells = plan_cells(name, module.Config, grid, seeds, base)  # every cell's config checked now
+    check_budget(estimate(name, cells[0].config), force=args.force, cells=len(cells),
+                 what=f"this sweep of {len(cells):,} cells")
+    if args.executor in ("dask", "ray") and args.address:
+        _check_address(args.address, args.executor)
+    folder = args.dir or default_folder(args.out, name, module.Config, base, grid)
+    check_writable(folder, "--dir" if args.dir else "--out")  # before any cell runs
+    LOGGER.info("sweep %s: %d cells into %s", name, len(cells), folder)
     try:
-        if "seed" in base:
-            raise SweepError("give seeds with --seeds, not --seed, in a sweep")
-        grid, seeds = parse_grid(args.grid, module.Config), parse_seeds(args.seeds)
-        folder = args.dir or default_folder(args.out, name, module.Config, base, grid)
-        check_writable(folder, "--dir" if args.dir else "--out")  # before any cell runs
         result = run_sweep(
             name, grid, seeds, folder, base=base, executor=args.executor, workers=args.workers,
             address=args.address, progress=not args.no_progress, figures=not args.no_figures,
         )  # fmt: skip
-    except (ValueError, ImportError) as err:  # SweepError, invalid fixed options, missing extra
-        parser.error(str(err))
     except CellError as err:
         print(
             f"bayes-w2s sweep: {err}\nfinished cells are kept; re-run the command to resume",
@@ -397,3 +429,65 @@ def main(argv: list[str]) -> int:
     if result.n_repaired:
         print(f"{result.n_repaired} cells on disk failed their checksum and were recomputed")
     return 0
+
+
+def _sweep_keys_from_config(path, experiment: str) -> dict:
+    """``grid`` (``{key: [values]}`` or ``["key=v1,v2"]``) and ``seeds`` from a ``--config``
+    TOML file; a sweep folder's config.json gives its grid and seeds from ``sweep``."""
+    if not path:
+        return {}
+    from bayes_w2s.harness.configfile import load_config_file, read_json
+
+    p = Path(path)
+    if p.is_dir():
+        p = p / "config.json"
+    out: dict = {}
+    if p.suffix == ".json" and p.is_file():
+        meta = read_json(p, "config.json")
+        sweep = meta.get("sweep") if isinstance(meta, dict) else None
+        if isinstance(sweep, dict):
+            out["grid"] = [f"{k}={_join(v)}" for k, v in sweep.get("grid", {}).items()]
+            out["grid_keys"] = tuple(sweep.get("grid", {}))
+            out["seeds"] = ",".join(map(str, sweep.get("seeds", [0])))
+        return out
+    data = load_config_file(p, experiment)
+    grid = data.get("grid")
+    if isinstance(grid, dict):
+        out["grid"] = [f"{k}={_join(v)}" for k, v in grid.items()]
+        out["grid_keys"] = tuple(grid)
+    elif isinstance(grid, list):
+        out["grid"] = [str(g) for g in grid]
+    if "seeds" in data:
+        seeds = data["seeds"]
+        out["seeds"] = ",".join(map(str, seeds)) if isinstance(seeds, list) else str(seeds)
+    return out
+
+
+def _join(values) -> str:
+    values = values if isinstance(values, list) else [values]
+    return "/".join(",".join(map(str, v)) if isinstance(v, list) else str(v) for v in values) if any(
+        isinstance(v, list) for v in values) else ",".join(map(str, values))
+
+
+def _check_address(address: str, executor: str, timeout: float = 3.0) -> None:
+    """Fail fast (one line) when a scheduler address does not answer a TCP connection."""
+    import socket
+    from urllib.parse import urlparse
+
+    from bayes_w2s.harness.options import UsageError
+
+    if executor == "ray" and address in ("auto", "local"):
+        return
+    parsed = urlparse(address if "://" in address else f"tcp://{address}")
+    try:
+        host, port = parsed.hostname, parsed.port
+    except ValueError:
+        host, port = None, None
+    if not host or not port:
+        raise UsageError(f"--address {address!r}: expected host:port (e.g. tcp://127.0.0.1:8786)")
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except OSError as err:
+        raise UsageError(f"--address {address}: no {executor} scheduler answers there "
+                         f"({err.strerror or err}, waited {timeout:g} s)") from None
