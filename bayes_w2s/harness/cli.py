@@ -324,6 +324,7 @@ def _cmd_list(argv: list[str]) -> int:
 def _cmd_neural(argv: list[str]) -> int:
     try:
         module = importlib.import_module("bayes_w2s.neural.cli")
+        return int(module.main(argv) or 0)
     except ModuleNotFoundError as err:
         top = (err.name or "").split(".")[0]
         if top not in NEURAL_MODULES:
@@ -336,7 +337,6 @@ def _cmd_neural(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 1
-    return int(module.main(argv) or 0)
 
 
 def _cmd_sweep(argv: list[str]) -> int:

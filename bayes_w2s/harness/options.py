@@ -45,7 +45,7 @@ def flag(name: str) -> str:
 
 
 def plain(text: str) -> str:
-    """Docstring text without reStructuredText markup, for ``--help``: ``\`\`x\`\``` and
+    """Docstring text without reStructuredText markup, for ``--help``: double-backquoted text and
     ``:func:`x``` become ``x``, a trailing ``::`` becomes ``:``."""
     import re
 

@@ -332,7 +332,7 @@ def default_folder(
     root: str | os.PathLike, experiment: str, config_cls, base: Mapping, grid: Mapping
 ) -> Path:
     """``ROOT/<experiment>[__fixed=options]__sweep__<grid keys>``: fixed by the command line."""
-    prefix = run_folder_name(experiment, config_cls(**base)).removesuffix("__default")
+    prefix = run_folder_name(experiment, config_cls(**base))
     return Path(root) / f"{prefix}__sweep__{'+'.join(grid) or 'seeds'}"
 
 
@@ -400,7 +400,7 @@ def main(argv: list[str]) -> int:
         raise SweepError("give seeds with --seeds, not --seed, in a sweep")
     grid_specs = args.grid or extra.get("grid", [])
     grid = parse_grid(grid_specs, module.Config)
-    seeds = parse_seeds(args.seeds or extra.get("seeds", "0"))
+    seeds = parse_seeds(args.seeds if args.seeds is not None else extra.get("seeds", "0"))
     cells = plan_cells(name, module.Config, grid, seeds, base)  # every cell's config checked now
     check_budget(estimate(name, cells[0].config), force=args.force, cells=len(cells),
                  what=f"this sweep of {len(cells):,} cells")
