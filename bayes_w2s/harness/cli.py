@@ -213,7 +213,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
 
 def _cmd_run(argv: list[str]) -> int:
     from bayes_w2s.harness.resources import check_budget, estimate
-    from bayes_w2s.harness.runs import draw_figures, fresh_folder, load_experiment, run_folder_name, write_run
+    from bayes_w2s.harness.runs import draw_figures, fresh_folder, run_folder_name, write_run
 
     if not argv or argv[0] in {"-h", "--help"}:
         print(
@@ -225,19 +225,7 @@ def _cmd_run(argv: list[str]) -> int:
         )
         return 0
     name, rest = argv[0], argv[1:]
-    try:
-        module = load_experiment(name)
-    except ValueError as err:
-        raise UsageError(f"{err}; known: {', '.join(_experiment_names())}") from None
-    parser = Parser(
-        prog=f"bayes-w2s run {name}",
-        description=plain((module.__doc__ or name).strip()),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="Writes OUT/<name>[__<fields that differ from the defaults>]/ with config.json, "
-        "results.csv, complete.json and the figures.",
-    )
-    _add_run_options(parser)
-    add_config_arguments(parser, module.Config, name)
+    module, parser = run_parser(name)
     args = parser.parse_args(rest)
     apply_logging(args)
     cfg = config_from_args(module.Config, args, name, args.config)
@@ -253,6 +241,26 @@ def _cmd_run(argv: list[str]) -> int:
         print(module.summarize(df, cfg))
     print(f"wrote {folder}")
     return 0
+
+
+def run_parser(name: str):
+    """``(module, parser)`` of ``bayes-w2s run NAME``."""
+    from bayes_w2s.harness.runs import load_experiment
+
+    try:
+        module = load_experiment(name)
+    except ValueError as err:
+        raise UsageError(f"{err}; known: {', '.join(_experiment_names())}") from None
+    parser = Parser(
+        prog=f"bayes-w2s run {name}",
+        description=plain((module.__doc__ or name).strip()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Writes OUT/<name>[__<fields that differ from the defaults>]/ with config.json, "
+        "results.csv, complete.json and the figures.",
+    )
+    _add_run_options(parser)
+    add_config_arguments(parser, module.Config, name)
+    return module, parser
 
 
 def _find_run_folders(root: Path) -> list[Path]:

@@ -63,6 +63,11 @@ def _rule_labels(text: str) -> None:
         raise ValueError("a rule label is listed twice; give each rule once")
 
 
+def _must_be_true(value: bool) -> None:
+    if value is not True:
+        raise ValueError("must be true here: this experiment sweeps the prior itself (--priors / --include-absent)")
+
+
 def _i(meaning, low=None, **kw) -> Option:
     return Option(meaning, "int", low=low, **kw)
 
@@ -185,7 +190,18 @@ PER_EXPERIMENT: dict[tuple[str, str], dict[str, Any]] = {
                                                check_text="", meaning="how the budget is spread over examples"),
     ("budget_tradeoff", "prior_misspec_deg"): dict(low=0, high=0, meaning="prior rotation " + _WORLD_ABSENT),
     ("misspecification", "prior_misspec_deg"): dict(low=0, high=0, meaning="prior rotation " + _WORLD_ABSENT),
-    ("gap_sweep", "strong_angles"): dict(sequence=True, meaning="strong model sizes compared (angles of its halfspaces)"),
+    ("bootstrap", "ve_strength"): dict(meaning="log r of the constant virtual-evidence rule (its label in --rules "
+                                            "names the value: change both)"),
+    ("budget_tradeoff", "n_distractors"): dict(meaning="salient wrong concepts in the strong prior (at least 1 when "
+                                                "--priors holds 'absent')"),
+    ("misspecification", "n_distractors"): dict(meaning="salient wrong concepts in the strong prior (at least 1 "
+                                                 "with --include-absent true)"),
+    ("gap_sweep", "strong_kappas"): dict(meaning="strong prior concentration per --strong-angles entry (same length)"),
+    ("budget_tradeoff", "truth_in_prior"): dict(check=_must_be_true, check_text="true here (see --priors)"),
+    ("misspecification", "truth_in_prior"): dict(check=_must_be_true,
+                                                 check_text="true here (see --include-absent)"),
+    ("gap_sweep", "strong_angles"): dict(sequence=True, meaning="strong model sizes compared (angles of its "
+                                         "halfspaces), one per --strong-kappas entry"),
     ("gap_sweep", "weak_angles"): dict(sequence=True, meaning="weak model sizes compared (angles of its halfspaces)"),
     ("neural_ladder", "n_weak_gt"): dict(low=0, meaning="ground-truth labels the weak model sees (0: all of its split)"),
     ("neural_ladder", "n_test"): dict(low=0, meaning="test examples (0: all that remain)"),

@@ -253,6 +253,13 @@ class Option:
         bad: list[str] = []
         if self.kind == "bool":
             ok, bad = ["true", "false"], ["maybe"]
+            if self.check is not None:  # a flag fixed by the experiment: the other value is refused
+                for text in list(ok):
+                    try:
+                        self.convert(text, "probe")
+                    except OptionError:
+                        ok.remove(text)
+                        bad.append(text)
         elif self.kind == "text":
             ok, bad = list(self.choices), ["", "  "]
             if self.choices:

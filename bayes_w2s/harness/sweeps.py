@@ -345,49 +345,11 @@ def main(argv: list[str]) -> int:
               "point and seed; re-running the same command resumes.\n`bayes-w2s sweep NAME "
               "--help` lists the options of NAME.\n\nexperiments:\n" + _experiment_table())
         return 0
-    from bayes_w2s.harness.cli import (
-        LOGGER,
-        add_config_arguments,
-        add_logging_options,
-        apply_logging,
-        check_writable,
-        config_values,
-    )
-    from bayes_w2s.harness.options import Option, Parser, UsageError, add_option
+    from bayes_w2s.harness.cli import LOGGER, apply_logging, check_writable, config_values
     from bayes_w2s.harness.resources import check_budget, estimate
 
     name, rest = argv[0], argv[1:]
-    try:
-        module = load_experiment(name)
-    except ValueError as err:
-        raise UsageError(f"bayes-w2s sweep: {err}") from None
-    summary = (module.__doc__ or name).strip().splitlines()[0]
-    parser = Parser(
-        prog=f"bayes-w2s sweep {name}",
-        description=summary,
-        epilog="Grid values: KEY=V1,V2 (tuple fields: KEY=1,2/4,8). Options named after config "
-        "fields fix them for every cell. Re-running the same command resumes the sweep.",
-    )
-    parser.add_argument("--grid", nargs="+", action="extend", default=[], metavar="KEY=V1,V2",
-                        help="config field and the values it takes (one --grid per field, or several after one)")
-    parser.add_argument("--seeds", default=None, help="seeds, e.g. 0-9 or 0,3,5-7 (default: 0)")
-    parser.add_argument("--executor", choices=EXECUTORS, default="local",
-                        help="where cells run: local processes, serial (this process), dask or ray (default: local)")
-    add_option(parser, "workers", Option("worker processes (default: the CPU count)", "int", low=1,
-                                         default_text="CPU count"))
-    parser.add_argument("--address", default=None, help="Dask scheduler or Ray cluster address (host:port)")
-    parser.add_argument(
-        "--out", default="runs", help="root of the default sweep folder (default: runs)"
-    )
-    parser.add_argument("--dir", type=Path, default=None, help="the sweep folder itself")
-    parser.add_argument("--config", default=None, metavar="FILE",
-                        help="fixed options from a TOML file (keys: config fields, plus grid and seeds) "
-                        "or a run folder's config.json; the command line overrides it")
-    parser.add_argument("--force", action="store_true", help="run even if the estimated time / memory is too large")
-    parser.add_argument("--no-figures", action="store_true", help="write the tables only")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    add_logging_options(parser)
-    add_config_arguments(parser, module.Config, name)
+    module, parser = sweep_parser(name)
     args = parser.parse_args(rest)
     apply_logging(args)
     extra = _sweep_keys_from_config(args.config, name)
@@ -429,6 +391,45 @@ def main(argv: list[str]) -> int:
     if result.n_repaired:
         print(f"{result.n_repaired} cells on disk failed their checksum and were recomputed")
     return 0
+
+
+def sweep_parser(name: str):
+    """``(module, parser)`` of ``bayes-w2s sweep NAME``."""
+    from bayes_w2s.harness.cli import add_config_arguments, add_logging_options
+    from bayes_w2s.harness.options import Option, Parser, UsageError, add_option
+
+    try:
+        module = load_experiment(name)
+    except ValueError as err:
+        raise UsageError(f"bayes-w2s sweep: {err}") from None
+    summary = (module.__doc__ or name).strip().splitlines()[0]
+    parser = Parser(
+        prog=f"bayes-w2s sweep {name}",
+        description=summary,
+        epilog="Grid values: KEY=V1,V2 (tuple fields: KEY=1,2/4,8). Options named after config "
+        "fields fix them for every cell. Re-running the same command resumes the sweep.",
+    )
+    parser.add_argument("--grid", nargs="+", action="extend", default=[], metavar="KEY=V1,V2",
+                        help="config field and the values it takes (one --grid per field, or several after one)")
+    parser.add_argument("--seeds", default=None, help="seeds, e.g. 0-9 or 0,3,5-7 (default: 0)")
+    parser.add_argument("--executor", choices=EXECUTORS, default="local",
+                        help="where cells run: local processes, serial (this process), dask or ray (default: local)")
+    add_option(parser, "workers", Option("worker processes (default: the CPU count)", "int", low=1,
+                                         default_text="CPU count"))
+    parser.add_argument("--address", default=None, help="Dask scheduler or Ray cluster address (host:port)")
+    parser.add_argument(
+        "--out", default="runs", help="root of the default sweep folder (default: runs)"
+    )
+    parser.add_argument("--dir", type=Path, default=None, help="the sweep folder itself")
+    parser.add_argument("--config", default=None, metavar="FILE",
+                        help="fixed options from a TOML file (keys: config fields, plus grid and seeds) "
+                        "or a run folder's config.json; the command line overrides it")
+    parser.add_argument("--force", action="store_true", help="run even if the estimated time / memory is too large")
+    parser.add_argument("--no-figures", action="store_true", help="write the tables only")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_logging_options(parser)
+    add_config_arguments(parser, module.Config, name)
+    return module, parser
 
 
 def _sweep_keys_from_config(path, experiment: str) -> dict:
