@@ -211,12 +211,22 @@ PER_EXPERIMENT: dict[tuple[str, str], dict[str, Any]] = {
                                           meaning="score a validation split every N steps and keep the best (0: never)"),
     ("neural_ladder", "max_length"): dict(kind="int", low=1, meaning="tokens per input"),
     ("neural_ladder", "n_weak_label"): dict(kind="int", low=1, meaning="examples the weak model labels"),
-    ("neural_ladder", "models"): dict(kind="text", sequence=True, meaning="models in capability order"),
-    ("neural_ladder", "dataset"): dict(kind="text", meaning="dataset spec, e.g. rotten_tomatoes:n=4500"),
-    ("neural_ladder", "method"): dict(kind="text", meaning="student method, e.g. xent or ve+budget:budget=40"),
+    ("neural_ladder", "models"): dict(kind="text", sequence=True, meaning="models in capability order",
+                                      check=lambda models: [_neural_check("_check_model", m) for m in models]),
+    ("neural_ladder", "dataset"): dict(kind="text", meaning="dataset spec, e.g. rotten_tomatoes:n=4500",
+                                       check=lambda spec: _neural_check("_check_dataset", spec)),
+    ("neural_ladder", "method"): dict(kind="text", meaning="student method, e.g. xent or ve+budget:budget=40",
+                                      check=lambda spec: _neural_check("_check_methods", spec)),
     ("neural_ladder", "mode"): dict(kind="text", choices=("features", "probe", "finetune", "lora"),
                                     meaning="how the strong model is trained"),
 }
+
+
+def _neural_check(name: str, value) -> None:
+    """The neural command line's check ``name`` (imports torch: only for neural fields)."""
+    from bayes_w2s.neural import cli as neural_cli
+
+    getattr(neural_cli, name)(value)
 
 
 def _reward_modes() -> tuple[str, ...]:
