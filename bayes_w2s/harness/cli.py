@@ -60,6 +60,18 @@ TORCH_PIN = "torch==2.13.0"
 LOGGER = logging.getLogger("bayes_w2s")
 
 
+class _StderrHandler(logging.StreamHandler):
+    """A handler that writes to whatever ``sys.stderr`` is *now* (tests and callers swap it)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value):
+        pass
+
+
 def add_logging_options(parser: argparse.ArgumentParser) -> None:
     """``-q/--quiet`` and ``-v/--verbose``: the level of the ``bayes_w2s`` logger."""
     group = parser.add_mutually_exclusive_group()
@@ -74,7 +86,7 @@ def apply_logging(args: argparse.Namespace) -> None:
         logging.DEBUG if getattr(args, "verbose", False) else logging.INFO)
     LOGGER.setLevel(level)
     if not any(getattr(h, "_bayes_w2s", False) for h in LOGGER.handlers):
-        handler = logging.StreamHandler()
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s", "%H:%M:%S"))
         handler._bayes_w2s = True  # type: ignore[attr-defined]
         LOGGER.addHandler(handler)
@@ -232,7 +244,7 @@ def _cmd_run(argv: list[str]) -> int:
     check_budget(estimate(name, cfg), force=args.force)
     check_writable(args.out)  # before the computation, not after it
     folder = fresh_folder(Path(args.out), run_folder_name(name, cfg), overwrite=args.overwrite)
-    LOGGER.info("running %s into %s", name, folder)
+    LOGGER.debug("running %s into %s", name, folder)
     df = module.run(cfg)
     write_run(folder, name, cfg, df)
     if not args.no_figures:

@@ -309,6 +309,11 @@ class Parser(argparse.ArgumentParser):
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
 
+    def _get_values(self, action, arg_strings):  # argparse would drop a lone "--" and pass []
+        if action.option_strings and action.nargs is None and arg_strings == ["--"]:
+            self.error(f"argument {'/'.join(action.option_strings)}: expected a value, got '--'")
+        return super()._get_values(action, arg_strings)
+
     def error(self, message: str):  # noqa: D401 - argparse hook
         raise UsageError(f"{self.prog}: error: {message}")
 

@@ -363,14 +363,19 @@ def main(argv: list[str]) -> int:
     grid_specs = args.grid or extra.get("grid", [])
     grid = parse_grid(grid_specs, module.Config)
     seeds = parse_seeds(args.seeds if args.seeds is not None else extra.get("seeds", "0"))
-    cells = plan_cells(name, module.Config, grid, seeds, base)  # every cell's config checked now
+    try:
+        cells = plan_cells(name, module.Config, grid, seeds, base)  # every cell's config checked now
+    except SweepError as err:  # name fields as the options the user typed
+        from bayes_w2s.harness.cli import _config_error
+
+        raise _config_error(err, module.Config) from None
     check_budget(estimate(name, cells[0].config), force=args.force, cells=len(cells),
                  what=f"this sweep of {len(cells):,} cells")
     if args.executor in ("dask", "ray") and args.address:
         _check_address(args.address, args.executor)
     folder = args.dir or default_folder(args.out, name, module.Config, base, grid)
     check_writable(folder, "--dir" if args.dir else "--out")  # before any cell runs
-    LOGGER.info("sweep %s: %d cells into %s", name, len(cells), folder)
+    LOGGER.debug("sweep %s: %d cells into %s", name, len(cells), folder)
     try:
         result = run_sweep(
             name, grid, seeds, folder, base=base, executor=args.executor, workers=args.workers,

@@ -60,7 +60,8 @@ def bad_values(option) -> list[str]:
     """Values the option's documentation says are refused."""
     values = list(option.boundary_cases()[1])
     if option.kind in ("int", "float"):
-        values += GENERIC_NUMBER + (["1.5", "2.000001"] if option.kind == "int" else [])
+        values += [v for v in GENERIC_NUMBER if not (option.sequence and v == "1,2")]
+        values += ["1.5", "2.000001"] if option.kind == "int" else []
         if option.sequence:
             values += [f"{option.boundary_cases()[0][0] if option.boundary_cases()[0] else 1},nan"]
     elif option.kind == "bool":
