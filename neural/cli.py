@@ -23,7 +23,7 @@ from pathlib import Path
 
 from bayes_w2s.harness.options import Option, Parser, UsageError, add_option, flag
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "run", "build_parser"]
 
 SEED_DEFAULTS = {"compare": 10, "ladder": 10, "mimicry": 5, "run": 3, "reward": 5}
 
@@ -548,8 +548,15 @@ def _finish(args, sub: argparse.ArgumentParser, command: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``bayes-w2s neural COMMAND ...``; errors raise to the boundary of
-    :func:`bayes_w2s.harness.cli.main` (one line, exit status 2)."""
+    """``bayes-w2s neural COMMAND ...`` through the command line's error boundary
+    (:func:`bayes_w2s.harness.cli.main`): returns the exit status, never raises."""
+    from bayes_w2s.harness.cli import main as cli_main
+
+    return cli_main(["neural", *(sys.argv[1:] if argv is None else argv)])
+
+
+def run(argv: list[str]) -> int:
+    """Parse and run one neural command; errors raise (the boundary reports them)."""
     import os
 
     parser = build_parser()
@@ -571,6 +578,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from bayes_w2s.harness.cli import main as _cli_main
-
-    raise SystemExit(_cli_main(["neural", *sys.argv[1:]]))
+    raise SystemExit(main())

@@ -344,7 +344,7 @@ def _cmd_list(argv: list[str]) -> int:
 def _cmd_neural(argv: list[str]) -> int:
     try:
         module = importlib.import_module("bayes_w2s.neural.cli")
-        return int(module.main(argv) or 0)
+        return int(module.run(argv) or 0)
     except ModuleNotFoundError as err:
         top = (err.name or "").split(".")[0]
         if top not in NEURAL_MODULES:

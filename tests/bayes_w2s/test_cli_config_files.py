@@ -177,3 +177,29 @@ def test_force_overrides_the_estimate(monkeypatch, tmp_path):
     monkeypatch.setenv("BAYES_W2S_TIME_CAP_S", "1e-9")  # every run is "too slow"
     assert cli.main(["run", "coinflip", "--out", str(tmp_path), *TINY]) == 2
     assert cli.main(["run", "coinflip", "--out", str(tmp_path), *TINY, "--force"]) == 0
+
+
+@pytest.mark.filterwarnings("ignore::bayes_w2s.core.metrics.PGRUndefinedWarning")
+def test_neural_run_reruns_from_its_config_and_never_overwrites(tmp_path, capsys):
+    pytest.importorskip("torch")
+    out, cache = tmp_path / "runs", tmp_path / "cache"
+    argv = ["neural", "run", "--weak", "tiny-bert:hidden=16,layers=1,seed=3", "--strong",
+            "tiny-bert:hidden=32,layers=2,seed=1", "--dataset", "synthetic:n=200", "--n-weak-train", "60",
+            "--n-weak-label", "60", "--n-test", "60", "--seeds", "0", "--method", "xent", "--out", str(out),
+            "--cache", str(cache), "--no-progress"]
+    assert cli.main(argv) == 0
+    (folder,) = [p for p in out.iterdir() if p.is_dir()]
+    assert folder.name.startswith("neural_run__weak=tiny-bert-hidden=16")
+    capsys.readouterr()
+    assert cli.main(argv) == 2  # a finished folder is not overwritten silently
+    assert "holds a finished run" in capsys.readouterr().err
+    rerun = ["neural", "run", "--config", str(folder / "config.json"), "--out", str(tmp_path / "again"),
+             "--cache", str(cache), "--no-progress"]
+    assert cli.main(rerun) == 0
+    again = tmp_path / "again" / folder.name
+    import pandas as pd
+
+    timing = ["seconds", "examples_per_s", "wall_s"]  # wall-clock columns differ on every run
+    first, second = (pd.read_csv(f / "results.csv") for f in (folder, again))
+    pd.testing.assert_frame_equal(first.drop(columns=timing, errors="ignore"),
+                                  second.drop(columns=timing, errors="ignore"))
