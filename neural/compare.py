@@ -23,7 +23,7 @@ import pandas as pd
 
 from bayes_w2s.harness.runs import run_folder_name, save_figure, write_run
 
-from .cache import ArrayCache, cache_key
+from .cache import ArrayCache
 from .evaluate import pgr_summary
 from .figures import plot_pgr, redraw
 from .pipeline import W2SConfig, run

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib
-import logging
 import math
 import os
 import pkgutil
@@ -28,6 +27,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
+from bayes_w2s.harness.boundary import LOGGER, add_logging_options, apply_logging, error_line
 from bayes_w2s.harness.fields import field_option
 from bayes_w2s.harness.options import Option, Parser, UsageError, add_option, flag, plain
 
@@ -57,40 +57,6 @@ never overwrites a finished folder: it writes <name>__2, <name>__3, ... (or pass
 """
 NEURAL_MODULES = ("torch", "transformers", "peft")
 TORCH_PIN = "torch==2.13.0"
-LOGGER = logging.getLogger("bayes_w2s")
-
-
-class _StderrHandler(logging.StreamHandler):
-    """A handler that writes to whatever ``sys.stderr`` is *now* (tests and callers swap it)."""
-
-    @property
-    def stream(self):
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, _value):
-        pass
-
-
-def add_logging_options(parser: argparse.ArgumentParser) -> None:
-    """``-q/--quiet`` and ``-v/--verbose``: the level of the ``bayes_w2s`` logger."""
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors (logging level WARNING)")
-    group.add_argument("-v", "--verbose", action="store_true", help="debug messages too (logging level DEBUG)")
-
-
-def apply_logging(args: argparse.Namespace) -> None:
-    """Set the ``bayes_w2s`` logger's level from ``--quiet`` / ``--verbose`` (default INFO) and
-    give it one stderr handler."""
-    level = logging.WARNING if getattr(args, "quiet", False) else (
-        logging.DEBUG if getattr(args, "verbose", False) else logging.INFO)
-    LOGGER.setLevel(level)
-    if not any(getattr(h, "_bayes_w2s", False) for h in LOGGER.handlers):
-        handler = _StderrHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s", "%H:%M:%S"))
-        handler._bayes_w2s = True  # type: ignore[attr-defined]
-        LOGGER.addHandler(handler)
-        LOGGER.propagate = False
 
 
 def add_config_arguments(parser: argparse.ArgumentParser, config_cls, experiment: str | None = None) -> None:
@@ -393,46 +359,11 @@ def _top_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _one_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
-
-
-def _os_message(err: OSError) -> str:
-    where = f"{err.filename}: " if getattr(err, "filename", None) else ""
-    return f"{where}{err.strerror or _one_line(err)}"
-
-
-def _error_line(err: BaseException) -> str | None:
-    """The one line shown for an error the boundary knows, or None for an unexpected one."""
-    from bayes_w2s.core.updates import ImpossibleEvidenceError
-    from bayes_w2s.core.validation import ImpossiblePriorError, NumericalOverflowError, ValidationError
-
-    if isinstance(err, UsageError):
-        return _one_line(err)
-    if isinstance(err, (ImpossiblePriorError, ImpossibleEvidenceError, NumericalOverflowError)):
-        return f"{type(err).__name__}: {_one_line(err)}"
-    if isinstance(err, ValidationError):
-        return f"invalid input: {_one_line(err)}"
-    if isinstance(err, UnicodeDecodeError):
-        return f"cannot decode text ({err.encoding}, byte {err.start}): {err.reason}"
-    if isinstance(err, MemoryError):
-        return ("out of memory" + (f" ({_one_line(err)})" if str(err) else "")
-                + ": lower the sizes (--n, --replicates, ...)")
-    if isinstance(err, PermissionError):
-        return f"permission denied: {_os_message(err)}"
-    if isinstance(err, OSError):
-        return _os_message(err)
-    if isinstance(err, (ValueError, OverflowError)):
-        return _one_line(err)
-    return None
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``bayes-w2s``; returns the exit status (never raises SystemExit).
 
     The error boundary: every known error becomes one line ``bayes-w2s: error: ...`` on
-    stderr with exit status 2 (see :func:`_error_line`); an unexpected exception is one line
+    stderr with exit status 2 (see :func:`bayes_w2s.harness.boundary.error_line`); an unexpected exception is one line
     too, with status 1 (``BAYES_W2S_DEBUG=1`` shows its traceback).
     """
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -458,13 +389,13 @@ def main(argv: list[str] | None = None) -> int:
         code = exit_.code
         return code if isinstance(code, int) else (0 if code is None else 1)
     except Exception as err:  # noqa: BLE001 - the one boundary of the command line
-        line = _error_line(err)
+        line = error_line(err)
         if line is not None:
             print(line if line.startswith("bayes-w2s") else f"bayes-w2s: error: {line}", file=sys.stderr)
             return 2
         if os.environ.get("BAYES_W2S_DEBUG"):
             raise
-        print(f"bayes-w2s: internal error: {type(err).__name__}: {_one_line(err)} "
+        print(f"bayes-w2s: internal error: {type(err).__name__}: {str(err).strip()[:200]} "
               "(BAYES_W2S_DEBUG=1 shows the traceback)", file=sys.stderr)
         return 1
 

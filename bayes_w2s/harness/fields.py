@@ -224,7 +224,7 @@ PER_EXPERIMENT: dict[tuple[str, str], dict[str, Any]] = {
 
 def _neural_check(name: str, value) -> None:
     """The neural command line's check ``name`` (imports torch: only for neural fields)."""
-    from bayes_w2s.neural import cli as neural_cli
+    from bayes_w2s.neural import cli_options as neural_cli
 
     getattr(neural_cli, name)(value)
 

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bayes_w2s.harness import cli, sweeps
+from bayes_w2s.harness import cli, sweep_cli
 from bayes_w2s.harness.options import options_of
 
 EXPERIMENTS = cli._experiment_names()
@@ -40,7 +40,7 @@ def _commands() -> list[tuple[tuple[str, ...], str, object]]:
     out = []
     for name in EXPERIMENTS:
         out += [(("run", name), f, o) for f, o in options_of(cli.run_parser(name)[1])]
-        out += [(("sweep", name), f, o) for f, o in options_of(sweeps.sweep_parser(name)[1])]
+        out += [(("sweep", name), f, o) for f, o in options_of(sweep_cli.sweep_parser(name)[1])]
     try:
         from bayes_w2s.neural import cli as ncli
     except ImportError:  # no torch: the neural commands are covered where it is installed
@@ -123,7 +123,7 @@ def no_computation(monkeypatch):
 
     for name in EXPERIMENTS:
         monkeypatch.setattr(importlib.import_module(f"bayes_w2s.simulations.{name}"), "run", _refuse)
-    monkeypatch.setattr(sweeps, "run_sweep", _refuse)
+    monkeypatch.setattr(sweep_cli, "run_sweep", _refuse)
     with contextlib.suppress(ImportError):
         from bayes_w2s.neural import compare, ladder, mimicry, reward
 

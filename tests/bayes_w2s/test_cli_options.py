@@ -9,7 +9,7 @@ import dataclasses
 
 import pytest
 
-from bayes_w2s.harness import cli, sweeps
+from bayes_w2s.harness import cli, sweep_cli
 from bayes_w2s.harness.fields import declared, field_option
 from bayes_w2s.harness.options import Option, UsageError, options_of
 
@@ -36,7 +36,7 @@ def _neural_parsers():
 
 def _all_parsers():
     out = {f"run {n}": cli.run_parser(n)[1] for n in EXPERIMENTS}
-    out.update({f"sweep {n}": sweeps.sweep_parser(n)[1] for n in EXPERIMENTS})
+    out.update({f"sweep {n}": sweep_cli.sweep_parser(n)[1] for n in EXPERIMENTS})
     out.update({f"neural {c}": p for c, p in _neural_parsers().items()})
     return out
 
