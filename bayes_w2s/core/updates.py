@@ -112,6 +112,10 @@ class ImpossibleEvidenceError(ValueError):
 def normalize(log_weights: ArrayLike, *, what: str = "the evidence") -> UpdateResult:
     """Normalize unnormalized log weights ``(..., H)``: ``lw - logsumexp(lw)``, returning ``log Z = logsumexp(lw)`` too.
 
+    Computed as ``(lw - m) - log sum_h exp(lw_h - m)`` with ``m = max_h lw_h``, so
+    ``|sum_h post(h) - 1|`` stays within a few ulp (2.2e-16 each) whatever the magnitude of
+    ``lw``; ``log Z = m + log sum_h exp(lw_h - m)``.
+
     Examples
     --------
     >>> import numpy as np
@@ -125,10 +129,16 @@ def normalize(log_weights: ArrayLike, *, what: str = "the evidence") -> UpdateRe
         raise ValidationError(f"NaN log weight in {what}", "log_weights")
     if np.any(lw == np.inf):
         raise ValidationError(f"+inf log weight in {what}", "log_weights")
-    log_z = logsumexp(lw, axis=-1)
-    if np.any(np.isneginf(log_z)):
+    top = np.max(lw, axis=-1, keepdims=True) if lw.size else np.zeros(lw.shape[:-1] + (1,))
+    if np.any(np.isneginf(top)):
         raise ImpossibleEvidenceError(f"impossible evidence: every hypothesis gives {what} probability 0")
-    return UpdateResult(lw - log_z[..., None], log_z)
+    # Shift by the maximum *before* normalizing: lw - top is exact for every weight within a
+    # factor 2 of the top (Sterbenz), so the log posterior near the mode keeps full precision
+    # however large |lw| is (e.g. 1e6 after N = 1e6 labels); logsumexp(lw) - lw would lose
+    # ulp(|lw|) ~ 1e-10 there.
+    shifted = lw - top
+    rel = logsumexp(shifted, axis=-1, keepdims=True)  # in [0, log H]
+    return UpdateResult(shifted - rel, (top + rel)[..., 0])
 
 
 def hard_update(log_prior: ArrayLike, loglik: ArrayLike) -> UpdateResult:
@@ -434,6 +444,22 @@ def _first_index(cat: NDArray[np.int64], n_cat: int, active: NDArray[np.bool_] |
     return first
 
 
+def _row_reference(terms: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Per row (category), the largest finite term (0 if none): subtracted before the
+    count-weighted sum so that the sum carries the hypotheses' *differences* (small) rather
+    than their common part (up to N |log P|), which goes into ``log Z`` alone."""
+    with np.errstate(invalid="ignore"):
+        top = np.max(np.where(np.isfinite(terms), terms, -np.inf), axis=1) if terms.size else np.zeros(terms.shape[0])
+    return np.where(np.isfinite(top), top, 0.0)
+
+
+def _kahan_add(total, comp, value):
+    """One step of compensated (Kahan) summation: ``(new total, new compensation)``."""
+    y = value - comp
+    t = total + y
+    return t, (t - total) - y
+
+
 def _summed_terms(rule, s, cat, log_pc):
     """``(sum_i term_i(h) - shift, shift, first_dead (H,))`` in O(N + C H) memory.
 
@@ -446,16 +472,22 @@ def _summed_terms(rule, s, cat, log_pc):
             if s.size and np.all(s == s[0]):
                 counts = np.bincount(cat, minlength=n_cat).astype(float)
                 terms, shifted = _ve_term(log_pc, s[0])
-                total, shift = counts @ terms, float(s.size * s[0]) if shifted else 0.0
+                ref = _row_reference(terms)
+                total = counts @ (terms - ref[:, None])
+                shift = float(s.size * s[0]) if shifted else 0.0
+                shift += float(counts @ ref)
             else:
                 pairs, counts = np.unique(np.stack([cat.astype(float), s], axis=1), axis=0, return_counts=True)
-                total, shift = np.zeros(n_hyp), 0.0
+                total, comp, shift = np.zeros(n_hyp), np.zeros(n_hyp), 0.0
                 step = max(1, _BLOCK_ELEMENTS // n_hyp)
                 for lo in range(0, pairs.shape[0], step):
                     c, sb, cb = pairs[lo : lo + step, 0].astype(np.int64), pairs[lo : lo + step, 1], counts[lo : lo + step]
                     terms, shifted = _ve_term(log_pc[c], sb[:, None])
-                    total += cb @ terms
+                    ref = _row_reference(terms)
+                    total, comp = _kahan_add(total, comp, cb @ (terms - ref[:, None]))
                     shift += float(cb @ sb) if shifted else 0.0  # sum s > 1.8e308: log Z = +inf
+                    shift += float(cb @ ref)
+                total = total - comp
         return total, shift, np.full(n_hyp, cat.shape[0], dtype=np.int64)
     if rule == "bayes":
         weights = np.bincount(cat, minlength=n_cat).astype(float)
@@ -467,11 +499,15 @@ def _summed_terms(rule, s, cat, log_pc):
             raise _overflow("the summed tempering weight of one (context, label)", f"max w = {s.max():.6g}")
         first = _first_index(cat, n_cat, s > 0)
     impossible = np.isneginf(log_pc)
-    finite_pc = np.where(impossible, 0.0, log_pc)
+    ref = _row_reference(log_pc)
+    finite_pc = np.where(impossible, 0.0, log_pc - ref[:, None])
     with np.errstate(over="ignore", invalid="ignore"):
         total = weights @ finite_pc  # (H,)
+        shift = float(weights @ ref)
+    if rule == "tempered" and not np.isfinite(shift):
+        raise _overflow("the summed tempered log-likelihood", f"max w = {s.max():.6g}")
     first_dead = np.where(impossible, first[:, None], cat.shape[0]).min(axis=0)
-    return np.where(first_dead < cat.shape[0], -np.inf, total), 0.0, first_dead
+    return np.where(first_dead < cat.shape[0], -np.inf, total), shift, first_dead
 
 
 def condition(
@@ -502,6 +538,13 @@ def condition(
     All three multiply per-observation factors, so the order of the observations does not
     matter; the sum is taken per category ``(z, y)`` (and per distinct strength for varying
     virtual evidence), so memory is ``O(N + H)`` beyond the ``(H, Z, K)`` table.
+
+    Precision: each category's largest term is subtracted before the count-weighted sum (it
+    goes into ``log Z`` only), blocks of varying virtual evidence are accumulated with
+    compensated (Kahan) summation, and :func:`normalize` shifts by the maximum first. At
+    H = 1000, N = 10^6 on near-identical hypotheses (posterior spread over several of them)
+    ``|sum_h post(h) - 1|`` is at most a few 1e-16 and the log posterior of every hypothesis
+    with mass > 1e-12 is within 1e-11 of a long-double reference (see ``tests/bayes_w2s/test_numerics.py``).
 
     Parameters
     ----------

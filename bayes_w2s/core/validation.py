@@ -44,6 +44,7 @@ __all__ = [
     "as_prob_vector",
     "as_log_probs",
     "as_log_prior",
+    "as_log_distribution",
     "as_strengths",
     "as_index_array",
     "as_labels",
@@ -216,6 +217,29 @@ def as_log_prior(
             f"{name} is -inf for every hypothesis: the prior gives every hypothesis probability 0 "
             "(no evidence can be conditioned on)",
             name,
+        )
+    return lp
+
+
+def as_log_distribution(value: ArrayLike, name: str, *, ndim=None, tol: float = 1e-9) -> NDArray[np.float64]:
+    """A normalized log distribution ``(..., H)``: log-probabilities (no NaN, no ``+inf``)
+    whose exponentials sum to 1 along the last axis within ``tol``.
+
+    An unnormalized or NaN posterior would silently scale every expectation taken under it
+    (``sum_h e^{lp_h} f_h``), so it is refused with the sum it has.
+    """
+    lp = as_log_probs(value, name, ndim=ndim)
+    if lp.ndim == 0:
+        raise ValidationError(f"{name} must be an array (..., H), got the scalar {describe(lp[()])}", name)
+    with np.errstate(over="ignore"):
+        totals = np.exp(lp).sum(axis=-1)
+    bad = np.abs(totals - 1.0) > tol
+    if np.any(bad):
+        idx = tuple(int(i) for i in np.argwhere(np.atleast_1d(bad))[0])
+        where = f"{name}[{', '.join(map(str, idx))}, :]" if totals.ndim else name
+        total = float(np.atleast_1d(totals)[idx])
+        raise ValidationError(
+            f"{where} sums to {total:.12g} in probability, not 1: pass a normalized log distribution", name
         )
     return lp
 

@@ -1,10 +1,16 @@
-"""The ``bayes-w2s`` command: run experiments, sweep them, redraw figures, neural runs.
+"""The ``bayes-w2s`` command: run experiments, sweep them, redraw figures, neural runs, cache.
 
-Every sub-command validates its input before computing anything: numbers must be finite,
-counts and seeds non-negative (some counts positive), the output folder writable, and an
-error is one line naming the option and the value — never a traceback. ``main`` returns the
-exit status (0 ok, 1 failed work, 2 bad usage) instead of exiting, so it can be called
-in-process.
+One error boundary (:func:`main`) serves every sub-command: a bad option, a project error
+(:class:`~bayes_w2s.core.validation.ValidationError`, ``ImpossiblePriorError``,
+``NumericalOverflowError``, ``ImpossibleEvidenceError``, a bad run folder or sweep), or a
+foreseeable OS / resource error (permissions, a full disk, memory, undecodable files) is
+printed as ONE line naming the option as typed, with exit status 2 and no usage block or
+traceback. Checks that can be made up front are made before any computation and before any
+folder is created: every option's range (:mod:`bayes_w2s.harness.options`; the help is built
+from the same object), the writability of ``--out``, and the estimated memory and time
+(:mod:`bayes_w2s.harness.resources`, override with ``--force``). ``main`` returns the exit
+status (0 ok, 1 failed work, 2 bad usage) instead of exiting, so it can be called in-process.
+``BAYES_W2S_DEBUG=1`` re-raises unexpected errors with their traceback.
 """
 
 from __future__ import annotations
@@ -15,13 +21,17 @@ import importlib
 import math
 import os
 import pkgutil
+import re
 import sys
 import tempfile
-import typing
 import warnings
 from pathlib import Path
 
-__all__ = ["main", "add_config_arguments", "config_from_args", "check_config"]
+from bayes_w2s.harness.boundary import LOGGER, add_logging_options, apply_logging, error_line
+from bayes_w2s.harness.fields import field_option
+from bayes_w2s.harness.options import Option, Parser, UsageError, add_option, flag, plain
+
+__all__ = ["main", "add_config_arguments", "config_from_args", "check_config", "UsageError"]
 
 COMMANDS = {
     "run": "run one experiment into a run folder (`bayes-w2s run NAME --help`: its options)",
@@ -29,6 +39,7 @@ COMMANDS = {
     "figures": "redraw figures of run folders from their tables (ROOTs are searched)",
     "list": "list the experiments with a one-line description",
     "neural": "neural weak-to-strong runs (needs the neural extra, see `neural --help`)",
+    "cache": "show (info) or empty (clear) the neural feature cache",
     "report": "regenerate the README's numbers from stored results; --check: exit 1 if they drift",
 }
 EPILOG = """\
@@ -36,162 +47,90 @@ examples:
   bayes-w2s list
   bayes-w2s run coinflip --help
   bayes-w2s run coinflip --n 1000 --seed 3 --out runs
+  bayes-w2s run coinflip --config runs/coinflip__n=1000__seed=3/config.json
   bayes-w2s sweep misfit --grid label_noise=0.5,1 --seeds 0-3
   bayes-w2s figures runs/
+  bayes-w2s cache info
 
 A run folder holds config.json, results.csv, complete.json (written last: row counts and
-sha256 checksums) and the figures; `figures` checks complete.json before drawing.
+sha256 checksums) and the figures; `figures` checks complete.json before drawing. A rerun
+never overwrites a finished folder: it writes <name>__2, <name>__3, ... (or pass --overwrite).
 """
-# Counts for which 0 is meaningless: rejected at parse time, whatever the experiment.
-POSITIVE_FIELDS = frozenset({
-    "n", "n_gt", "n_train", "n_test", "n_pool", "n_mid", "replicates", "n_replicates",
-    "per_decade", "grid_size", "grid_cells", "typo_cells", "chains", "draws", "input_dim",
-    "strong_dim", "n_features", "strong_angles", "mid_angles",
-})  # fmt: skip
-# What shared field names mean, for option help (a field's metadata["help"] wins).
-FIELD_HELP = {
-    "seed": "random seed (same config and seed, same table)",
-    "replicates": "independent repetitions",
-    "n_replicates": "independent repetitions",
-    "per_decade": "checkpoints per decade of N on the log grid",
-    "tempered_weight": "weight w of the constant tempered rule",
-    "ve_strength": "log r of the constant virtual-evidence rule",
-    "bounded_schedule": "bounded schedule spec, e.g. budget:budget=100 or pseries:c=1,p=2",
-    "bounded_schedules": "';'-separated bounded schedule specs, e.g. budget:budget=100",
-    "rules": "';'-separated rule labels to compare",
-    "weak_labels": "how weak labels are drawn: sample or argmax",
-    "truth_angle": "'random' or a fixed truth angle in degrees",
-}
 NEURAL_MODULES = ("torch", "transformers", "peft")
 TORCH_PIN = "torch==2.13.0"
 
 
-class UsageError(ValueError):
-    """Bad command-line input, reported as one line with exit status 2."""
-
-
-def _parse_bool(text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in {"1", "true", "yes", "on"}:
-        return True
-    if lowered in {"0", "false", "no", "off"}:
-        return False
-    raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}")
-
-
-def _parse_int(text: str) -> int:
-    try:
-        return int(text.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-
-
-def _parse_float(text: str) -> float:
-    try:
-        value = float(text.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
-    return value
-
-
-_SCALARS = {bool: _parse_bool, int: _parse_int, float: _parse_float, str: str}
-
-
-def _field_parser(field: dataclasses.Field, default):
-    """A converter from command-line text to the type of a config field (finite floats)."""
-    hint = field.type if not isinstance(field.type, str) else None
-    if isinstance(default, (tuple, list)):
-        inner = _SCALARS.get(type(default[0]), str) if default else str
-
-        def parse_seq(text: str):
-            items = tuple(inner(item) for item in text.split(",") if item.strip() != "")
-            if not items:
-                raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}")
-            return items
-
-        parse_seq.__name__ = "list"
-        return parse_seq
-    for kind, parse in _SCALARS.items():  # bool before int: True is an int
-        if isinstance(default, kind):
-            return parse
-    if default is None and hint is not None:
-        args = [a for a in typing.get_args(hint) if a is not type(None)]
-        if args and args[0] in _SCALARS:
-            return _SCALARS[args[0]]
-    return str
-
-
-def _describe(field: dataclasses.Field, default) -> str:
-    """Option help: the field's ``metadata["help"]`` if any, its kind, and its default."""
-    parse = _field_parser(field, default)
-    kinds = {_parse_bool: "true/false", _parse_int: "integer", _parse_float: "finite number"}
-    if isinstance(default, (tuple, list)):
-        inner = kinds.get(_SCALARS.get(type(default[0]) if default else str), "text")
-        kind = f"comma-separated list of {inner}s"
-        shown = ",".join(map(str, default))
-    else:
-        kind = kinds.get(parse, "text")
-        shown = str(default)
-    if field.name == "seed":
-        kind = "integer >= 0"
-    elif field.name in POSITIVE_FIELDS:
-        kind += " >= 1"
-    elif parse is _parse_int:
-        kind += " >= 0"
-    text = field.metadata.get("help") or FIELD_HELP.get(field.name)
-    return f"{text + '; ' if text else ''}{kind} (default: {shown})".replace("%", "%%")
-
-
-def _metavar(default) -> str:
-    if isinstance(default, (tuple, list)):
-        return "A,B,..."
-    return {bool: "BOOL", int: "INT", float: "X"}.get(type(default), "TEXT")
-
-
-def add_config_arguments(parser: argparse.ArgumentParser, config_cls) -> None:
-    """Add ``--field-name`` options for every field of a Config dataclass."""
+def add_config_arguments(parser: argparse.ArgumentParser, config_cls, experiment: str | None = None) -> None:
+    """Add ``--field-name`` options for every field of a Config dataclass, each built from its
+    :class:`~bayes_w2s.harness.options.Option` (:func:`bayes_w2s.harness.fields.field_option`)."""
+    experiment = experiment or config_cls.__module__.rsplit(".", 1)[-1]
     defaults = config_cls()
-    group = parser.add_argument_group(f"{config_cls.__module__.rsplit('.', 1)[-1]} config")
+    group = parser.add_argument_group(f"{experiment} config")
     for field in dataclasses.fields(config_cls):
-        default = getattr(defaults, field.name)
-        group.add_argument(
-            f"--{field.name.replace('_', '-')}",
-            dest=field.name,
-            type=_field_parser(field, default),
-            default=None,
-            metavar=_metavar(default),
-            help=_describe(field, default),
-        )
+        add_option(group, field.name, field_option(experiment, field, getattr(defaults, field.name)))
+
+
+def config_options(config_cls, experiment: str) -> dict[str, Option]:
+    """``{field name: Option}`` of a Config."""
+    defaults = config_cls()
+    return {f.name: field_option(experiment, f, getattr(defaults, f.name)) for f in dataclasses.fields(config_cls)}
 
 
 def check_config(cfg) -> None:
-    """Reject what a Config may accept but no run can use: non-finite floats, negative
-    integers (seed included), 0 for counts in :data:`POSITIVE_FIELDS`. Raises ValueError
-    naming the field and the value."""
+    """Reject what a Config may accept but no run can use: non-finite floats and negative
+    integers. Raises ValueError naming the option and the value."""
     for field in dataclasses.fields(cfg):
         value = getattr(cfg, field.name)
         for item in value if isinstance(value, (tuple, list)) else (value,):
             if isinstance(item, bool):
                 continue
             if isinstance(item, float) and not math.isfinite(item):
-                raise ValueError(f"{field.name} must be finite, got {value!r}")
+                raise ValueError(f"{flag(field.name)} must be finite, got {value!r}")
             if isinstance(item, int) and item < 0:
-                raise ValueError(f"{field.name} must be >= 0, got {value!r}")
-            if isinstance(item, int) and item == 0 and field.name in POSITIVE_FIELDS:
-                raise ValueError(f"{field.name} must be >= 1, got {value!r}")
+                raise ValueError(f"{flag(field.name)} must be >= 0, got {value!r}")
 
 
-def config_from_args(config_cls, args: argparse.Namespace):
-    """The Config with every option given on the command line replaced, then checked."""
-    given = {
-        f.name: getattr(args, f.name)
-        for f in dataclasses.fields(config_cls)
-        if getattr(args, f.name, None) is not None
-    }
-    cfg = config_cls(**given)
-    check_config(cfg)
+def _config_error(err: Exception, config_cls) -> UsageError:
+    """A Config's ValueError with its field names written as options (``weak_labels`` ->
+    ``--weak-labels``)."""
+    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    names = sorted((f.name for f in dataclasses.fields(config_cls)), key=len, reverse=True)
+    pattern = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, names)) + r")(?![\w-])")
+    return UsageError(pattern.sub(lambda m: flag(m.group(1)), text))
+
+
+def config_values(config_cls, experiment: str, args: argparse.Namespace, config_file=None,
+                  ignore: tuple[str, ...] = ()) -> dict:
+    """Field values from ``--config`` (converted by each field's Option), overridden by the
+    options given on the command line; keys in ``ignore`` are read by the caller."""
+    from bayes_w2s.harness.configfile import load_config_file
+
+    options = config_options(config_cls, experiment)
+    values = {}
+    if config_file:
+        for key, value in load_config_file(config_file, experiment).items():
+            if key in ignore:
+                continue
+            if key not in options:
+                raise UsageError(f"--config {config_file}: unknown key {key!r} for {experiment} "
+                                 f"(options: {', '.join(map(flag, options))})")
+            values[key] = options[key].convert(value, f"--config {config_file}: {key} ({flag(key)})")
+    for name in options:
+        if getattr(args, name, None) is not None:
+            values[name] = getattr(args, name)
+    return values
+
+
+def config_from_args(config_cls, args: argparse.Namespace, experiment: str | None = None, config_file=None):
+    """The Config from ``--config`` and the command line, then checked; a bad value raises
+    :class:`UsageError` naming the option."""
+    experiment = experiment or config_cls.__module__.rsplit(".", 1)[-1]
+    values = config_values(config_cls, experiment, args, config_file)
+    try:
+        cfg = config_cls(**values)
+        check_config(cfg)
+    except (TypeError, ValueError) as err:
+        raise _config_error(err, config_cls) from None
     return cfg
 
 
@@ -216,13 +155,21 @@ def _experiment_table() -> str:
 
 
 def check_writable(folder: str | os.PathLike, option: str = "--out") -> Path:
-    """Create ``folder`` if needed and prove it is writable (a probe file is written and
-    removed); raises UsageError naming ``option`` and the folder otherwise. Called before
-    computing."""
+    """Prove ``folder`` can be created and written, without creating it: the nearest existing
+    ancestor must be a folder in which a probe file can be written (and is removed). Raises
+    UsageError naming ``option`` and the folder. Called before computing."""
     folder = Path(folder)
+    probe = folder
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
+        if probe.exists() and not probe.is_dir():
+            raise NotADirectoryError(20, "Not a directory")
+        if probe == folder and not os.access(probe, os.W_OK | os.X_OK):
+            raise PermissionError(13, "Permission denied")
+        with tempfile.TemporaryFile(dir=probe):
             pass
     except OSError as err:
         reason = err.strerror or err
@@ -230,40 +177,41 @@ def check_writable(folder: str | os.PathLike, option: str = "--out") -> Path:
     return folder
 
 
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", default="runs", help="root folder for run folders (default: runs)")
+    parser.add_argument("--config", default=None, metavar="FILE",
+                        help="option values from a TOML file or a run folder's config.json; "
+                        "options given on the command line override it")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace a finished run folder of the same name (default: write <name>__2, ...)")
+    parser.add_argument("--force", action="store_true",
+                        help="run even if the estimated memory or time exceeds this machine / the cap")
+    parser.add_argument("--no-figures", action="store_true", help="write the table only")
+    add_logging_options(parser)
+
+
 def _cmd_run(argv: list[str]) -> int:
-    from bayes_w2s.harness.runs import draw_figures, load_experiment, run_folder_name, write_run
+    from bayes_w2s.harness.resources import check_budget, estimate
+    from bayes_w2s.harness.runs import draw_figures, fresh_folder, run_folder_name, write_run
 
     if not argv or argv[0] in {"-h", "--help"}:
         print(
-            "usage: bayes-w2s run NAME [--out DIR] [--no-figures] [--<config-field> VALUE ...]\n\n"
-            "Run experiment NAME once and write OUT/<NAME>__<changed fields>/.\n"
+            "usage: bayes-w2s run NAME [--out DIR] [--config FILE] [--overwrite] [--force] [--no-figures]\n"
+            "                      [-q | -v] [--<config-field> VALUE ...]\n\n"
+            "Run experiment NAME once and write OUT/<NAME>[__<changed fields>]/.\n"
             "`bayes-w2s run NAME --help` lists the options of NAME.\n\nexperiments:\n"
             + _experiment_table()
         )
         return 0
     name, rest = argv[0], argv[1:]
-    try:
-        module = load_experiment(name)
-    except ValueError as err:
-        raise UsageError(f"{err}; known: {', '.join(_experiment_names())}") from None
-    parser = argparse.ArgumentParser(
-        prog=f"bayes-w2s run {name}",
-        description=(module.__doc__ or name).strip(),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        allow_abbrev=False,
-        epilog="Writes OUT/<name>__<fields that differ from the defaults>/ with config.json, "
-        "results.csv, complete.json and the figures.",
-    )
-    parser.add_argument("--out", default="runs", help="root folder for run folders (default: runs)")
-    parser.add_argument("--no-figures", action="store_true", help="write the table only")
-    add_config_arguments(parser, module.Config)
+    module, parser = run_parser(name)
     args = parser.parse_args(rest)
-    try:
-        cfg = config_from_args(module.Config, args)
-    except (TypeError, ValueError) as err:
-        parser.error(str(err))
+    apply_logging(args)
+    cfg = config_from_args(module.Config, args, name, args.config)
+    check_budget(estimate(name, cfg), force=args.force)
     check_writable(args.out)  # before the computation, not after it
-    folder = Path(args.out) / run_folder_name(name, cfg)
+    folder = fresh_folder(Path(args.out), run_folder_name(name, cfg), overwrite=args.overwrite)
+    LOGGER.debug("running %s into %s", name, folder)
     df = module.run(cfg)
     write_run(folder, name, cfg, df)
     if not args.no_figures:
@@ -272,6 +220,26 @@ def _cmd_run(argv: list[str]) -> int:
         print(module.summarize(df, cfg))
     print(f"wrote {folder}")
     return 0
+
+
+def run_parser(name: str):
+    """``(module, parser)`` of ``bayes-w2s run NAME``."""
+    from bayes_w2s.harness.runs import load_experiment
+
+    try:
+        module = load_experiment(name)
+    except ValueError as err:
+        raise UsageError(f"{err}; known: {', '.join(_experiment_names())}") from None
+    parser = Parser(
+        prog=f"bayes-w2s run {name}",
+        description=plain((module.__doc__ or name).strip()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Writes OUT/<name>[__<fields that differ from the defaults>]/ with config.json, "
+        "results.csv, complete.json and the figures.",
+    )
+    _add_run_options(parser)
+    add_config_arguments(parser, module.Config, name)
+    return module, parser
 
 
 def _find_run_folders(root: Path) -> list[Path]:
@@ -289,7 +257,7 @@ def _cmd_figures(argv: list[str]) -> int:
     from bayes_w2s.harness.runs import CONFIG_FILE, draw_figures
     from bayes_w2s.harness.sweep_folder import MANIFEST_FILE
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="bayes-w2s figures",
         description="Redraw the figures of run folders from their stored tables (no "
         "recomputation). Each folder is checked against its complete.json first; a bad folder "
@@ -300,7 +268,9 @@ def _cmd_figures(argv: list[str]) -> int:
     parser.add_argument("--allow-unmarked", action="store_true",
                         help="also draw folders without complete.json (written before markers "
                         "existed), unchecked, with a warning")  # fmt: skip
+    add_logging_options(parser)
     args = parser.parse_args(argv)
+    apply_logging(args)
     count, drawn, failed = 0, 0, []
     for root in args.folders:
         if not root.is_dir():
@@ -341,7 +311,7 @@ def _cmd_list(argv: list[str]) -> int:
 def _cmd_neural(argv: list[str]) -> int:
     try:
         module = importlib.import_module("bayes_w2s.neural.cli")
-        return int(module.main(argv) or 0)
+        return int(module.run(argv) or 0)
     except ModuleNotFoundError as err:
         top = (err.name or "").split(".")[0]
         if top not in NEURAL_MODULES:
@@ -368,6 +338,17 @@ def _cmd_sweep(argv: list[str]) -> int:
     return int(sweeps.main(argv) or 0)
 
 
+def _cmd_cache(argv: list[str]) -> int:
+    from bayes_w2s.harness.cache_cmd import main as cache_main
+
+    return cache_main(argv)
+
+
+HANDLERS = {"run": _cmd_run, "sweep": _cmd_sweep, "figures": _cmd_figures, "list": _cmd_list,
+            "neural": _cmd_neural, "cache": _cmd_cache,
+            "report": _cmd_report}  # a new sub-command: one entry here and in COMMANDS
+
+
 def _top_parser() -> argparse.ArgumentParser:
     from bayes_w2s.harness.runs import package_version
 
@@ -387,23 +368,24 @@ def _top_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``bayes-w2s``; returns the exit status (never raises SystemExit)."""
+    """Entry point of ``bayes-w2s``; returns the exit status (never raises SystemExit).
+
+    The error boundary: every known error becomes one line ``bayes-w2s: error: ...`` on
+    stderr with exit status 2 (see :func:`bayes_w2s.harness.boundary.error_line`); an unexpected exception is one line
+    too, with status 1 (``BAYES_W2S_DEBUG=1`` shows its traceback).
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
-    handlers = {"run": _cmd_run, "sweep": _cmd_sweep, "figures": _cmd_figures,
-                "list": _cmd_list, "neural": _cmd_neural, "report": _cmd_report}  # fmt: skip
     try:
         if not argv or argv[0] in {"-h", "--help", "--version"}:
             _top_parser().parse_args(argv[:1] or ["--help"])
             return 0
-        if argv[0] not in handlers:
+        if argv[0] not in HANDLERS:
             raise UsageError(
-                f"unknown command {argv[0]!r}; choose from {', '.join(handlers)} "
-                "(bayes-w2s --help)"
+                f"unknown command {argv[0]!r}; choose from {', '.join(HANDLERS)} (bayes-w2s --help)"
             )
-        return handlers[argv[0]](argv[1:])
-    except UsageError as err:
-        print(f"bayes-w2s: error: {err}", file=sys.stderr)
-        return 2
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=DeprecationWarning)
+            return HANDLERS[argv[0]](argv[1:])
     except BrokenPipeError:  # `bayes-w2s ... | head`: the reader left; no traceback at exit
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
@@ -411,9 +393,19 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:  # files are replaced atomically: nothing torn is left behind
         print("bayes-w2s: interrupted; re-run the command to redo or resume", file=sys.stderr)
         return 130
-    except SystemExit as exit_:  # argparse: --help (0) or a usage error (2, already printed)
+    except SystemExit as exit_:  # --help (0) / --version
         code = exit_.code
         return code if isinstance(code, int) else (0 if code is None else 1)
+    except Exception as err:  # noqa: BLE001 - the one boundary of the command line
+        line = error_line(err)
+        if line is not None:
+            print(line if line.startswith("bayes-w2s") else f"bayes-w2s: error: {line}", file=sys.stderr)
+            return 2
+        if os.environ.get("BAYES_W2S_DEBUG"):
+            raise
+        print(f"bayes-w2s: internal error: {type(err).__name__}: {str(err).strip()[:200]} "
+              "(BAYES_W2S_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -10,7 +10,12 @@ Every experiment in ``bayes_w2s.simulations`` is one module with
 * optionally ``summarize(df, cfg) -> str`` — a few lines printed after the run.
 
 A run folder is named from the experiment and the fields that differ from the defaults
-(``coinflip__n=1000__seed=3``) and holds, written in this order,
+(``coinflip__n=1000__seed=3``; just ``coinflip`` when none differ; nested configs such as the
+neural ones contribute their leaf fields; a name over 120 characters keeps its first fields
+and ends in ``__h=<8 hex digits of the config>``): one scheme for every command
+(:func:`run_folder_name`). A rerun never overwrites a finished folder silently:
+:func:`fresh_folder` picks ``<name>__2``, ``<name>__3``, ... unless ``overwrite``. It holds,
+written in this order,
 
 * ``config.json`` — config, package version, git revision;
 * ``results.csv`` (and any extra tables) — the data;
@@ -46,6 +51,9 @@ from typing import Any
 
 import pandas as pd
 
+from bayes_w2s.harness.configfile import strict_json
+from bayes_w2s.harness.naming import fresh_folder, run_folder_name
+
 __all__ = [
     "RunFolderError",
     "package_version",
@@ -55,6 +63,7 @@ __all__ = [
     "atomic_write_csv",
     "config_to_dict",
     "run_folder_name",
+    "fresh_folder",
     "load_experiment",
     "write_run",
     "mark_complete",
@@ -152,8 +161,11 @@ def atomic_write_csv(df: pd.DataFrame, path: str | os.PathLike) -> Path:
 
 
 def config_to_dict(cfg: Any) -> dict:
-    """A dataclass config as JSON-ready data (tuples become lists)."""
-    return json.loads(json.dumps(dataclasses.asdict(cfg), default=_json_default))
+    """A dataclass config as strict-JSON-ready data (tuples become lists, non-finite floats
+    the strings ``"nan"``/``"inf"``/``"-inf"``: :func:`bayes_w2s.harness.configfile.strict_json`)."""
+    from bayes_w2s.harness.configfile import finite_or_text
+
+    return finite_or_text(json.loads(json.dumps(dataclasses.asdict(cfg), default=_json_default)))
 
 
 def _json_default(obj: Any) -> Any:
@@ -162,18 +174,6 @@ def _json_default(obj: Any) -> Any:
     if hasattr(obj, "tolist"):
         return obj.tolist()
     raise TypeError(f"cannot serialise {type(obj).__name__} in a config")
-
-
-def run_folder_name(experiment: str, cfg: Any) -> str:
-    """``experiment`` plus ``__key=value`` for every field that differs from its default."""
-    default = config_to_dict(type(cfg)())
-    current = config_to_dict(cfg)
-    parts = [experiment]
-    for key, value in current.items():
-        if value != default.get(key):
-            text = ",".join(map(str, value)) if isinstance(value, list) else str(value)
-            parts.append(f"{key}={text}".replace("/", "-").replace(" ", ""))
-    return "__".join(parts) if len(parts) > 1 else f"{experiment}__default"
 
 
 def load_experiment(name: str) -> ModuleType:
@@ -217,7 +217,7 @@ def write_run(
         **(extra or {}),
     }
     (folder / MARKER_FILE).unlink(missing_ok=True)  # rewriting: incomplete until re-marked
-    atomic_write_text(folder / CONFIG_FILE, json.dumps(meta, indent=2) + "\n")
+    atomic_write_text(folder / CONFIG_FILE, strict_json(meta, indent=2) + "\n")
     atomic_write_csv(df, folder / RESULTS_FILE)
     for name, table in tables.items():
         atomic_write_csv(table, folder / name)
@@ -247,7 +247,7 @@ def mark_complete(folder: str | os.PathLike, tables: Mapping[str, int] | None = 
             for name, rows in tables.items()
         },
     }
-    return atomic_write_text(folder / MARKER_FILE, json.dumps(marker, indent=2) + "\n")
+    return atomic_write_text(folder / MARKER_FILE, strict_json(marker, indent=2) + "\n")
 
 
 def verify_run(folder: str | os.PathLike, *, allow_unmarked: bool = False) -> dict:
@@ -277,7 +277,7 @@ def verify_run(folder: str | os.PathLike, *, allow_unmarked: bool = False) -> di
         warnings.warn(message + "; reading it unchecked", stacklevel=2)
         return {}
     try:
-        marker = json.loads(marker_path.read_text())
+        marker = json.loads(marker_path.read_bytes().decode("utf-8"))
         tables = dict(marker["tables"])
         config_sha = marker["config_sha256"]
     except (ValueError, KeyError, TypeError) as err:
@@ -308,9 +308,9 @@ def read_run(
     folder = Path(folder)
     marker = verify_run(folder, allow_unmarked=allow_unmarked)
     try:
-        meta = json.loads((folder / CONFIG_FILE).read_text())
-    except ValueError as err:
-        raise RunFolderError(f"{folder / CONFIG_FILE} is not valid JSON ({err})") from None
+        meta = json.loads((folder / CONFIG_FILE).read_bytes().decode("utf-8"))
+    except ValueError as err:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise RunFolderError(f"{folder / CONFIG_FILE} is corrupted, not valid JSON ({err})") from None
     try:
         df = pd.read_csv(folder / RESULTS_FILE)
     except (ValueError, pd.errors.ParserError) as err:  # EmptyDataError is a ValueError

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from bayes_w2s.harness.configfile import read_json, strict_json
+
 from bayes_w2s.harness.runs import (
     atomic_write_csv,
     atomic_write_text,
@@ -45,7 +47,7 @@ class SweepError(ValueError):
 def manifest(experiment, base_cfg, grid, seeds, n_cells, executor, workers) -> dict:
     base = config_to_dict(base_cfg)
     base.pop("seed", None)
-    return json.loads(json.dumps({
+    return json.loads(strict_json({
         "format": FORMAT, "experiment": experiment, "config": base, "grid": grid, "seeds": list(seeds),
         "package_version": package_version(), "git_revision": git_revision(), "n_cells": n_cells,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -57,7 +59,7 @@ def write_cell(cells_dir: Path, cell_id: str, df: pd.DataFrame) -> None:
     """Write a cell's table, then its marker ``{rows, sha256}`` (the marker last)."""
     path = atomic_write_csv(df, cells_dir / f"{cell_id}.csv")
     marker = {"rows": len(df), "sha256": file_sha256(path)}
-    atomic_write_text(cells_dir / f"{cell_id}.json", json.dumps(marker) + "\n")
+    atomic_write_text(cells_dir / f"{cell_id}.json", strict_json(marker) + "\n")
 
 
 def cell_is_valid(cells_dir: Path, cell_id: str) -> bool:
@@ -94,7 +96,9 @@ def open_folder(folder: Path, manifest: dict) -> None:
     """Write the manifest into a new folder, or check it against an existing one."""
     path = folder / MANIFEST_FILE
     if path.is_file():
-        old = json.loads(path.read_text())
+        old = read_json(path, "sweep manifest")
+        if not isinstance(old, dict):
+            raise SweepError(f"{path}: corrupted sweep manifest (not a JSON object); delete the folder or use another")
         differ = [key for key in IDENTITY if old.get(key) != manifest.get(key)]
         if differ:
             detail = "; ".join(f"{k}: {old.get(k)!r} here, {manifest.get(k)!r} now" for k in differ)
@@ -107,4 +111,4 @@ def open_folder(folder: Path, manifest: dict) -> None:
         raise SweepError(
             f"{folder} exists and is not a sweep folder (no {MANIFEST_FILE}); use a new folder"
         )
-    atomic_write_text(path, json.dumps(manifest, indent=2) + "\n")
+    atomic_write_text(path, strict_json(manifest, indent=2) + "\n")

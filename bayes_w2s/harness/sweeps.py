@@ -32,14 +32,12 @@ second live sweep (an ``flock`` on ``FOLDER/.lock``, released by the OS even on 
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import difflib
 import hashlib
 import itertools
 import json
 import os
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -48,7 +46,7 @@ from typing import Any
 import pandas as pd
 
 from bayes_w2s.harness import sweep_folder as _sf
-from bayes_w2s.harness.executors import EXECUTORS, CellError, make_executor
+from bayes_w2s.harness.executors import make_executor
 from bayes_w2s.harness.sweep_folder import CELLS_DIR, SweepError
 from bayes_w2s.harness.runs import (
     config_to_dict,
@@ -107,9 +105,14 @@ class SweepResult:
     n_repaired: int = 0  # cells found on disk but failing their marker, recomputed
 
 
-def parse_seeds(text: str) -> list[int]:
-    """``"0-9"``, ``"3"``, ``"0,2,5-7"`` -> sorted-as-given list of distinct non-negative ints."""
-    seeds: list[int] = []
+MAX_SEEDS = 1_000_000
+
+
+def parse_seeds(text: str, max_seeds: int = MAX_SEEDS) -> list[int]:
+    """``"0-9"``, ``"3"``, ``"0,2,5-7"`` -> sorted-as-given list of distinct non-negative ints.
+
+    More than ``max_seeds`` seeds are refused before any list is built."""
+    ranges = []
     for part in text.split(","):
         part = part.strip()
         try:
@@ -119,7 +122,12 @@ def parse_seeds(text: str) -> list[int]:
             raise SweepError(f"cannot parse seeds {text!r}: expected e.g. 0-9 or 0,3,5-7") from None
         if first < 0 or last < first:
             raise SweepError(f"bad seed range {part!r} in {text!r}: need 0 <= first <= last")
-        seeds.extend(range(first, last + 1))
+        ranges.append(range(first, last + 1))
+    count = sum(len(r) for r in ranges)
+    if count > max_seeds:
+        raise SweepError(f"--seeds {text!r} asks for {count:,} seeds (at most {max_seeds:,}; "
+                         "each seed is one run of every grid point)")
+    seeds: list[int] = [s for r in ranges for s in r]
     if len(set(seeds)) != len(seeds):
         raise SweepError(f"seeds {text!r} repeat a seed")
     return seeds
@@ -144,8 +152,10 @@ def parse_grid(specs: Sequence[str], config_cls) -> dict[str, list]:
 
     Values of a tuple-valued field are separated by ``/`` and their items by ``,``.
     """
-    from bayes_w2s.harness.cli import _field_parser
+    from bayes_w2s.harness.fields import field_option
+    from bayes_w2s.harness.options import OptionError
 
+    experiment = config_cls.__module__.rsplit(".", 1)[-1]
     grid: dict[str, list] = {}
     defaults = config_cls()
     for spec in specs:
@@ -157,15 +167,12 @@ def parse_grid(specs: Sequence[str], config_cls) -> dict[str, list]:
         if key in grid:
             raise SweepError(f"grid key {key!r} given twice")
         default = getattr(defaults, key)
-        parse = _field_parser(field, default)
+        option = field_option(experiment, field, default)
         items = text.split("/") if isinstance(default, (tuple, list)) else text.split(",")
         try:
-            grid[key] = [parse(item.strip()) for item in items]
-        except (ValueError, TypeError, argparse.ArgumentTypeError) as err:
-            kind = type(default).__name__
-            raise SweepError(
-                f"grid key {key!r}: cannot parse {text!r} as {kind} values ({err})"
-            ) from None
+            grid[key] = [option.convert(item.strip(), f"--grid {key}") for item in items]
+        except OptionError as err:
+            raise SweepError(str(err)) from None
     return grid
 
 
@@ -323,77 +330,12 @@ def default_folder(
     root: str | os.PathLike, experiment: str, config_cls, base: Mapping, grid: Mapping
 ) -> Path:
     """``ROOT/<experiment>[__fixed=options]__sweep__<grid keys>``: fixed by the command line."""
-    prefix = run_folder_name(experiment, config_cls(**base)).removesuffix("__default")
+    prefix = run_folder_name(experiment, config_cls(**base))
     return Path(root) / f"{prefix}__sweep__{'+'.join(grid) or 'seeds'}"
 
 
 def main(argv: list[str]) -> int:
-    """``bayes-w2s sweep NAME ...``; returns the exit status."""
-    if not argv or argv[0] in {"-h", "--help"}:
-        from bayes_w2s.harness.cli import _experiment_table
+    """``bayes-w2s sweep NAME ...``: see :mod:`bayes_w2s.harness.sweep_cli`."""
+    from bayes_w2s.harness.sweep_cli import main as sweep_main
 
-        print("usage:\n" + __doc__.split("\n\n")[1] + "\n\nRun experiment NAME once per grid "
-              "point and seed; re-running the same command resumes.\n`bayes-w2s sweep NAME "
-              "--help` lists the options of NAME.\n\nexperiments:\n" + _experiment_table())
-        return 0
-    from bayes_w2s.harness.cli import add_config_arguments, check_writable
-
-    name, rest = argv[0], argv[1:]
-    try:
-        module = load_experiment(name)
-    except ValueError as err:
-        print(f"bayes-w2s sweep: {err}", file=sys.stderr)
-        return 2
-    summary = (module.__doc__ or name).strip().splitlines()[0]
-    parser = argparse.ArgumentParser(
-        prog=f"bayes-w2s sweep {name}",
-        allow_abbrev=False,
-        description=summary,
-        epilog="Grid values: KEY=V1,V2 (tuple fields: KEY=1,2/4,8). Options named after config "
-        "fields fix them for every cell. Re-running the same command resumes the sweep.",
-    )
-    parser.add_argument("--grid", nargs="+", action="extend", default=[], metavar="KEY=V1,V2")
-    parser.add_argument("--seeds", default="0", help="seeds, e.g. 0-9 or 0,3,5-7 (default: 0)")
-    parser.add_argument("--executor", choices=EXECUTORS, default="local", help="(default: local)")
-    parser.add_argument("--workers", type=int, default=None, help="(default: CPU count)")
-    parser.add_argument("--address", default=None, help="Dask scheduler or Ray cluster address")
-    parser.add_argument(
-        "--out", default="runs", help="root of the default sweep folder (default: runs)"
-    )
-    parser.add_argument("--dir", type=Path, default=None, help="the sweep folder itself")
-    parser.add_argument("--no-figures", action="store_true")
-    parser.add_argument("--no-progress", action="store_true")
-    add_config_arguments(parser, module.Config)
-    args = parser.parse_args(rest)
-    base = {
-        f.name: getattr(args, f.name)
-        for f in dataclasses.fields(module.Config)
-        if getattr(args, f.name, None) is not None
-    }
-    try:
-        if "seed" in base:
-            raise SweepError("give seeds with --seeds, not --seed, in a sweep")
-        grid, seeds = parse_grid(args.grid, module.Config), parse_seeds(args.seeds)
-        folder = args.dir or default_folder(args.out, name, module.Config, base, grid)
-        check_writable(folder, "--dir" if args.dir else "--out")  # before any cell runs
-        result = run_sweep(
-            name, grid, seeds, folder, base=base, executor=args.executor, workers=args.workers,
-            address=args.address, progress=not args.no_progress, figures=not args.no_figures,
-        )  # fmt: skip
-    except (ValueError, ImportError) as err:  # SweepError, invalid fixed options, missing extra
-        parser.error(str(err))
-    except CellError as err:
-        print(
-            f"bayes-w2s sweep: {err}\nfinished cells are kept; re-run the command to resume",
-            file=sys.stderr,
-        )
-        return 1
-    if hasattr(module, "summarize"):
-        print(module.summarize(result.table, module.Config(**base)))
-    print(
-        f"{result.n_cells} cells ({result.n_computed} computed, {result.n_resumed} resumed) in "
-        f"{result.seconds:.1f} s; wrote {result.folder}"
-    )
-    if result.n_repaired:
-        print(f"{result.n_repaired} cells on disk failed their checksum and were recomputed")
-    return 0
+    return sweep_main(argv)

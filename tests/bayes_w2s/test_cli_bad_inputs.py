@@ -23,31 +23,31 @@ CASES = [
     (["run", "coinflip", "--ve-strength", "inf"], USAGE, "expected a finite number, got 'inf'"),
     (["run", "coinflip", "--tempered-weight=-inf"], USAGE, "--tempered-weight: expected a finite"),
     (["run", "coinflip", "--tempered-weight", "-inf"], USAGE, "--tempered-weight: expected one argument"),
-    (["run", "coinflip", "--per-decade", "0"], USAGE, "per_decade must be >= 1, got 0"),
-    (["run", "coinflip", "--seed", "-1"], USAGE, "seed must be >= 0, got -1"),
+    (["run", "coinflip", "--per-decade", "0"], USAGE, "--per-decade: must be an integer ≥ 1, got 0"),
+    (["run", "coinflip", "--seed", "-1"], USAGE, "--seed: must be an integer ≥ 0, got -1"),
     (["run", "coinflip", "--n", "lots"], USAGE, "--n: expected an integer, got 'lots'"),
     (["run", "coinflip", "--n", "1.5"], USAGE, "expected an integer, got '1.5'"),
-    (["run", "coinflip", "--seed", "1e3"], USAGE, "expected an integer, got '1e3'"),
+    (["run", "coinflip", "--seed", "1e-3"], USAGE, "expected an integer, got '1e-3'"),
     (["run", "coinflip", "--epsilon", "abc"], USAGE, "--epsilon: expected a number, got 'abc'"),
-    (["run", "coinflip", "--epsilon", "0.9"], USAGE, "epsilon must lie in (0, 0.5)"),
-    (["run", "coinflip", "--replicates", "0"], USAGE, "replicates >= 1"),
+    (["run", "coinflip", "--epsilon", "0.9"], USAGE, "--epsilon: must be a number in (0, 0.5), got 0.9"),
+    (["run", "coinflip", "--replicates", "0"], USAGE, "--replicates: must be an integer ≥ 1, got 0"),
     (["run", "coinflip", "--bounded-schedule", "constant:value=1"], USAGE, "is not bounded"),
     (["run", "coinflip", "--no-such-option", "1"], USAGE, "unrecognized arguments: --no-such-option"),
     (["run", "coinflip", "--n"], USAGE, "--n: expected one argument"),
     (["run", "misfit", "--label-noise", "inf"], USAGE, "--label-noise: expected a finite number"),
     (["run", "misfit", "--label-noise", "nan"], USAGE, "expected a finite number, got 'nan'"),
-    (["run", "misfit", "--seed", "-3"], USAGE, "seed must be >= 0, got -3"),
-    (["run", "misfit", "--n-replicates", "0"], USAGE, "n_replicates must be >= 1"),
+    (["run", "misfit", "--seed", "-3"], USAGE, "--seed: must be an integer ≥ 0, got -3"),
+    (["run", "misfit", "--n-replicates", "0"], USAGE, "--n-replicates: must be an integer ≥ 1"),
     (["run", "misfit", "--weak-dims", ","], USAGE, "expected a comma-separated list"),
     (["run", "misfit", "--radius-factors", "1,nan"], USAGE, "expected a finite number, got 'nan'"),
-    (["run", "typos", "--per-decade", "0"], USAGE, "per_decade"),
+    (["run", "typos", "--per-decade", "0"], USAGE, "--per-decade"),
     (["run", "gap_sweep", "--truth-in-prior", "maybe"], USAGE, "expected true/false, got 'maybe'"),
-    (["run", "gap_sweep", "--ns", "300,-5"], USAGE, "ns must be"),
+    (["run", "gap_sweep", "--ns", "300,-5"], USAGE, "--ns: must be a comma-separated list, each integer ≥ 1"),
     (["run", "gap_sweep", "--ve-strength", "nan"], USAGE, "expected a finite number"),
     (["run", "budget_tradeoff", "--budgets", "1,inf"], USAGE, "expected a finite number, got 'inf'"),
     (["run", "budget_tradeoff", "--budgets", ""], USAGE, "expected a comma-separated list"),
     (["run", "bootstrap", "--mid-kappa", "inf"], USAGE, "--mid-kappa: expected a finite number"),
-    (["run", "pymc_student", "--seed", "-1"], USAGE, "seed must be >= 0"),
+    (["run", "pymc_student", "--seed", "-1"], USAGE, "--seed: must be an integer ≥ 0"),
     (["run", "pymc_student", "--signal", "inf"], USAGE, "--signal: expected a finite number"),
     (["sweep", "nope"], USAGE, "no experiment named 'nope'"),
     (["sweep", "misfit", "--grid", "label_noise=inf,1"], USAGE, "expected a finite number, got 'inf'"),
@@ -59,7 +59,7 @@ CASES = [
     (["sweep", "misfit", "--seeds", "3-1"], USAGE, "need 0 <= first <= last"),
     (["sweep", "misfit", "--seed", "3"], USAGE, "give seeds with --seeds"),
     (["sweep", "misfit", "--label-noise", "inf"], USAGE, "expected a finite number"),
-    (["sweep", "misfit", "--n-replicates", "0", "--grid", "label_noise=1"], USAGE, "n_replicates must be >= 1"),
+    (["sweep", "misfit", "--n-replicates", "0", "--grid", "label_noise=1"], USAGE, "--n-replicates: must be an integer ≥ 1"),
     (["sweep", "misfit", "--executor", "mpi"], USAGE, "invalid choice: 'mpi'"),
     (["figures"], USAGE, "the following arguments are required: PATH"),
     (["figures", "/nonexistent/bayes_w2s_runs"], FIGURES_FAIL, "no such folder"),
@@ -154,8 +154,10 @@ def test_help_is_formatted_and_points_to_run_name_help(capsys):
     assert "bayes-w2s sweep NAME --help" in text and "misfit" in text
     assert cli.main(["run", "coinflip", "--help"]) == 0
     text = " ".join(capsys.readouterr().out.split())  # undo argparse's line wrapping
-    assert "--per-decade INT" in text and "integer >= 1 (default: 10)" in text
-    assert "random seed (same config and seed, same table); integer >= 0" in text and "finite number (default: 0.05)" in text
+    assert "--per-decade INT" in text and "integer ≥ 1 (default: 10)" in text
+    assert "random seed (same config and seed, same table); integer ≥ 0" in text
+    assert "--n INT number of weak labels (coin flips) the strong models see; integer ≥ 10 (default: 100000)" in text
+    assert "number in (0, 0.5) (default: 0.05)" in text and "``" not in text
 
 
 def test_version(capsys):

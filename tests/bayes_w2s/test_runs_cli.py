@@ -10,7 +10,7 @@ from bayes_w2s.simulations import coinflip
 
 
 def test_run_folder_name_lists_changed_fields():
-    assert run_folder_name("coinflip", coinflip.Config()) == "coinflip__default"
+    assert run_folder_name("coinflip", coinflip.Config()) == "coinflip"
     assert run_folder_name("coinflip", coinflip.Config(n=500, seed=2)) == "coinflip__seed=2__n=500"
 
 
