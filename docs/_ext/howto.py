@@ -34,14 +34,14 @@ def _indent(text: str, pad: str = "   ") -> str:
 
 
 def _options(module) -> list[str]:
-    from bayes_w2s.harness.cli import _describe
+    from bayes_w2s.harness.fields import field_option
 
     defaults = module.Config()
     rows = [".. list-table::", "   :header-rows: 1", "   :widths: 25 75", "",
             "   * - option", "     - meaning, kind, default"]
     for field in dataclasses.fields(module.Config):
         default = getattr(defaults, field.name)
-        text = _describe(field, default).replace("%%", "%").replace("*", r"\*").replace("`", "'")
+        text = field_option(module.__name__.rsplit(".", 1)[-1], field, default).help().replace("%%", "%").replace("*", r"\*").replace("`", "'")
         rows += [f"   * - ``--{field.name.replace('_', '-')}``", f"     - {text}"]
     return rows
 
@@ -56,7 +56,7 @@ def howto_page(name: str, results_dir: Path) -> str:
     title = f"``{name}``: {first.rstrip('.')}"
     out = [f".. _howto-{name}:", "", title, "=" * len(title), "", "What it asks", "------------", "",
            rest.strip() or first, "", "Run it", "------", "", ".. code-block:: bash", "",
-           f"   bayes-w2s run {name}                      # defaults; writes runs/{name}__default/",
+           f"   bayes-w2s run {name}                      # defaults; writes runs/{name}/",
            f"   bayes-w2s run {name} --help               # every option below",
            f"   bayes-w2s sweep {name} --seeds 0-9        # the same over seeds, resumable",
            "", "Options", "-------", "", *_options(module), "",
