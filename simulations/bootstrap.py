@@ -42,6 +42,7 @@ from bayes_w2s.core.metrics import PGRUndefinedWarning, pgr
 from bayes_w2s.core.trajectory import log_checkpoints
 from bayes_w2s.toys.w2s import WeakModel, train_weak, weak_to_strong
 from bayes_w2s.toys.worlds import grid_labelers, halfspaces
+from bayes_w2s.harness.progress import progress
 
 __all__ = ["Config", "run", "summarize", "FIGURES", "PATHS", "COLUMNS", "grid_distance", "berk_accuracy", "lifts"]
 
@@ -110,7 +111,7 @@ def run(cfg: Config) -> pd.DataFrame:
     rules = selected_rules(cfg, cfg.rules)
     cps = log_checkpoints(cfg.n, cfg.per_decade)
     frames = []
-    for rep in range(cfg.replicates):
+    for rep in progress(range(cfg.replicates), desc="bootstrap", unit="world"):
         world = cfg.world(rep)
         geometry = dict(replicate=rep, truth_angle=world.truth_angle,
                         mid_grid_deg=float(grid_distance(world.truth_angle, cfg.mid_angles)))

@@ -36,6 +36,7 @@ from bayes_w2s.simulations._world import (WorldConfig, label_contrast, parse_pri
 from bayes_w2s.core.trajectory import Rule
 from bayes_w2s.toys.w2s import train_weak, weak_to_strong
 from bayes_w2s.toys.worlds import grid_labelers, halfspaces, likelihood_values
+from bayes_w2s.harness.progress import progress
 
 __all__ = ["Config", "run", "summarize", "FIGURES", "KINDS"]
 
@@ -95,7 +96,7 @@ def run(cfg: Config) -> pd.DataFrame:
             rules.append(Rule(kind, f"budget:budget={b}", label=label))
             keys[label] = (kind, b)
     frames = []
-    for rep in range(cfg.replicates):
+    for rep in progress(range(cfg.replicates), desc="budget_tradeoff", unit="world"):
         grid = weak = strong = None
         for prior in cfg.priors:
             world = with_prior(cfg, *parse_prior(prior)).world(rep)

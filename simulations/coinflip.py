@@ -41,6 +41,7 @@ from bayes_w2s import (
 from bayes_w2s.core.metrics import kl_divergence
 from bayes_w2s.core.schedules import make_schedule
 from bayes_w2s.core.trajectory import log_checkpoints
+from bayes_w2s.harness.progress import progress
 
 __all__ = ["Config", "run", "FIGURES", "summarize", "build_models", "lead_changes", "odds_bound"]
 
@@ -111,7 +112,7 @@ def run(cfg: Config) -> pd.DataFrame:
     rules = _rules(cfg)
     checkpoints = log_checkpoints(cfg.n, cfg.per_decade)
     frames = []
-    for offset, name in enumerate(("A", "B")):
+    for offset, name in progress(enumerate(("A", "B")), total=2, desc="coinflip", unit="strong learner"):
         strong = models[name]
         bias = strong.space.probs[:, 0, 0]  # (H,)
         rng = np.random.default_rng([cfg.seed, offset])

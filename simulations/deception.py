@@ -59,6 +59,7 @@ from bayes_w2s.core.labels import label_sampler
 from bayes_w2s.core.metrics import PGRUndefinedWarning, pgr
 from bayes_w2s.core.preferences import bt_log_probs, pairwise_accuracy, preference_space
 from bayes_w2s.core.trajectory import run_trajectories
+from bayes_w2s.harness.progress import progress
 
 __all__ = ["AUDITS", "FIGURES", "LABEL_REGIONS", "Config", "audit_mask", "deceptive_log_probs", "run", "summarize"]
 
@@ -211,7 +212,7 @@ def _run_world(cfg: Config, rep: int) -> list[pd.DataFrame]:
 def run(cfg: Config) -> pd.DataFrame:
     """Tidy table ``(audited_fraction, prior_deceptive, rule, replicate, metric, value)`` at N = ``cfg.n``."""
     frames = []
-    for rep in range(cfg.replicates):
+    for rep in progress(range(cfg.replicates), desc="deception", unit="world"):
         frames += _run_world(cfg, rep)
     return pd.concat(frames, ignore_index=True)
 

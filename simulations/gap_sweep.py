@@ -38,6 +38,7 @@ from bayes_w2s.simulations.mimicry_limit import crossing_n  # re-exported: N* fo
 
 from bayes_w2s.toys.w2s import train_weak, weak_to_strong
 from bayes_w2s.toys.worlds import halfspaces
+from bayes_w2s.harness.progress import progress
 
 __all__ = ["Config", "run", "summarize", "FIGURES", "strong_label", "crossing_n", "ACC_BINS"]
 
@@ -84,7 +85,7 @@ def run(cfg: Config) -> pd.DataFrame:
     """Tidy table ``(weak_angles, strong, strong_angles, kappa, contained, rule, replicate, metric, value)``."""
     rules = selected_rules(cfg, cfg.rules)
     frames = []
-    for rep in range(cfg.replicates):
+    for rep in progress(range(cfg.replicates), desc="gap_sweep", unit="world"):
         world = cfg.world(rep)
         strongs = []
         for angles, kappa in zip(cfg.strong_angles, cfg.strong_kappas):

@@ -36,6 +36,7 @@ from bayes_w2s.simulations._world import RulesConfig, label_contrast, rules_for,
 from bayes_w2s.core.trajectory import log_checkpoints
 from bayes_w2s.toys.w2s import match_weights, train_weak, weak_to_strong
 from bayes_w2s.toys.worlds import grid_labelers, halfspaces, likelihood_values
+from bayes_w2s.harness.progress import progress
 
 __all__ = ["Config", "run", "summarize", "FIGURES", "STRONG_VARIANTS", "crossing_n", "rule_crossing_n",
            "mimic_weight", "prior_condition"]
@@ -79,7 +80,7 @@ def run(cfg: Config) -> pd.DataFrame:
     rules = rules_for(cfg)
     cps = log_checkpoints(cfg.n, cfg.per_decade)
     frames = []
-    for rep in range(cfg.replicates):
+    for rep in progress(range(cfg.replicates), desc="mimicry_limit", unit="world"):
         world = cfg.world(rep)
         grid = grid_labelers(world.pool.points, cfg.grid_cells)
         weak = train_weak(world, grid, cfg.eps_weak)

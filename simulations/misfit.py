@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from bayes_w2s.toys.misfit import LinearHeads, misfit_decomposition, project_subspace
+from bayes_w2s.harness.progress import progress
 
 __all__ = ["CHECK_RTOL", "FIGURES", "Config", "plot_errors", "plot_gain_vs_misfit", "run", "summarize"]
 
@@ -131,7 +132,7 @@ def run(cfg: Config) -> pd.DataFrame:
     seqs = np.random.SeedSequence(cfg.seed).spawn(cfg.n_replicates)
     rows = [
         row
-        for rep, ss in enumerate(seqs)
+        for rep, ss in progress(enumerate(seqs), total=len(seqs), desc="misfit", unit="replicate")
         for row in _replicate(cfg, rep, np.random.default_rng(ss))
     ]
     return pd.DataFrame(rows, columns=COLUMNS)

@@ -32,6 +32,7 @@ from bayes_w2s.simulations._world import RulesConfig, rules_for, spread_band, sp
 from bayes_w2s.core.metrics import PGRUndefinedWarning, pgr
 from bayes_w2s.toys.w2s import selected_concept, train_weak, weak_to_strong
 from bayes_w2s.toys.worlds import grid_labelers, halfspaces
+from bayes_w2s.harness.progress import progress
 
 __all__ = ["Config", "run", "summarize", "FIGURES", "conditions", "ABSENT", "SELECTION"]
 
@@ -103,7 +104,7 @@ def run(cfg: Config) -> pd.DataFrame:
     """
     rules = rules_for(cfg)
     frames = []
-    for rep in range(cfg.replicates):
+    for rep in progress(range(cfg.replicates), desc="misspecification", unit="world"):
         grid = weak = strong = None
         for name, deg, inside in conditions(cfg):
             world = with_prior(cfg, deg, inside).world(rep)  # same pool, truth and distractors for every condition

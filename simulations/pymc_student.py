@@ -34,6 +34,7 @@ from scipy import stats
 from scipy.special import expit
 
 from bayes_w2s.core.metrics import PGRUndefinedWarning, pgr
+from bayes_w2s.harness.progress import progress
 
 from ._pymc_world import World, _prediction_metrics, make_world
 
@@ -204,7 +205,7 @@ def run(cfg: Config) -> pd.DataFrame:
                 (f"{rule} {cfg.bounded_schedule} B={budget:g}", rule, spec, budget, world.weak_w2s)
             )
 
-    for index, (label, rule, spec, budget, labels) in enumerate(runs):
+    for index, (label, rule, spec, budget, labels) in progress(enumerate(runs), total=len(runs), desc="pymc_student", unit="fit"):
         data = pmm.weak_data(
             labels,
             spec,

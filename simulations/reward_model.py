@@ -63,6 +63,7 @@ from bayes_w2s.core.schedules import make_schedule
 from bayes_w2s.core.trajectory import log_checkpoints, run_trajectories
 from bayes_w2s.core.updates import condition
 from bayes_w2s.toys.worlds import pretrained_log_prior
+from bayes_w2s.harness.progress import progress
 
 __all__ = [
     "FIGURES",
@@ -304,7 +305,7 @@ def run_read(cfg: Config, world: PrefWorld, read_name: str, rep: int) -> pd.Data
 def run(cfg: Config) -> pd.DataFrame:
     """Tidy table ``(read, strong, rule, replicate, n, metric, value)``; one world per replicate."""
     frames = []
-    for rep in range(cfg.replicates):
+    for rep in progress(range(cfg.replicates), desc="reward_model", unit="world"):
         world = make_pref_world(cfg, rep)
         for read_name in READS:
             frames.append(run_read(cfg, world, read_name, rep))

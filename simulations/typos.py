@@ -40,6 +40,7 @@ from bayes_w2s.simulations._world import RulesConfig, rules_for
 from bayes_w2s.core.trajectory import log_checkpoints
 from bayes_w2s.toys.w2s import WeakModel, weak_to_strong
 from bayes_w2s.toys.worlds import LabelerClass, halfspaces, typo_labeler
+from bayes_w2s.harness.progress import progress
 
 __all__ = ["Config", "run", "summarize", "FIGURES", "CASES"]
 
@@ -76,7 +77,7 @@ def run(cfg: Config) -> pd.DataFrame:
     rules = rules_for(cfg)
     cps = log_checkpoints(cfg.n, cfg.per_decade)
     frames = []
-    for rep in range(cfg.replicates):
+    for rep in progress(range(cfg.replicates), desc="typos", unit="world"):
         world = cfg.world(rep)
         base = halfspaces(world.pool.points, cfg.strong_angles, cfg.strong_offsets)
         base_prior = world.strong_prior(base, cfg.kappa)
