@@ -1,32 +1,151 @@
-"""One figure style for every experiment: rc settings, colours and a band helper.
+"""One figure style for every experiment: rc settings, fixed colours per rule, drawing helpers.
 
 Imported lazily (it imports matplotlib); the library core never imports it at module level.
-Plot functions take ``ax=`` and only read tidy tables; the band helper aggregates the
-replicates stored in the table (mean and a percentile band), it never simulates.
+Plot functions take ``ax=`` and only read tidy tables (and the run's config, which
+:func:`bayes_w2s.harness.runs.draw_figures` attaches as ``df.attrs["config"]``); the helpers
+here aggregate the replicates stored in the table, they never simulate.
+
+The rules a figure follows (issue 17, item 6):
+
+* **Colour-blind-safe colours, fixed per name.** The Okabe–Ito palette (Okabe & Ito 2008)
+  without its yellow, plus grey; :func:`rule_style` gives every update rule / neural method
+  family one colour and one marker everywhere (hard Bayes and xent black, tempered orange,
+  constant VE sky blue, budget VE blue, p-series VE vermillion, geometric VE green, ...).
+* **Readable at column width.** Fonts of 7–8 pt on figures 3.5 in wide (one column) or at
+  most 7.2 in (two columns), so a figure printed at its size needs no zoom.
+* **Vector output.** ``save_figure`` writes PDF next to PNG.
+* **Legends off the data**: :func:`legend_outside` puts one legend for the whole figure outside
+  the axes (constrained layout reserves the room).
+* **Spread without mud**: never several translucent 10–90% bands stacked on one axes. Either
+  :func:`small_multiples` (one panel per rule: its band, mean and median; the other rules'
+  means as thin grey context), or :func:`lines_with_whiskers` (distinct lines with markers, 10–90%
+  whiskers at a few x positions, dodged).
+* **No silent clipping**: :func:`clip_y` sets limits and marks every point outside them with a
+  triangle at the edge, with a note on the axes saying how many points and where.
+* **Heatmaps**: :func:`diverging_heatmap` centres a diverging map at 0 with symmetric limits
+  covering the data, and sizes / colours the cell text to stay inside its cell and readable.
+* **Titles name the setting**: :func:`setting_title` joins N, worlds, κ, prior, pair, dataset
+  as they are known from the table and its config.
 """
 
 from __future__ import annotations
 
+import hashlib
+import math
+from collections.abc import Iterable, Mapping, Sequence
+
 import matplotlib as mpl
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
-__all__ = ["RC", "context", "new_axes", "line_with_band"]
+__all__ = [
+    "OKABE_ITO", "PALETTE", "RC", "COLUMN_WIDTH", "PAGE_WIDTH", "context", "new_axes", "new_grid",
+    "rule_style", "color_of", "category_colors", "line_with_band", "small_multiples",
+    "lines_with_whiskers", "clip_note", "legend_outside", "clip_y", "diverging_heatmap", "setting_title",
+    "config_of", "reference_lines",
+]
+
+# Okabe & Ito (2008), "Color Universal Design": distinguishable under the common colour-vision
+# deficiencies. Yellow (#F0E442) is left out of lines: too pale on white.
+OKABE_ITO = {
+    "black": "#000000", "orange": "#E69F00", "sky blue": "#56B4E9", "bluish green": "#009E73",
+    "yellow": "#F0E442", "blue": "#0072B2", "vermillion": "#D55E00", "reddish purple": "#CC79A7",
+}
+GREY = "#7F7F7F"
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", GREY)
+
+COLUMN_WIDTH = 3.5  # inches: one column of a two-column paper
+PAGE_WIDTH = 7.2  # inches: the full text width
 
 RC = {
-    "figure.figsize": (6.0, 4.0),
+    "figure.figsize": (COLUMN_WIDTH, 2.6),
+    "figure.dpi": 100,
+    "figure.constrained_layout.use": True,
     "axes.grid": True,
-    "grid.alpha": 0.3,
+    "grid.alpha": 0.25,
+    "grid.linewidth": 0.5,
     "axes.spines.top": False,
     "axes.spines.right": False,
+    "axes.linewidth": 0.6,
+    "axes.titlesize": 8,
+    "axes.labelsize": 8,
+    "axes.titlepad": 4,
+    "xtick.labelsize": 7,
+    "ytick.labelsize": 7,
+    "xtick.major.width": 0.6,
+    "ytick.major.width": 0.6,
     "legend.frameon": False,
-    "legend.fontsize": 8,
-    "font.size": 10,
-    "lines.linewidth": 1.6,
-    "axes.prop_cycle": mpl.cycler(
-        color=["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
-    ),
+    "legend.fontsize": 7,
+    "legend.handlelength": 2.2,
+    "font.size": 8,
+    "figure.titlesize": 8.5,
+    "lines.linewidth": 1.3,
+    "lines.markersize": 3.5,
+    "errorbar.capsize": 1.5,
+    "pdf.fonttype": 42,  # TrueType in PDFs: editable text, accepted by publishers
+    "svg.fonttype": "none",
+    "mathtext.default": "regular",
+    "axes.prop_cycle": mpl.cycler(color=list(PALETTE)),
 }
+
+# Families of rules / methods, matched by label prefix (case-insensitive), most specific first.
+_FAMILIES: tuple[tuple[str, dict], ...] = (
+    ("predicted", dict(color=GREY, marker="", ls=(0, (4, 2)))),
+    ("ceiling", dict(color=GREY, marker="", ls=":")),
+    ("hard bayes", dict(color="#000000", marker="o")),
+    ("hard", dict(color="#000000", marker="o")),
+    ("bayes", dict(color="#000000", marker="o")),
+    ("xent", dict(color="#000000", marker="o")),
+    ("tempered", dict(color="#E69F00", marker="s")),
+    ("ve const", dict(color="#56B4E9", marker="^")),
+    ("ve constant", dict(color="#56B4E9", marker="^")),
+    ("ve budget", dict(color="#0072B2", marker="D")),
+    ("ve+budget", dict(color="#0072B2", marker="D")),
+    ("ve pseries", dict(color="#D55E00", marker="v")),
+    ("ve+pseries", dict(color="#D55E00", marker="v")),
+    ("ve geometric", dict(color="#009E73", marker="P")),
+    ("ve+geometric", dict(color="#009E73", marker="P")),
+    ("ve coarsened", dict(color="#CC79A7", marker="X")),
+    ("ve+coarsened", dict(color="#CC79A7", marker="X")),
+    ("ve confidence", dict(color="#882255", marker="*")),
+    ("ve+confidence", dict(color="#882255", marker="*")),
+    ("logconf", dict(color="#E69F00", marker="s")),
+    ("product", dict(color="#56B4E9", marker="^")),
+    ("centroid", dict(color="#009E73", marker="P")),
+    ("weak", dict(color=GREY, marker="x")),
+    ("prior", dict(color="#BBBBBB", marker="+")),
+)
+_FALLBACK = ("#332288", "#117733", "#44AA99", "#88CCEE", "#AA4499", "#661100", "#999933", "#6699CC")
+_FALLBACK_MARKERS = ("h", "p", "<", ">", "d", "8", "H", "1")
+
+
+def rule_style(name: str) -> dict:
+    """``{"color", "marker", "ls"}`` of a rule or method label, the same in every figure.
+
+    Known families are matched by prefix (``"VE budget(budget=100)"`` -> budget VE blue);
+    VE rules of one family differing only in parameters share the colour. Any other name gets
+    a colour and marker from Paul Tol's muted palette keyed by a hash of the name, so it is
+    stable across figures and runs.
+    """
+    key = str(name).strip().lower()
+    for prefix, style in _FAMILIES:
+        if key.startswith(prefix):
+            return {"ls": "-", **style}
+    h = int(hashlib.sha256(key.encode()).hexdigest(), 16)
+    return {"color": _FALLBACK[h % len(_FALLBACK)], "marker": _FALLBACK_MARKERS[(h // 8) % 8], "ls": "-"}
+
+
+def color_of(name: str) -> str:
+    """The colour of a rule or method label (:func:`rule_style`)."""
+    return rule_style(name)["color"]
+
+
+def category_colors(names: Iterable) -> dict:
+    """Colours for a categorical variable that is not a rule (reads, paths, strong spaces):
+    :data:`PALETTE` in order of first appearance."""
+    names = list(dict.fromkeys(names))
+    return {n: PALETTE[i % len(PALETTE)] for i, n in enumerate(names)}
 
 
 def context():
@@ -35,43 +154,316 @@ def context():
 
 
 def new_axes(ax=None, **subplots_kw):
-    """Return ``(fig, ax)``: the given axes and its figure, or a fresh figure in house style."""
+    """Return ``(fig, ax)``: the given axes and its figure, or a fresh figure in house style
+    (constrained layout; default size one column, 3.5 x 2.6 in)."""
     if ax is not None:
-        return ax.figure, ax
+        return (np.atleast_1d(ax).flat[0].figure, ax)
     with context():
         fig, ax = plt.subplots(**subplots_kw)
     return fig, ax
 
 
-def line_with_band(
-    ax,
-    df: pd.DataFrame,
-    x: str,
-    y: str,
-    group: str,
-    *,
-    center: str = "mean",
-    band: tuple[float, float] = (0.1, 0.9),
-    label_fmt: str = "{}",
-    styles: dict | None = None,
-    alpha: float = 0.2,
-    median: bool = False,
-):
-    """Draw the ``center`` (mean or median) of ``y`` against ``x`` per ``group``, with a
-    band between the ``band`` quantiles of ``y`` over the rows sharing ``(group, x)`` — the
-    replicates (seeds). ``styles`` maps a group to extra ``ax.plot`` keywords; ``alpha`` is
-    the band's opacity; ``median=True`` overlays the median as a thinner dashed line of the
-    same colour.
+def new_grid(ax, nrows: int, ncols: int, *, width: float | None = None, height: float = 1.9, **kw):
+    """``(fig, axes)`` with ``axes`` a ``(nrows, ncols)`` array: the given axes (any shape with
+    that many) or a fresh figure ``width`` (default: page width for more than one column)
+    by ``height`` inches per row."""
+    if ax is not None:
+        axes = np.asarray(ax, dtype=object).reshape(-1)
+        if axes.size != nrows * ncols:
+            raise ValueError(f"pass {nrows * ncols} axes ({nrows} x {ncols}), got {axes.size}")
+        return axes[0].figure, axes.reshape(nrows, ncols)
+    width = width or (COLUMN_WIDTH if ncols == 1 else PAGE_WIDTH)
+    with context():
+        fig, axes = plt.subplots(nrows, ncols, figsize=(width, height * nrows + 0.5), squeeze=False, **kw)
+    return fig, axes
+
+
+def config_of(df: pd.DataFrame) -> dict:
+    """The run's config attached by ``draw_figures`` (``df.attrs["config"]``), or ``{}``."""
+    cfg = getattr(df, "attrs", {}).get("config")
+    return dict(cfg) if isinstance(cfg, Mapping) else {}
+
+
+def _fmt_number(v) -> str:
+    if isinstance(v, (int, np.integer)) or (isinstance(v, float) and v.is_integer() and abs(v) >= 1):
+        v = int(v)
+        if v >= 10_000 and v == 10 ** round(math.log10(v)):
+            return f"$10^{{{round(math.log10(v))}}}$"
+        return f"{v:,}".replace(",", "\u2009")  # thin space as thousands separator
+    return f"{v:g}"
+
+
+def setting_title(*parts, **named) -> str:
+    """Join the known parts of a setting, skipping ``None``: ``setting_title("misspecification",
+    N=10000, worlds=20, kappa=400)`` -> ``misspecification: N = 10⁴, 20 worlds, κ = 400``.
+
+    Named parts: ``N``/``n`` (number of weak labels), ``worlds``, ``replicates``, ``kappa``,
+    ``eps`` and anything else as ``key = value``.
+    """
+    bits = []
+    symbols = {"kappa": r"$\kappa$", "eps": r"$\varepsilon$", "eps_weak": r"$\varepsilon_w$", "n": "n", "N": "N"}
+    for key, value in named.items():
+        if value is None:
+            continue
+        if isinstance(value, (list, tuple)):
+            text = ", ".join(_fmt_number(v) if isinstance(v, (int, float, np.number)) else str(v) for v in value)
+        else:
+            text = _fmt_number(value) if isinstance(value, (int, float, np.number)) else str(value)
+        if key in ("worlds", "replicates", "seeds"):
+            bits.append(f"{text} {key}")
+        else:
+            bits.append(f"{symbols.get(key, key)} = {text}")
+    head = ", ".join(str(p) for p in parts if p)
+    tail = ", ".join(bits)
+    return f"{head}: {tail}" if head and tail else head or tail
+
+
+def reference_lines(ax, ys=(0.0, 1.0)) -> None:
+    """Thin dotted grey horizontal lines (PGR 0 = mimicry, 1 = gap recovered)."""
+    for y in ys:
+        ax.axhline(y, color=GREY, lw=0.6, ls=":", zorder=0)
+
+
+def _stats(sub: pd.DataFrame, x: str, y: str, band) -> pd.DataFrame:
+    g = sub.dropna(subset=[y]).groupby(x)[y]
+    return pd.DataFrame({"mean": g.mean(), "median": g.median(), "lo": g.quantile(band[0]),
+                         "hi": g.quantile(band[1]), "count": g.count()})
+
+
+def line_with_band(ax, df: pd.DataFrame, x: str, y: str, group: str, *, center: str = "mean",
+                   band: tuple[float, float] = (0.1, 0.9), label_fmt: str = "{}", styles: dict | None = None,
+                   alpha: float = 0.12, median: bool = False, markers: bool = True):
+    """Draw the ``center`` (mean or median) of ``y`` against ``x`` per ``group`` in its fixed
+    :func:`rule_style` (``styles`` overrides per group), a light band between the ``band``
+    quantiles over the rows sharing ``(group, x)`` (the replicates) and, with ``median=True``,
+    the median as a thin dashed line. Meant for a few well separated groups; for many
+    overlapping groups use :func:`small_multiples` or :func:`lines_with_whiskers`.
     """
     if center not in ("mean", "median"):
         raise ValueError(f"center must be 'mean' or 'median', got {center!r}")
     for key, sub in df.groupby(group, sort=False):
-        values = sub.groupby(x)[y]
-        mid = values.mean() if center == "mean" else values.median()
-        lo, hi = values.quantile(band[0]), values.quantile(band[1])
-        (line,) = ax.plot(mid.index, mid.to_numpy(), label=label_fmt.format(key), **(styles or {}).get(key, {}))
+        st = _stats(sub, x, y, band)
+        kw = {**rule_style(key), **(styles or {}).get(key, {})}
+        if not markers:
+            kw["marker"] = ""
+        (line,) = ax.plot(st.index, st[center].to_numpy(), label=label_fmt.format(key),
+                          markevery=_markevery(len(st)), **kw)
         if median:
-            med = values.median()
-            ax.plot(med.index, med.to_numpy(), color=line.get_color(), ls="--", lw=max(line.get_linewidth() * 0.6, 0.8))
-        ax.fill_between(mid.index, lo.to_numpy(), hi.to_numpy(), color=line.get_color(), alpha=alpha, lw=0)
+            ax.plot(st.index, st["median"].to_numpy(), color=line.get_color(), ls="--",
+                    lw=max(line.get_linewidth() * 0.6, 0.7))
+        ax.fill_between(st.index, st.lo.to_numpy(), st.hi.to_numpy(), color=line.get_color(), alpha=alpha, lw=0)
     return ax
+
+
+def _markevery(n_points: int):
+    return max(1, n_points // 8)
+
+
+def small_multiples(axes: Sequence, df: pd.DataFrame, x: str, y: str, group: str, *, order=None,
+                    band: tuple[float, float] = (0.1, 0.9), center: str = "mean", median: bool = True,
+                    context_lines: bool = True, title_fmt: str = "{}"):
+    """One panel per group: its ``band`` (quantiles over the replicates at each ``x``) filled,
+    its ``center`` solid with markers, its median dashed, and — as thin grey context — the
+    other groups' centres. Panels are titled with the group in its colour.
+
+    Returns the legend handles explaining the line kinds (for :func:`legend_outside`).
+    """
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    groups = list(order) if order is not None else list(dict.fromkeys(df[group]))
+    axes = list(np.asarray(axes, dtype=object).reshape(-1))
+    if len(axes) < len(groups):
+        raise ValueError(f"need {len(groups)} axes for the groups {groups}, got {len(axes)}")
+    stats = {g: _stats(df[df[group] == g], x, y, band) for g in groups}
+    for a, g in zip(axes, groups):
+        st = stats[g]
+        st_style = rule_style(g)
+        if context_lines:
+            for other in groups:
+                if other != g and len(stats[other]):
+                    a.plot(stats[other].index, stats[other][center].to_numpy(), color="#BBBBBB", lw=0.7, zorder=1)
+        a.fill_between(st.index, st.lo.to_numpy(), st.hi.to_numpy(), color=st_style["color"], alpha=0.22, lw=0,
+                       zorder=2)
+        a.plot(st.index, st[center].to_numpy(), color=st_style["color"], marker=st_style["marker"],
+               markevery=_markevery(len(st)), zorder=3)
+        if median and center == "mean":
+            a.plot(st.index, st["median"].to_numpy(), color=st_style["color"], ls="--", lw=0.8, zorder=3)
+        a.set_title(title_fmt.format(g), color=st_style["color"] if st_style["color"] != GREY else "black")
+    for a in axes[len(groups):]:
+        a.set_visible(False)
+    handles = [Line2D([], [], color="black", marker="o", label=f"{center} over replicates")]
+    if median and center == "mean":
+        handles.append(Line2D([], [], color="black", ls="--", lw=0.8, label="median"))
+    handles.append(Patch(color="black", alpha=0.22, label=f"{band[0]:.0%}–{band[1]:.0%} of replicates"))
+    if context_lines and len(groups) > 1:
+        handles.append(Line2D([], [], color="#BBBBBB", lw=0.7, label=f"other rules' {center}s"))
+    return handles
+
+
+def lines_with_whiskers(ax, df: pd.DataFrame, x: str, y: str, group: str, *, center: str = "mean",
+                        band: tuple[float, float] = (0.1, 0.9), at=None, logx: bool = False,
+                        order=None, floor: float | None = None, clip: tuple | None = None,
+                        label_fmt: str = "{}", dodge: float = 0.06, note: bool = True):
+    """Distinct lines (fixed colour and marker per group) for the ``center`` of ``y``, and
+    ``band`` whiskers (quantiles over the replicates) at the ``x`` values ``at`` (default:
+    about five spread over the range; ``"all"``: every x), dodged sideways by ``dodge`` (in
+    decades with ``logx``, else a fraction of the x range) so groups do not hide each other.
+
+    ``clip=(lo, hi)`` sets the y limits (``floor`` is ``clip=(floor, None)`` for a log axis):
+    a whisker or centre beyond a limit stops at it and ends in a triangle (▼ / ▲), and a
+    note on the axes counts them, so nothing is clipped silently. Returns that count.
+    """
+    if floor is not None:
+        clip = (floor, None if clip is None else clip[1])
+    lo_lim, hi_lim = clip if clip is not None else (None, None)
+    groups = list(order) if order is not None else list(dict.fromkeys(df[group]))
+    xs = np.array(sorted(df[x].dropna().unique()), dtype=float)
+    if at is None:
+        pick = np.unique(np.linspace(0, len(xs) - 1, min(len(xs), 5)).round().astype(int))
+        at = xs[pick]
+    elif isinstance(at, str) and at == "all":
+        at = xs
+    at = np.asarray(at, dtype=float)
+    width = len(groups)
+    n_clipped = 0
+    for i, g in enumerate(groups):
+        st = _stats(df[df[group] == g], x, y, band)
+        if not len(st):
+            continue
+        s = rule_style(g)
+        xi = st.index.to_numpy(float)
+        marks = np.flatnonzero(np.isin(xi, at))
+        mid_all = st[center].to_numpy(float)
+        shown = mid_all.copy()
+        if lo_lim is not None:
+            shown[shown < lo_lim] = np.nan
+        if hi_lim is not None:
+            shown[shown > hi_lim] = np.nan
+        ax.plot(xi, shown, color=s["color"], ls=s["ls"], marker=s["marker"],
+                markevery=list(marks) if len(marks) else _markevery(len(st)), label=label_fmt.format(g), zorder=3)
+        shift = (i - (width - 1) / 2) * dodge
+        span = np.ptp(xs) if len(xs) > 1 else 1.0
+        # centres beyond the limits: a triangle on the edge at their own x
+        for mask, edge, marker in ((lo_lim is not None) and (mid_all < lo_lim), lo_lim, "v"), \
+                                  ((hi_lim is not None) and (mid_all > hi_lim), hi_lim, "^"):
+            if np.any(mask):
+                ax.plot(xi[mask], np.full(int(np.sum(mask)), edge), ls="", marker=marker, color=s["color"], ms=4,
+                        zorder=4, clip_on=False)
+                n_clipped += int(np.sum(mask))
+        sel = st.loc[st.index.isin(at)]
+        if not len(sel):
+            continue
+        xw = sel.index.to_numpy(float) * (10 ** shift if logx else 1) + (0 if logx else shift * span)
+        lo, hi = sel.lo.to_numpy(float), sel.hi.to_numpy(float)
+        for values, edge, marker, beyond in ((lo, lo_lim, "v", np.less), (hi, hi_lim, "^", np.greater)):
+            if edge is None:
+                continue
+            out = beyond(values, edge)
+            if out.any():
+                ax.plot(xw[out], np.full(out.sum(), edge), ls="", marker=marker, color=s["color"], ms=3.5, zorder=4,
+                        clip_on=False)
+                n_clipped += int(out.sum())
+        lo = lo if lo_lim is None else np.maximum(lo, lo_lim)
+        hi = hi if hi_lim is None else np.minimum(hi, hi_lim)
+        ax.vlines(xw, lo, hi, color=s["color"], lw=0.9, zorder=2)  # the mean may lie outside [lo, hi]
+    if clip is not None:
+        cur = ax.get_ylim()
+        ax.set_ylim(cur[0] if lo_lim is None else lo_lim, cur[1] if hi_lim is None else hi_lim)
+        if n_clipped and note:
+            ax.text(0.99, 0.01, f"axis clipped: {n_clipped} whisker ends / means beyond it (▼▲)",
+                    transform=ax.transAxes, ha="right", va="bottom", fontsize=5.5, color="#444444")
+    return n_clipped
+
+
+def clip_note(n_clipped: int, limits: str) -> str:
+    """``"▼▲: 12 whisker ends / means beyond the axis (limits)"``, or ``""`` when none is."""
+    if not n_clipped:
+        return ""
+    return f"▼▲: {n_clipped} whisker end{'s' * (n_clipped > 1)} / means cut at the axis ({limits})"
+
+
+def legend_outside(fig, handles=None, labels=None, *, loc: str = "outside right upper", ncols: int = 1,
+                   title: str | None = None, axes=None):
+    """One legend for the figure, outside every axes (constrained layout makes room).
+
+    ``handles`` default to the unique labelled artists of ``axes`` (default: all axes).
+    ``loc`` is one of matplotlib's ``"outside ..."`` locations.
+    """
+    if handles is None:
+        seen: dict = {}
+        for a in (axes if axes is not None else fig.axes):
+            for h, lab in zip(*a.get_legend_handles_labels()):
+                if not lab.startswith("_"):
+                    seen.setdefault(lab, h)
+        handles, labels = list(seen.values()), list(seen)
+    elif labels is None:
+        labels = [h.get_label() for h in handles]
+    if not handles:
+        return None
+    return fig.legend(handles, labels, loc=loc, ncols=ncols, title=title, title_fontsize=7)
+
+
+def clip_y(ax, x, y, lo: float | None, hi: float | None, *, color=None, note: bool = True, where: str = "lower right"):
+    """Set the y limits to ``(lo, hi)`` and mark each point of ``(x, y)`` beyond them with a
+    triangle on the edge (▼ below, ▲ above). Returns the number clipped; ``note=True`` writes
+    ``k points beyond the axis (▼/▲)`` on the axes. Call once per plotted series; the note
+    counts all calls on the axes."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    cur_lo, cur_hi = ax.get_ylim()
+    lo_, hi_ = (cur_lo if lo is None else lo), (cur_hi if hi is None else hi)
+    ax.set_ylim(lo_, hi_)
+    n = 0
+    for mask, edge, marker in ((y < lo_, lo_, "v"), (y > hi_, hi_, "^")):
+        mask &= np.isfinite(y)
+        if mask.any():
+            ax.plot(x[mask], np.full(mask.sum(), edge), ls="", marker=marker, ms=4, color=color or "black",
+                    clip_on=False, zorder=5)
+            n += int(mask.sum())
+    total = getattr(ax, "_clipped_count", 0) + n
+    ax._clipped_count = total
+    if note and total:
+        old = getattr(ax, "_clipped_note", None)
+        if old is not None:
+            old.remove()
+        xy = {"lower right": (0.98, 0.02, "right", "bottom"), "upper right": (0.98, 0.98, "right", "top"),
+              "lower left": (0.02, 0.02, "left", "bottom"), "upper left": (0.02, 0.98, "left", "top")}[where]
+        ax._clipped_note = ax.text(xy[0], xy[1], f"axis clipped: {total} point{'s' * (total > 1)} beyond (▼/▲)",
+                                   transform=ax.transAxes, ha=xy[2], va=xy[3], fontsize=6, color="#444444")
+    return n
+
+
+def diverging_heatmap(ax, values, *, text=None, cmap: str = "RdBu", limit: float | None = None,
+                      fontsize: float | None = None):
+    """Draw a matrix with a diverging colour map centred at 0 and symmetric limits
+    ``±max|finite values|`` (or ``±limit``), so the colour scale covers the data; ``text`` (a
+    matrix of strings, or None) is written in each cell in black or white by the cell's
+    luminance, at a size that fits the cell. NaN cells are left white with "n/a".
+    Returns the image (for a colour bar)."""
+    values = np.asarray(values, dtype=float)
+    finite = values[np.isfinite(values)]
+    lim = limit if limit is not None else (float(np.max(np.abs(finite))) if finite.size else 1.0)
+    lim = lim if lim > 0 else 1.0
+    colormap = mpl.colormaps[cmap]
+    image = ax.imshow(values, cmap=colormap, vmin=-lim, vmax=lim, aspect="auto", interpolation="nearest")
+    ax.grid(False)
+    if text is not None:
+        rows, cols = values.shape
+        if fontsize is None:
+            fig_w, fig_h = ax.figure.get_size_inches()
+            pos = ax.get_position()
+            cell_w = fig_w * pos.width / cols * 72  # points
+            longest = max((max(len(s) for s in str(t).split("\n")) for t in np.ravel(text) if t), default=4)
+            fontsize = float(np.clip(cell_w / (0.62 * longest), 4.5, 8))
+        norm = mpl.colors.Normalize(-lim, lim)
+        for i in range(rows):
+            for j in range(cols):
+                v = values[i, j]
+                if not np.isfinite(v):
+                    ax.text(j, i, "n/a", ha="center", va="center", fontsize=fontsize, color=GREY)
+                    continue
+                r, g, b, _ = colormap(norm(v))
+                dark = 0.2126 * r + 0.7152 * g + 0.0722 * b < 0.5
+                ax.text(j, i, text[i][j], ha="center", va="center", fontsize=fontsize,
+                        color="white" if dark else "black", linespacing=1.1)
+    return image
