@@ -274,7 +274,7 @@ def plot_map(df: pd.DataFrame, ax=None):
     """Map of mean PGR, rules x priors, one panel per N (stacked); each cell gives the mean and
     the [10%, 90%] range over worlds. Diverging colours centred at 0 with symmetric limits
     covering every cell (so -1.5 looks darker than -1)."""
-    from bayes_w2s.harness.style import PAGE_WIDTH, diverging_heatmap, new_grid
+    from bayes_w2s.harness.style import PAGE_WIDTH, diverging_colorbar, diverging_heatmap, new_grid
 
     tab = spread_table(df)
     order = _order(df)
@@ -301,7 +301,7 @@ def plot_map(df: pd.DataFrame, ax=None):
     axes[-1].set_xticks(range(len(order)))
     axes[-1].set_xticklabels([o.replace(" deg", "°") for o in order])
     axes[-1].set_xlabel("prior's truth-like concept (rotation from truth)")
-    fig.colorbar(image, ax=list(axes), label="mean PGR over worlds", shrink=0.6)
+    diverging_colorbar(fig, image, list(axes), "mean PGR over worlds", shrink=0.6)
     fig.suptitle(_title(df, "mean PGR [10%, 90%] over worlds"))
     return fig
 

@@ -41,8 +41,8 @@ import pandas as pd
 
 __all__ = [
     "OKABE_ITO", "PALETTE", "RC", "COLUMN_WIDTH", "PAGE_WIDTH", "context", "new_axes", "new_grid",
-    "rule_style", "color_of", "category_colors", "line_with_band", "small_multiples",
-    "lines_with_whiskers", "clip_note", "legend_outside", "clip_y", "diverging_heatmap", "setting_title",
+    "rule_style", "color_of", "category_colors", "ordinal_styles", "line_with_band", "small_multiples",
+    "lines_with_whiskers", "clip_note", "legend_outside", "clip_y", "diverging_norm", "diverging_colorbar", "diverging_heatmap", "setting_title",
     "config_of", "reference_lines",
 ]
 
@@ -139,6 +139,16 @@ def rule_style(name: str) -> dict:
 def color_of(name: str) -> str:
     """The colour of a rule or method label (:func:`rule_style`)."""
     return rule_style(name)["color"]
+
+
+def ordinal_styles(values: Iterable) -> dict:
+    """``{value: {"color", "marker", "ls"}}`` for an ordered variable (kappa, a rate): viridis
+    from dark to light-green (yellow left out), one marker each."""
+    values = list(dict.fromkeys(values))
+    cmap = mpl.colormaps["viridis"]
+    markers = ("o", "s", "^", "D", "v", "P", "X", "*")
+    return {v: {"color": mpl.colors.to_hex(cmap(0.85 * i / max(len(values) - 1, 1))), "marker": markers[i % 8],
+                "ls": "-"} for i, v in enumerate(values)}
 
 
 def category_colors(names: Iterable) -> dict:
@@ -304,11 +314,13 @@ def small_multiples(axes: Sequence, df: pd.DataFrame, x: str, y: str, group: str
 def lines_with_whiskers(ax, df: pd.DataFrame, x: str, y: str, group: str, *, center: str = "mean",
                         band: tuple[float, float] = (0.1, 0.9), at=None, logx: bool = False,
                         order=None, floor: float | None = None, clip: tuple | None = None,
-                        label_fmt: str = "{}", dodge: float = 0.06, note: bool = True):
+                        label_fmt: str = "{}", dodge: float = 0.06, note: bool = True, styles: dict | None = None):
     """Distinct lines (fixed colour and marker per group) for the ``center`` of ``y``, and
     ``band`` whiskers (quantiles over the replicates) at the ``x`` values ``at`` (default:
     about five spread over the range; ``"all"``: every x), dodged sideways by ``dodge`` (in
     decades with ``logx``, else a fraction of the x range) so groups do not hide each other.
+    ``styles`` maps a group to ``color`` / ``marker`` / ``ls`` overrides (groups that are not
+    rules, e.g. values of kappa).
 
     ``clip=(lo, hi)`` sets the y limits (``floor`` is ``clip=(floor, None)`` for a log axis):
     a whisker or centre beyond a limit stops at it and ends in a triangle (▼ / ▲), and a
@@ -331,7 +343,7 @@ def lines_with_whiskers(ax, df: pd.DataFrame, x: str, y: str, group: str, *, cen
         st = _stats(df[df[group] == g], x, y, band)
         if not len(st):
             continue
-        s = rule_style(g)
+        s = {**rule_style(g), **(styles or {}).get(g, {})}
         xi = st.index.to_numpy(float)
         marks = np.flatnonzero(np.isin(xi, at))
         mid_all = st[center].to_numpy(float)
@@ -433,19 +445,46 @@ def clip_y(ax, x, y, lo: float | None, hi: float | None, *, color=None, note: bo
     return n
 
 
+def diverging_norm(values, *, limit: float | None = None, max_ratio: float = 2.0):
+    """A colour normalization centred at 0 that covers ``values``: symmetric ``±max|v|`` (or
+    ``±limit``), unless one side reaches more than ``max_ratio`` times further than the other
+    — then each side gets its own extent (``TwoSlopeNorm``), so a map whose values run from
+    -4.9 to +1 does not wash out its positive half; the colour bar shows the two scales."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if limit is not None or not v.size:
+        lim = limit if limit is not None else 1.0
+        return mpl.colors.Normalize(-lim, lim)
+    lo, hi = min(float(v.min()), 0.0), max(float(v.max()), 0.0)
+    neg, pos = -lo, hi
+    top = max(neg, pos) or 1.0
+    if min(neg, pos) > 0 and top / min(neg, pos) > max_ratio:
+        return mpl.colors.TwoSlopeNorm(vcenter=0.0, vmin=-neg, vmax=pos)
+    return mpl.colors.Normalize(-top, top)
+
+
+def diverging_colorbar(fig, mappable, ax, label: str, **kw):
+    """A colour bar whose ticks cover both sides of a :func:`diverging_norm` (a two-slope norm
+    would otherwise tick one side only)."""
+    bar = fig.colorbar(mappable, ax=ax, label=label, **kw)
+    norm = mappable.norm
+    if isinstance(norm, mpl.colors.TwoSlopeNorm):
+        ticks = np.unique(np.round(np.concatenate([np.linspace(norm.vmin, 0, 4), np.linspace(0, norm.vmax, 3)]), 2))
+        bar.set_ticks(ticks)
+    return bar
+
+
 def diverging_heatmap(ax, values, *, text=None, cmap: str = "RdBu", limit: float | None = None,
                       fontsize: float | None = None):
-    """Draw a matrix with a diverging colour map centred at 0 and symmetric limits
-    ``±max|finite values|`` (or ``±limit``), so the colour scale covers the data; ``text`` (a
+    """Draw a matrix with a diverging colour map centred at 0 whose limits cover the data
+    (:func:`diverging_norm`: symmetric ``±max|v|``, or ``±limit``); ``text`` (a
     matrix of strings, or None) is written in each cell in black or white by the cell's
     luminance, at a size that fits the cell. NaN cells are left white with "n/a".
     Returns the image (for a colour bar)."""
     values = np.asarray(values, dtype=float)
-    finite = values[np.isfinite(values)]
-    lim = limit if limit is not None else (float(np.max(np.abs(finite))) if finite.size else 1.0)
-    lim = lim if lim > 0 else 1.0
+    norm = diverging_norm(values, limit=limit)
     colormap = mpl.colormaps[cmap]
-    image = ax.imshow(values, cmap=colormap, vmin=-lim, vmax=lim, aspect="auto", interpolation="nearest")
+    image = ax.imshow(values, cmap=colormap, norm=norm, aspect="auto", interpolation="nearest")
     ax.grid(False)
     if text is not None:
         rows, cols = values.shape
@@ -455,7 +494,6 @@ def diverging_heatmap(ax, values, *, text=None, cmap: str = "RdBu", limit: float
             cell_w = fig_w * pos.width / cols * 72  # points
             longest = max((max(len(s) for s in str(t).split("\n")) for t in np.ravel(text) if t), default=4)
             fontsize = float(np.clip(cell_w / (0.62 * longest), 4.5, 8))
-        norm = mpl.colors.Normalize(-lim, lim)
         for i in range(rows):
             for j in range(cols):
                 v = values[i, j]
