@@ -203,12 +203,13 @@ def _fmt_number(v) -> str:
     return f"{v:g}"
 
 
-def setting_title(*parts, **named) -> str:
+def setting_title(*parts, wrap: bool = False, **named) -> str:
     """Join the known parts of a setting, skipping ``None``: ``setting_title("misspecification",
     N=10000, worlds=20, kappa=400)`` -> ``misspecification: N = 10⁴, 20 worlds, κ = 400``.
 
     Named parts: ``N``/``n`` (number of weak labels), ``worlds``, ``replicates``, ``kappa``,
-    ``eps`` and anything else as ``key = value``.
+    ``eps`` and anything else as ``key = value``. ``wrap=True`` breaks the line after the
+    colon (single-column figures).
     """
     bits = []
     symbols = {"kappa": r"$\kappa$", "eps": r"$\varepsilon$", "eps_weak": r"$\varepsilon_w$", "n": "n", "N": "N"}
@@ -225,7 +226,7 @@ def setting_title(*parts, **named) -> str:
             bits.append(f"{symbols.get(key, key)} = {text}")
     head = ", ".join(str(p) for p in parts if p)
     tail = ", ".join(bits)
-    return f"{head}: {tail}" if head and tail else head or tail
+    return f"{head}:{chr(10) if wrap else ' '}{tail}" if head and tail else head or tail
 
 
 def reference_lines(ax, ys=(0.0, 1.0)) -> None:
