@@ -275,9 +275,8 @@ def plot_kl_to_weak(df: pd.DataFrame, ax=None):
     means = sub.groupby(["strong", "rule", "n"]).value.mean()
     positive = means[means > 0]
     floor = 10 ** (np.floor(np.log10(positive.min())) - 1) if len(positive) else 1e-12
-    decades = sorted({float(10 ** k) for k in range(int(np.log10(sub.n.max())) + 1)} & set(map(float, sub.n)))
     for a, strong in zip(axes[0], ("A", "B")):
-        lines_with_whiskers(a, sub[sub.strong == strong], "n", "value", "rule", at=decades or None, logx=True,
+        lines_with_whiskers(a, sub[sub.strong == strong], "n", "value", "rule", at="decades", logx=True,
                             floor=floor)
         a.set(xscale="log", yscale="log", title=STRONG_TITLES[strong], xlabel="weak labels n")
         a.set_ylim(bottom=floor)
@@ -295,8 +294,7 @@ def plot_certificate(df: pd.DataFrame, ax=None):
 
     fig, ax = new_axes(ax, figsize=(3.5, 2.9))
     sub = df[(df.strong == "B") & (df.metric == "influence") & np.isfinite(df.value)]
-    decades = sorted({float(10 ** k) for k in range(int(np.log10(df.n.max())) + 1)} & set(map(float, sub.n)))
-    lines_with_whiskers(ax, sub, "n", "value", "rule", at=decades or None, logx=True)
+    lines_with_whiskers(ax, sub, "n", "value", "rule", at="decades", logx=True)
     bound = df[(df.strong == "B") & (df.metric == "bound") & (df.replicate == 0) & np.isfinite(df.value)
                & df.rule.isin(sub.rule.unique())]  # a rule with D = inf has nothing to certify
     for rule, b in bound.groupby("rule", sort=False):

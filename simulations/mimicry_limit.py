@@ -200,8 +200,7 @@ def _per_variant(df, metric, ax, ylabel, what, clip=None, ns=None, refs=False, e
             sub = sub[sub.n.isin(ns)]
         if refs:
             reference_lines(a)
-        decades = [n for n in sorted(sub.n.unique()) if np.isclose(np.log10(n), np.round(np.log10(n)))]
-        clipped += lines_with_whiskers(a, sub, "n", "value", "rule", at=decades or None, logx=True, clip=clip,
+        clipped += lines_with_whiskers(a, sub, "n", "value", "rule", at="decades", logx=True, clip=clip,
                                        note=False)
         if extra is not None:
             extra(a, df[df.strong == variant])

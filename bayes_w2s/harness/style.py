@@ -42,7 +42,7 @@ import pandas as pd
 __all__ = [
     "OKABE_ITO", "PALETTE", "RC", "COLUMN_WIDTH", "PAGE_WIDTH", "context", "new_axes", "new_grid",
     "rule_style", "color_of", "category_colors", "ordinal_styles", "line_with_band", "small_multiples",
-    "lines_with_whiskers", "clip_note", "legend_outside", "clip_y", "diverging_norm", "diverging_colorbar", "diverging_heatmap", "setting_title",
+    "lines_with_whiskers", "near_decades", "clip_note", "legend_outside", "clip_y", "diverging_norm", "diverging_colorbar", "diverging_heatmap", "setting_title",
     "config_of", "reference_lines",
 ]
 
@@ -212,7 +212,7 @@ def setting_title(*parts, wrap: bool = False, **named) -> str:
     colon (single-column figures).
     """
     bits = []
-    symbols = {"kappa": r"$\kappa$", "eps": r"$\varepsilon$", "eps_weak": r"$\varepsilon_w$", "n": "n", "N": "N"}
+    symbols = {"kappa": r"$\kappa$", "beta": r"$\beta$", "eps": r"$\varepsilon$", "eps_weak": r"$\varepsilon_w$", "n": "n", "N": "N"}
     for key, value in named.items():
         if value is None:
             continue
@@ -312,13 +312,24 @@ def small_multiples(axes: Sequence, df: pd.DataFrame, x: str, y: str, group: str
     return handles
 
 
+def near_decades(xs) -> np.ndarray:
+    """The values of ``xs`` (positive) nearest, in log distance, to each power of ten in their range."""
+    xs = np.asarray(sorted(set(float(v) for v in xs if v > 0)))
+    if not xs.size:
+        return xs
+    logs = np.log10(xs)
+    picks = {xs[np.argmin(np.abs(logs - k))] for k in range(int(np.ceil(logs[0] - 0.3)), int(np.round(logs[-1])) + 1)}
+    return np.array(sorted(picks))
+
+
 def lines_with_whiskers(ax, df: pd.DataFrame, x: str, y: str, group: str, *, center: str = "mean",
                         band: tuple[float, float] = (0.1, 0.9), at=None, logx: bool = False,
                         order=None, floor: float | None = None, clip: tuple | None = None,
                         label_fmt: str = "{}", dodge: float = 0.06, note: bool = True, styles: dict | None = None):
     """Distinct lines (fixed colour and marker per group) for the ``center`` of ``y``, and
     ``band`` whiskers (quantiles over the replicates) at the ``x`` values ``at`` (default:
-    about five spread over the range; ``"all"``: every x), dodged sideways by ``dodge`` (in
+    about five spread over the range; ``"all"``: every x; ``"decades"``: the x nearest each power
+    of ten, :func:`near_decades`), dodged sideways by ``dodge`` (in
     decades with ``logx``, else a fraction of the x range) so groups do not hide each other.
     ``styles`` maps a group to ``color`` / ``marker`` / ``ls`` overrides (groups that are not
     rules, e.g. values of kappa).
@@ -337,6 +348,8 @@ def lines_with_whiskers(ax, df: pd.DataFrame, x: str, y: str, group: str, *, cen
         at = xs[pick]
     elif isinstance(at, str) and at == "all":
         at = xs
+    elif isinstance(at, str) and at == "decades":
+        at = near_decades(xs)
     at = np.asarray(at, dtype=float)
     width = len(groups)
     n_clipped = 0
