@@ -61,7 +61,6 @@ PAGE_WIDTH = 7.2  # inches: the full text width
 RC = {
     "figure.figsize": (COLUMN_WIDTH, 2.6),
     "figure.dpi": 100,
-    "figure.constrained_layout.use": True,
     "axes.grid": True,
     "grid.alpha": 0.25,
     "grid.linewidth": 0.5,
@@ -169,7 +168,7 @@ def new_axes(ax=None, **subplots_kw):
     if ax is not None:
         return (np.atleast_1d(ax).flat[0].figure, ax)
     with context():
-        fig, ax = plt.subplots(**subplots_kw)
+        fig, ax = plt.subplots(**{"layout": "constrained", **subplots_kw})
     return fig, ax
 
 
@@ -184,7 +183,8 @@ def new_grid(ax, nrows: int, ncols: int, *, width: float | None = None, height: 
         return axes[0].figure, axes.reshape(nrows, ncols)
     width = width or (COLUMN_WIDTH if ncols == 1 else PAGE_WIDTH)
     with context():
-        fig, axes = plt.subplots(nrows, ncols, figsize=(width, height * nrows + 0.5), squeeze=False, **kw)
+        fig, axes = plt.subplots(nrows, ncols, figsize=(width, height * nrows + 0.5), squeeze=False,
+                                 **{"layout": "constrained", **kw})
     return fig, axes
 
 
