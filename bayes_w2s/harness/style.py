@@ -42,7 +42,7 @@ import pandas as pd
 __all__ = [
     "OKABE_ITO", "PALETTE", "RC", "COLUMN_WIDTH", "PAGE_WIDTH", "context", "new_axes", "new_grid",
     "rule_style", "color_of", "category_colors", "ordinal_styles", "line_with_band", "small_multiples",
-    "lines_with_whiskers", "near_decades", "clip_note", "legend_outside", "clip_y", "diverging_norm", "diverging_colorbar", "diverging_heatmap", "setting_title",
+    "lines_with_whiskers", "near_decades", "clip_note", "legend_outside", "clip_y", "diverging_norm", "diverging_colorbar", "diverging_heatmap", "setting_title", "neural_title",
     "config_of", "reference_lines",
 ]
 
@@ -229,6 +229,21 @@ def setting_title(*parts, wrap: bool = False, **named) -> str:
     return f"{head}:{chr(10) if wrap else ' '}{tail}" if head and tail else head or tail
 
 
+def neural_title(what: str, config: Mapping, n_seeds: int | None = None, wrap: bool = False) -> str:
+    """Title of a neural figure naming the setting: ``what: minilm-l0 → minilm, rotten_tomatoes,
+    N_weak-label = 4 000, 10 seeds`` from a run's ``config.json`` config (missing keys are skipped)."""
+    cfg = dict(config or {})
+    if isinstance(cfg.get("base"), Mapping):  # a compare / sweep config wraps the pipeline config
+        cfg = {**cfg, **cfg["base"]}
+    pair = f"{cfg['weak']} → {cfg['strong']}" if cfg.get("weak") and cfg.get("strong") else None
+    bits = [b for b in (pair, cfg.get("dataset")) if b]
+    if cfg.get("n_weak_label"):
+        bits.append(f"{_fmt_number(cfg['n_weak_label'])} weak labels")
+    if n_seeds:
+        bits.append(f"{n_seeds} seed{'s' * (n_seeds > 1)}")
+    return f"{what}:{chr(10) if wrap else ' '}{', '.join(bits)}" if bits else what
+
+
 def reference_lines(ax, ys=(0.0, 1.0)) -> None:
     """Thin dotted grey horizontal lines (PGR 0 = mimicry, 1 = gap recovered)."""
     for y in ys:
@@ -253,7 +268,8 @@ def legend_outside(fig, handles=None, labels=None, *, loc: str = "outside right 
         labels = [h.get_label() for h in handles]
     if not handles:
         return None
-    return fig.legend(handles, labels, loc=loc, ncols=ncols, title=title, title_fontsize=7)
+    return fig.legend(handles, labels, loc=loc, ncols=ncols, title=title, title_fontsize=7, fontsize=7,
+                      frameon=False)
 
 
 # the drawing helpers live in their own module (one concept per module); imported last, since
