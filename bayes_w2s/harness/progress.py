@@ -215,7 +215,8 @@ class Progress:
             self._bar.update(n)
         elif self.mode == "log":
             now = time.monotonic()
-            if now - self._last >= self.interval:
+            finished = self.total is not None and self.done >= self.total  # close() says "done in"
+            if now - self._last >= self.interval and not finished:
                 self._last = now
                 self._emitted += 1
                 self._log.info(self.message())
