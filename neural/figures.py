@@ -74,20 +74,22 @@ def plot_movement(rows: pd.DataFrame, ax=None):
     """Measured ``||theta_T - theta_0||`` against its certified bound, one point per run."""
     from bayes_w2s.harness import style
 
-    fig, ax = style.new_axes(ax, figsize=(5.5, 4.5))
+    fig, ax = style.new_axes(ax, figsize=(style.COLUMN_WIDTH, 3.4))
     ok = rows.dropna(subset=["param_distance", "distance_bound"])
     ok = ok[(ok["param_distance"] > 0) & (ok["distance_bound"] > 0)]
     for method, g in ok.groupby("method", sort=False):
-        ax.scatter(g["distance_bound"], g["param_distance"], s=14, label=method, alpha=0.8)
+        s = style.rule_style(method)  # fixed colour and marker per method, no pale yellow
+        ax.scatter(g["distance_bound"], g["param_distance"], s=12, label=method, alpha=0.8,
+                   color=s["color"], marker=s["marker"] or "o", linewidths=0)
     if len(ok):
         lo = min(ok["param_distance"].min(), ok["distance_bound"].min()) / 2
         hi = max(ok["param_distance"].max(), ok["distance_bound"].max()) * 2
         ax.plot([lo, hi], [lo, hi], color="k", lw=0.8, ls="--", label="measured = bound")
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.legend(fontsize=7)
-    ax.set_xlabel("certified bound  sum_t eta_t mean g(s_i) X")
-    ax.set_ylabel("measured ||theta_T - theta_0||")
+        style.legend_outside(fig, loc="outside lower center", ncols=3)
+    ax.set_xlabel(r"certified bound  $\sum_t \eta_t\, \overline{g(s_i)}\, X$")
+    ax.set_ylabel(r"measured $\|\theta_T - \theta_0\|$")
     ax.set_title("movement certificate (SGD students)", fontsize=10)
     return fig
 
@@ -166,11 +168,17 @@ def redraw(run_dir: str | os.PathLike) -> list[Path]:
     else:
         n_boot = int(meta.get("config", {}).get("n_boot", 2000))
         summary = pgr_summary(rows, n_boot=n_boot)
+    from bayes_w2s.harness.style import neural_title
+
+    n_seeds = int(rows["seed"].nunique()) if "seed" in rows.columns else None
     fig = plot_pgr(summary)
+    fig.suptitle(neural_title(kind, meta.get("config", {}), n_seeds), fontsize=9)
+    fig.tight_layout()
     written += save_figure(fig, folder / "pgr")
     plt.close(fig)
     if {"param_distance", "distance_bound"} <= set(rows.columns):
         fig = plot_movement(rows)
+        fig.suptitle(neural_title(kind, meta.get("config", {}), n_seeds, wrap=True), fontsize=8.5)
         written += save_figure(fig, folder / "movement")
         plt.close(fig)
     return written

@@ -20,7 +20,7 @@ from bayes_w2s.toys.worlds import World, likelihood_values, make_world
 
 from ._spread import spread
 
-__all__ = ["WorldConfig", "RulesConfig", "split_specs", "parse_prior", "with_prior", "rules_for", "selected_rules", "label_contrast", "spread_band", "spread_legend", "spread_stats"]
+__all__ = ["WorldConfig", "RulesConfig", "split_specs", "parse_prior", "with_prior", "rules_for", "selected_rules", "label_contrast", "spread_stats"]
 
 
 ANGLE_STREAM = 9_000_360
@@ -177,34 +177,3 @@ def spread_stats(values) -> dict:
     with its defined count as ``count`` (the column name the world experiments' tables use)."""
     s = spread(values)
     return {"mean": s["mean"], "median": s["median"], "q10": s["q10"], "q90": s["q90"], "count": s["n_defined"]}
-
-
-def spread_band(ax, df, x, y, group, *, band=(0.1, 0.9), styles=None, median=True, label_fmt="{}"):
-    """Mean of ``y`` vs ``x`` per ``group`` (solid), its median (dashed, same colour, when
-    ``median``) and a band between the ``band`` quantiles over the rows sharing ``(group, x)``
-    (the worlds). NaN values are dropped. A legend entry per group is the mean; one extra
-    grey entry explains the line styles and the band (e.g. "dashed: median; band: 10-90%").
-    """
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
-
-    from bayes_w2s.harness.style import line_with_band
-
-    lo_q, hi_q = band
-    if not 0 <= lo_q < hi_q <= 1:
-        raise ValueError(f"band must be two quantiles 0 <= lo < hi <= 1, got {band!r}")
-    line_with_band(ax, df.dropna(subset=[y]), x, y, group, center="mean", band=band, label_fmt=label_fmt,
-                   styles=styles, alpha=0.15, median=median)
-    handles = [Line2D([], [], color="grey", label="solid: mean over worlds")]
-    if median:
-        handles.append(Line2D([], [], color="grey", ls="--", label="dashed: median"))
-    handles.append(Patch(color="grey", alpha=0.3, label=f"band: {lo_q:.0%}-{hi_q:.0%} of worlds"))
-    ax._spread_band_handles = handles  # picked up by spread_legend
-    return ax
-
-
-def spread_legend(ax, **kw):
-    """Legend of the groups drawn by :func:`spread_band` plus the entries explaining its styles."""
-    handles, labels = ax.get_legend_handles_labels()
-    extra = getattr(ax, "_spread_band_handles", [])
-    return ax.legend(handles + extra, labels + [h.get_label() for h in extra], **kw)

@@ -42,6 +42,7 @@ from bayes_w2s.core.metrics import PGRUndefinedWarning, pgr
 from bayes_w2s.core.trajectory import log_checkpoints
 from bayes_w2s.toys.w2s import WeakModel, train_weak, weak_to_strong
 from bayes_w2s.toys.worlds import grid_labelers, halfspaces
+from bayes_w2s.harness.progress import progress
 
 __all__ = ["Config", "run", "summarize", "FIGURES", "PATHS", "COLUMNS", "grid_distance", "berk_accuracy", "lifts"]
 
@@ -110,7 +111,7 @@ def run(cfg: Config) -> pd.DataFrame:
     rules = selected_rules(cfg, cfg.rules)
     cps = log_checkpoints(cfg.n, cfg.per_decade)
     frames = []
-    for rep in range(cfg.replicates):
+    for rep in progress(range(cfg.replicates), desc="bootstrap", unit="world"):
         world = cfg.world(rep)
         geometry = dict(replicate=rep, truth_angle=world.truth_angle,
                         mid_grid_deg=float(grid_distance(world.truth_angle, cfg.mid_angles)))
@@ -196,53 +197,76 @@ def summarize(df: pd.DataFrame, cfg: Config) -> str:
     return "\n".join(lines)
 
 
-def plot_pgr(df: pd.DataFrame, ax=None):
-    """PGR vs N: chain (solid) vs single jump (dashed), per rule; median line and 10-90% band over worlds."""
-    from bayes_w2s.harness.style import line_with_band, new_axes
+def _title(df: pd.DataFrame, what: str) -> str:
+    from bayes_w2s.harness.style import config_of, setting_title
 
-    if ax is None:
-        fig, axes = new_axes(None, ncols=2, figsize=(11, 4), sharey=True)
-    else:
-        axes = np.atleast_1d(ax)
-        fig = axes[0].figure
+    cfg = config_of(df)
+    return setting_title(f"bootstrap, {what}", worlds=int(df.replicate.nunique()), kappa=cfg.get("kappa"))
+
+
+def plot_pgr(df: pd.DataFrame, ax=None):
+    """PGR vs N, one panel per rule (columns) and strong space (rows): chain (solid, circles) vs
+    single jump (dashed, squares); median over worlds with 10-90% whiskers; the y axis is cut at
+    -1.5 and cut points are marked."""
+    from bayes_w2s.harness.style import (clip_note, legend_outside, lines_with_whiskers, new_grid,
+                                         reference_lines, rule_style)
+    from matplotlib.lines import Line2D
+
     rules = list(dict.fromkeys(df.rule))
-    colors = {r: f"C{i}" for i, r in enumerate(rules)}
-    for a, variant in zip(axes, STRONG_VARIANTS):
-        sub = df[(df.strong == variant) & (df.metric == "pgr")].dropna(subset=["value"])
-        sub = sub.assign(line=sub.rule + ", " + sub.path)
-        styles = {f"{r}, {p}": {"color": colors[r], "ls": "-" if p == "chain" else "--"} for r in rules for p in PATHS}
-        line_with_band(a, sub, "n", "value", "line", center="median", band=(0.1, 0.9), styles=styles)
-        a.set(xscale="log", xlabel="labels for the strong model N", title=f"strong space: {variant}", ylim=(-1.5, 1.2))
-        a.axhline(0, color="grey", lw=0.8, ls=":")
-    n_worlds = df.replicate.nunique()
-    axes[0].set_ylabel(f"PGR: median, band 10-90% of {n_worlds} worlds")
-    axes[1].legend(loc="lower left", fontsize=7)
+    fig, axes = new_grid(ax, len(STRONG_VARIANTS), len(rules), height=1.7, sharex=True, sharey=True)
+    clipped = 0
+    for i, variant in enumerate(STRONG_VARIANTS):
+        for j, rule in enumerate(rules):
+            a = axes[i, j]
+            sub = df[(df.strong == variant) & (df.metric == "pgr") & (df.rule == rule)].dropna(subset=["value"])
+            color = rule_style(rule)["color"]
+            styles = {"chain": {"color": color, "ls": "-", "marker": "o"},
+                      "single jump": {"color": color, "ls": "--", "marker": "s"}}
+            reference_lines(a)
+            clipped += lines_with_whiskers(a, sub, "n", "value", "path", center="median", logx=True,
+                                           clip=(-1.5, 1.15), styles=styles, note=False, dodge=0.05)
+            a.set_xscale("log")
+            if i == 0:
+                a.set_title(rule, color=color)
+            if i == len(STRONG_VARIANTS) - 1:
+                a.set_xlabel("labels for the strong model N")
+        axes[i, 0].set_ylabel(f"PGR\nstrong: {variant}")
+    note = clip_note(clipped, "-1.5 to 1.15")
+    handles = [Line2D([], [], color="black", ls="-", marker="o", label="chain: weak → intermediate → strong"),
+               Line2D([], [], color="black", ls="--", marker="s", label="single jump: weak → strong")]
+    legend_outside(fig, handles, loc="outside lower center", ncols=2,
+                   title="median over worlds (line), 10–90% of worlds (whiskers)" + (f"; {note}" if note else ""))
+    fig.suptitle(_title(df, "PGR"))
     return fig
 
 
 def plot_lift(df: pd.DataFrame, ax=None):
     """Per world: chain minus single-jump PGR at the largest N against the truth's angular distance
     to the intermediate's grid, one panel per strong space, with least-squares lines."""
-    from bayes_w2s.harness.style import new_axes
+    from bayes_w2s.harness.style import legend_outside, new_grid, reference_lines, rule_style
 
-    if ax is None:
-        fig, axes = new_axes(None, ncols=2, figsize=(11, 4), sharey=True)
-    else:
-        axes = np.atleast_1d(ax)
-        fig = axes[0].figure
+    fig, axes = new_grid(ax, 1, 2, height=2.4, sharey=True)
+    axes = axes[0]
     lf = lifts(df)
     for a, variant in zip(axes, STRONG_VARIANTS):
-        for i, (rule, sub) in enumerate(lf[lf.strong == variant].groupby("rule", sort=False)):
+        rs = []
+        for rule, sub in lf[lf.strong == variant].groupby("rule", sort=False):
+            s = rule_style(rule)
             fit = line_fit(sub.mid_grid_deg, sub.lift)
-            a.scatter(sub.mid_grid_deg, sub.lift, s=14, color=f"C{i}", alpha=0.7,
-                      label=f"{rule} (r = {fit['r']:+.2f})")
+            a.scatter(sub.mid_grid_deg, sub.lift, s=10, color=s["color"], marker=s["marker"], alpha=0.7,
+                      label=f"{rule}", linewidths=0)
             if np.isfinite(fit["slope"]):
                 xs = np.array([0.0, float(lf.mid_grid_deg.max())])
-                a.plot(xs, fit["intercept"] + fit["slope"] * xs, color=f"C{i}", lw=1)
-        a.axhline(0, color="grey", lw=0.8, ls=":")
-        a.set(xlabel="truth's distance to the intermediate's angle grid (deg)", title=f"strong space: {variant}")
-    axes[0].set_ylabel(f"lift: chain - single-jump PGR, N={int(df.n.max())}")
-    axes[0].legend(loc="lower left", fontsize=7)
+                a.plot(xs, fit["intercept"] + fit["slope"] * xs, color=s["color"], lw=1)
+            rs.append(f"r = {fit['r']:+.2f}" if np.isfinite(fit["r"]) else "r undefined")
+        reference_lines(a, (0.0,))
+        a.set_title(f"strong space: {variant}\n" + "; ".join(
+            f"{rule}: {r}" for rule, r in zip(lf[lf.strong == variant].rule.unique(), rs)), fontsize=6.5)
+        a.set_xlabel("truth's distance to the intermediate's angle grid (deg)")
+    axes[0].set_ylabel(f"lift: chain $-$ single-jump PGR\nat N = {int(df.n.max())}")
+    legend_outside(fig, loc="outside lower center", ncols=3,
+                   title="one point per world; lines: least-squares fits (Pearson r in the panel titles)")
+    fig.suptitle(_title(df, "lift of the chain"))
     return fig
 
 
@@ -251,7 +275,7 @@ def plot_mechanism(df: pd.DataFrame, ax=None):
     KL projection of the weak labels (:func:`berk_accuracy`); on ``y = x`` the projection explains it."""
     from bayes_w2s.harness.style import new_axes
 
-    fig, ax = new_axes(ax)
+    fig, ax = new_axes(ax, figsize=(3.5, 3.0))
     lf = lifts(df)
     hb = lf[(lf.rule == "hard Bayes") & (lf.strong == STRONG_VARIANTS[0])]
     fit = line_fit(hb.berk_pgr, hb["chain"])
@@ -259,21 +283,24 @@ def plot_mechanism(df: pd.DataFrame, ax=None):
     fig.colorbar(sc, ax=ax, label="truth's distance to the intermediate grid (deg)")
     lo = float(np.nanmin([hb.berk_pgr.min(), hb["chain"].min(), 0.0]))
     ax.plot([lo, 1], [lo, 1], color="grey", ls=":", lw=1, label="y = x")
-    ax.set(xlabel="PGR predicted: intermediate at its KL projection of the weak labels",
-           ylabel=f"measured chain PGR, hard Bayes, N={int(df.n.max())}",
-           title=f"{len(hb)} worlds, r = {fit['r']:+.2f}")
+    ax.set(xlabel="PGR predicted: intermediate at its\nKL projection of the weak labels",
+           ylabel=f"measured chain PGR\n(hard Bayes, N = {int(df.n.max())})",
+           title=f"{len(hb)} worlds, strong: {STRONG_VARIANTS[0]}; r = {fit['r']:+.2f}")
     ax.legend(loc="upper left")
+    fig.suptitle(_title(df, "mechanism"))
     return fig
 
 
 def plot_mimicry(df: pd.DataFrame, ax=None):
     """Agreement with the weak model on its errors at the largest N: median bars, 10-90% whiskers over worlds."""
-    from bayes_w2s.harness.style import new_axes
+    from bayes_w2s.harness.style import category_colors, legend_outside, new_grid
 
-    fig, axes = new_axes(ax, ncols=2, figsize=(11, 4), sharey=True) if ax is None else (np.atleast_1d(ax)[0].figure, np.atleast_1d(ax))
+    fig, axes = new_grid(ax, 1, 2, height=2.4, sharey=True)
+    axes = axes[0]
     last = df[(df.n == df.n.max()) & (df.metric == "agree_weak_err")]
     rules = list(dict.fromkeys(df.rule))
-    for a, variant in zip(np.atleast_1d(axes), STRONG_VARIANTS):
+    colors = category_colors(PATHS)
+    for a, variant in zip(axes, STRONG_VARIANTS):
         stats = spread_table(last[last.strong == variant], ["rule", "path"])
         x = np.arange(len(rules))
         for j, path in enumerate(PATHS):
@@ -281,12 +308,15 @@ def plot_mimicry(df: pd.DataFrame, ax=None):
             med = np.array([np.nan if s is None else s["median"] for s in st])
             lo = np.array([np.nan if s is None else s["q10"] for s in st])
             hi = np.array([np.nan if s is None else s["q90"] for s in st])
-            a.bar(x + (j - 0.5) * 0.38, med, width=0.38, label=path,
-                  yerr=np.vstack([med - lo, hi - med]), capsize=3)
-        a.set_xticks(x, rules, rotation=15, fontsize=7)
+            xs = x + (j - 0.5) * 0.38
+            a.bar(xs, med, width=0.38, label=path, color=colors[path], alpha=0.85)
+            a.vlines(xs, lo, hi, color="black", lw=0.9)  # 10-90% range (the median may sit at an end)
+        a.set_xticks(x, rules, rotation=20, ha="right")
         a.set(title=f"strong space: {variant}", ylim=(0, 1.05))
-    np.atleast_1d(axes)[0].set_ylabel(f"agreement with weak on its errors, N={int(df.n.max())}\n(median, 10-90%)")
-    np.atleast_1d(axes)[0].legend(loc="upper right")
+        a.grid(axis="x", visible=False)
+    axes[0].set_ylabel(f"agreement with weak on its errors\nat N = {int(df.n.max())}")
+    legend_outside(fig, axes=[axes[0]], loc="outside right upper", title="median over worlds (bar),\n10–90% (line)")
+    fig.suptitle(_title(df, "mimicry of weak errors"))
     return fig
 
 

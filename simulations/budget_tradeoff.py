@@ -30,12 +30,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from bayes_w2s.simulations._world import (WorldConfig, label_contrast, parse_prior, spread_band, spread_legend,
+from bayes_w2s.simulations._world import (WorldConfig, label_contrast, parse_prior,
                                           spread_stats, with_prior)
 
 from bayes_w2s.core.trajectory import Rule
 from bayes_w2s.toys.w2s import train_weak, weak_to_strong
 from bayes_w2s.toys.worlds import grid_labelers, halfspaces, likelihood_values
+from bayes_w2s.harness.progress import progress
 
 __all__ = ["Config", "run", "summarize", "FIGURES", "KINDS"]
 
@@ -95,7 +96,7 @@ def run(cfg: Config) -> pd.DataFrame:
             rules.append(Rule(kind, f"budget:budget={b}", label=label))
             keys[label] = (kind, b)
     frames = []
-    for rep in range(cfg.replicates):
+    for rep in progress(range(cfg.replicates), desc="budget_tradeoff", unit="world"):
         grid = weak = strong = None
         for prior in cfg.priors:
             world = with_prior(cfg, *parse_prior(prior)).world(rep)
@@ -172,72 +173,100 @@ def _edges(values):
 
 
 def _grid_axes(df, ax, ncols_per_prior=None):
-    from bayes_w2s.harness.style import new_axes
+    from bayes_w2s.harness.style import new_grid
 
     ncols_per_prior = len(KINDS) if ncols_per_prior is None else ncols_per_prior
-
     priors = _priors(df)
-    if ax is None:
-        fig, axes = new_axes(None, nrows=len(priors), ncols=ncols_per_prior,
-                             figsize=(5.5 * ncols_per_prior, 4.0 * len(priors)), sharey=True, squeeze=False,
-                             layout="constrained")
-    else:
-        axes = np.atleast_2d(np.asarray(ax, dtype=object).reshape(len(priors), -1))
-        fig = axes.flat[0].figure
+    fig, axes = new_grid(ax, len(priors), ncols_per_prior, height=2.3, sharey=True)
     return fig, axes, priors
 
 
-def _phase(df, metric, ax, label, vmin, vmax, cmap):
+def _title(df: pd.DataFrame, what: str) -> str:
+    from bayes_w2s.harness.style import config_of, setting_title
+
+    return setting_title(f"budget trade-off, {what}", N=config_of(df).get("n"), worlds=int(df.replicate.nunique()))
+
+
+def _phase(df, metric, ax, label, limits, cmap):
+    """Heatmaps of the mean of ``metric`` on (B, kappa). ``limits=None``: a diverging map
+    centred at 0 whose limits cover every cell of every panel (:func:`~bayes_w2s.harness.style.diverging_norm`)."""
+    from matplotlib import colors as mpl_colors
+
+    from bayes_w2s.harness.style import diverging_colorbar, diverging_norm, legend_outside
+
     fig, axes, priors = _grid_axes(df, ax)
+    grids = {(p, k): _mean_grid(df, p, k, metric) for p in priors for k in KINDS}
+    if limits is None:
+        norm = diverging_norm(np.concatenate([g.to_numpy(float).ravel() for g in grids.values()]))
+    else:
+        norm = mpl_colors.Normalize(*limits)
     for i, (row, prior) in enumerate(zip(axes, priors)):
         for a, kind in zip(row, KINDS):
-            grid = _mean_grid(df, prior, kind, metric)
+            grid = grids[(prior, kind)]
             if (grid.index > 0).all():
                 mesh = a.pcolormesh(_edges(grid.columns), _edges(grid.index), grid.values,
-                                    vmin=vmin, vmax=vmax, cmap=cmap, shading="flat")
+                                    norm=norm, cmap=cmap, shading="flat")
                 a.set_yscale("log")
                 ylim = (_edges(grid.index)[0], _edges(grid.index)[-1])
             else:
                 mesh = a.pcolormesh(_edges(grid.columns), np.arange(len(grid.index) + 1), grid.values,
-                                    vmin=vmin, vmax=vmax, cmap=cmap, shading="flat")
+                                    norm=norm, cmap=cmap, shading="flat")
                 ylim = (0, len(grid.index))
             bound = df[df.kind == kind].groupby("kappa").b_mimic.first()
-            a.plot(bound.values, bound.index, color="black", ls="--", lw=1.2, label="derived mimicry edge B*")
+            a.plot(bound.values, bound.index, color="black", ls="--", lw=1.0, label="derived mimicry edge $B^*$")
             a.set(xscale="log", xlim=(_edges(grid.columns)[0], _edges(grid.columns)[-1]), ylim=ylim,
                   xlabel="total influence budget B" if i == len(priors) - 1 else "",
                   title=f"{'virtual evidence' if kind == 've' else 'tempered'} B/N; prior: {prior}")
             a.grid(False)
-        row[0].set_ylabel("prior concentration kappa")
-    axes.flat[0].legend(loc="lower right")
-    fig.colorbar(mesh, ax=list(axes.flat), label=label)
+        row[0].set_ylabel("prior concentration $\\kappa$")
+    diverging_colorbar(fig, mesh, list(axes.flat), label, shrink=0.8)
+    legend_outside(fig, axes=[axes.flat[0]], loc="outside lower center")
     return fig
 
 
 def plot_phase(df: pd.DataFrame, ax=None):
     """Mean PGR over worlds on (B, kappa), one row per prior condition; dashed: the derived
-    edge above which the weak mimic wins."""
-    return _phase(df, "pgr", ax, "PGR (mean over worlds)", -1.0, 1.0, "RdBu")
+    edge above which the weak mimic wins. Diverging colours centred at 0, covering the data
+    (mean PGR reaches about -5 at tiny budgets; each side of 0 gets its own extent)."""
+    fig = _phase(df, "pgr", ax, "PGR (mean over worlds)", None, "RdBu")
+    fig.suptitle(_title(df, "mean PGR"))
+    return fig
 
 
 def plot_mimicry_phase(df: pd.DataFrame, ax=None):
     """Mean agreement with the weak model on its errors over (B, kappa), per prior condition."""
-    return _phase(df, "agree_weak_err", ax, "agreement on weak errors (mean)", 0.0, 1.0, "magma")
+    fig = _phase(df, "agree_weak_err", ax, "agreement on weak errors (mean)", (0.0, 1.0), "viridis")
+    fig.suptitle(_title(df, "mimicry of weak errors"))
+    return fig
 
 
 def plot_slices(df: pd.DataFrame, ax=None):
-    """VE: PGR against B, one line per kappa (mean, median, 10-90% band over worlds), one panel per prior."""
-    fig, axes, priors = _grid_axes(df, ax, ncols_per_prior=1)
-    for i, (a, prior) in enumerate(zip(axes[:, 0], priors)):
+    """VE: PGR against B, one line per kappa (mean over worlds, 10-90% whiskers at five B),
+    one panel per prior; the y axis is cut at -2 and the cut points marked."""
+    from bayes_w2s.harness.style import (clip_note, legend_outside, lines_with_whiskers, ordinal_styles,
+                                         reference_lines)
+
+    from bayes_w2s.harness.style import new_grid
+
+    priors = _priors(df)
+    fig, axes = new_grid(ax, 1, len(priors), height=2.4, sharey=True)
+    clipped = 0
+    styles = None
+    for i, (a, prior) in enumerate(zip(axes[0], priors)):
         sub = df[(df.prior.astype(str) == prior) & (df.kind == "ve") & (df.metric == "pgr")].dropna(subset=["value"])
         kappas = sorted(sub.kappa.unique())
         keep = kappas[:: max(1, len(kappas) // 4)]
-        spread_band(a, sub[sub.kappa.isin(keep)].assign(kappa=lambda d: d.kappa.map(lambda k: f"kappa={k:g}")),
-                    "budget", "value", "kappa")
-        a.set(xscale="log", ylim=(-2.0, 1.2), ylabel="PGR",
-              xlabel="total influence budget B (VE, B/N)" if i == len(priors) - 1 else "",
-              title=f"prior: {prior}")
-        a.axhline(0, color="grey", lw=0.8, ls=":")
-    spread_legend(axes[0, 0], loc="lower left")
+        sub = sub[sub.kappa.isin(keep)].assign(kappa=lambda d: d.kappa.map(lambda k: f"$\\kappa$ = {k:g}"))
+        styles = styles or ordinal_styles(sub.kappa)
+        reference_lines(a)
+        clipped += lines_with_whiskers(a, sub, "budget", "value", "kappa", logx=True, clip=(-2.0, 1.15),
+                                       styles=styles, note=False, dodge=0.04)
+        a.set(xscale="log", xlabel="total influence budget B (VE, B/N)", title=f"prior: {prior}")
+    axes[0, 0].set_ylabel("PGR")
+    note = clip_note(clipped, "-2 to 1.15")
+    legend_outside(fig, axes=[axes[0, 0]], loc="outside lower center", ncols=6,
+                   title="mean over worlds (line), 10–90% of worlds (whiskers)" + (f"; {note}" if note else ""))
+    fig.suptitle(_title(df, "VE slices"))
     return fig
 
 

@@ -41,6 +41,7 @@ from bayes_w2s import (
 from bayes_w2s.core.metrics import kl_divergence
 from bayes_w2s.core.schedules import make_schedule
 from bayes_w2s.core.trajectory import log_checkpoints
+from bayes_w2s.harness.progress import progress
 
 __all__ = ["Config", "run", "FIGURES", "summarize", "build_models", "lead_changes", "odds_bound"]
 
@@ -111,7 +112,7 @@ def run(cfg: Config) -> pd.DataFrame:
     rules = _rules(cfg)
     checkpoints = log_checkpoints(cfg.n, cfg.per_decade)
     frames = []
-    for offset, name in enumerate(("A", "B")):
+    for offset, name in progress(enumerate(("A", "B")), total=2, desc="coinflip", unit="strong learner"):
         strong = models[name]
         bias = strong.space.probs[:, 0, 0]  # (H,)
         rng = np.random.default_rng([cfg.seed, offset])
@@ -215,79 +216,98 @@ def summarize(df: pd.DataFrame, cfg: Config) -> str:
     return "\n".join(lines)
 
 
-def _panel(df, strong, metric, ax, ylabel, logy=False):
-    from bayes_w2s.harness.style import line_with_band
-
-    sub = df[(df.strong == strong) & (df.metric == metric)]
-    line_with_band(ax, sub, "n", "value", "rule")
-    ax.set_xscale("log")
-    if logy:
-        ax.set_yscale("log")
-        # the 10% quantile of a KL touches 0 in early replicates; do not let it set the scale:
-        # show three decades below the smallest mean
-        means = sub.groupby(["rule", "n"]).value.mean()
-        positive = means[means > 0]
-        if len(positive):
-            ax.set_ylim(bottom=10 ** (np.floor(np.log10(positive.min())) - 3))
-    ax.set_xlabel("number of weak labels n")
-    ax.set_ylabel(f"{ylabel}\n(mean, 10-90% band over replicates)")
-    return ax
+STRONG_TITLES = {"A": "strong A: {heads, tails} coins, no fair coin", "B": "strong B: grid of biases incl. 0.5"}
 
 
-def _two_panels(ax):
-    from bayes_w2s.harness.style import new_axes
+def _title(df: pd.DataFrame, what: str) -> str:
+    from bayes_w2s.harness.style import config_of, setting_title
 
-    if ax is None:
-        fig, axes = new_axes(None, ncols=2, figsize=(11, 4))
-        return fig, axes
-    axes = np.atleast_1d(ax)
-    if axes.size != 2:
-        raise ValueError("pass two axes (strong A, strong B)")
-    return axes[0].figure, axes
+    cfg = config_of(df)
+    return setting_title(f"coin flips, {what}", n=int(df.n.max()), replicates=int(df.replicate.nunique()),
+                         eps=cfg.get("epsilon"))
 
 
 def plot_posterior_mass(df: pd.DataFrame, ax=None):
-    """Posterior mass on the heads coin (A) and near the fair coin (B) vs n, bands over replicates."""
-    fig, axes = _two_panels(ax)
-    _panel(df, "A", "mass_heads", axes[0], "P(heads coin | labels)")
-    for r in sorted(df.replicate.unique())[:2]:  # single replicates: the swings the band hides
-        one = df[(df.strong == "A") & (df.metric == "mass_heads") & (df.rule == "hard Bayes") & (df.replicate == r)]
-        axes[0].plot(one.n, one.value, lw=0.7, ls=":", color="black", label="hard Bayes, one replicate" if r == 0 else None)
-    axes[0].set_title("strong A: {heads, tails} coins (no fair coin)")
-    _panel(df, "B", "mass_fair", axes[1], "P(|bias - 0.5| <= band | labels)")
-    axes[1].set_title("strong B: grid of biases incl. 0.5")
-    axes[0].legend(loc="lower left")
-    axes[1].legend(loc="upper left")
+    """Posterior mass on the heads coin (strong A, top row) and near the fair coin (strong B,
+    bottom row) vs n: one panel per rule with its mean (solid), median (dashed) and 10-90%
+    band over replicates; in the strong-A panels one replicate is drawn (dotted) to show the
+    swings that the mean over replicates averages away."""
+    from bayes_w2s.harness.style import config_of, legend_outside, new_grid, small_multiples
+    from matplotlib.lines import Line2D
+
+    rules = list(dict.fromkeys(df.rule))
+    fig, axes = new_grid(ax, 2, len(rules), height=1.55, sharex=True, sharey=True)
+    band = config_of(df).get("fair_band")
+    ylabels = {"A": "strong A:\nP(heads coin)",
+               "B": "strong B:\n" + (f"P(|bias$-$0.5| $\\leq$ {band:g})" if band else "P(bias near 0.5)")}
+    handles = []
+    for row, (strong, metric) in enumerate((("A", "mass_heads"), ("B", "mass_fair"))):
+        sub = df[(df.strong == strong) & (df.metric == metric)]
+        handles = small_multiples(axes[row], sub, "n", "value", "rule", order=rules, median=strong == "B",
+                                  title_fmt="{}" if row == 0 else "")
+        axes[row, 0].set_ylabel(ylabels[strong])
+        if strong == "A":
+            first = sorted(sub.replicate.unique())[0]
+            for a, rule in zip(axes[row], rules):
+                one = sub[(sub.rule == rule) & (sub.replicate == first)].sort_values("n")
+                a.plot(one.n, one.value, lw=0.6, ls=":", color="black", zorder=4)
+    for a in axes.flat:
+        a.set_xscale("log")
+        a.set_ylim(-0.03, 1.03)
+    for a in axes[1]:
+        a.set_xlabel("weak labels n")
+    handles.insert(2, Line2D([], [], lw=0.6, ls=":", color="black", label="one replicate (strong A)"))
+    handles[1].set_label("median (strong B)")
+    legend_outside(fig, handles, loc="outside lower center", ncols=len(handles))
+    fig.suptitle(_title(df, "posterior mass"))
     return fig
 
 
 def plot_kl_to_weak(df: pd.DataFrame, ax=None):
-    """KL(strong predictive || weak predictive) vs n: 0 means the student mimics the weak coin."""
-    fig, axes = _two_panels(ax)
-    for a, strong in zip(axes, ("A", "B")):
-        _panel(df, strong, "kl_to_weak", a, "KL(strong || weak predictive)", logy=True)
-        a.set_title(f"strong {strong}")
-    axes[1].legend(loc="lower left")
+    """KL(strong predictive || weak predictive) vs n (log-log): mean per rule with 10-90%
+    whiskers over replicates at one n per decade; 0 means the student predicts the weak coin.
+    KL is often exactly 0 in single replicates (a posterior symmetric about 0.5), so the lower
+    whisker can leave a log axis: it then stops at the axis floor and ends in a triangle."""
+    from bayes_w2s.harness.style import legend_outside, lines_with_whiskers, new_grid
+
+    fig, axes = new_grid(ax, 1, 2, height=2.2, sharey=True)
+    sub = df[df.metric == "kl_to_weak"]
+    means = sub.groupby(["strong", "rule", "n"]).value.mean()
+    positive = means[means > 0]
+    floor = 10 ** (np.floor(np.log10(positive.min())) - 1) if len(positive) else 1e-12
+    for a, strong in zip(axes[0], ("A", "B")):
+        lines_with_whiskers(a, sub[sub.strong == strong], "n", "value", "rule", at="decades", logx=True,
+                            floor=floor)
+        a.set(xscale="log", yscale="log", title=STRONG_TITLES[strong], xlabel="weak labels n")
+        a.set_ylim(bottom=floor)
+    axes[0, 0].set_ylabel("KL(strong $\\|$ weak predictive)")
+    legend_outside(fig, loc="outside lower center", ncols=4, title="mean, 10–90% whiskers over replicates")
+    fig.suptitle(_title(df, "KL to the weak predictive"))
     return fig
 
 
 def plot_certificate(df: pd.DataFrame, ax=None):
-    """Chan–Darwiche distance from the prior vs the certified bound (dashed), strong B."""
-    from bayes_w2s.harness.style import line_with_band, new_axes
+    """Chan–Darwiche distance D from the prior (mean, 10-90% whiskers over replicates) against
+    the certified bound (dashed, same colour), strong B; rules with D = inf are named."""
+    from bayes_w2s.harness.style import legend_outside, lines_with_whiskers, new_axes, rule_style
+    from matplotlib.lines import Line2D
 
-    fig, ax = new_axes(ax)
+    fig, ax = new_axes(ax, figsize=(3.5, 2.9))
     sub = df[(df.strong == "B") & (df.metric == "influence") & np.isfinite(df.value)]
-    line_with_band(ax, sub, "n", "value", "rule")
-    bound = df[(df.strong == "B") & (df.metric == "bound") & (df.replicate == 0) & np.isfinite(df.value)]
+    lines_with_whiskers(ax, sub, "n", "value", "rule", at="decades", logx=True)
+    bound = df[(df.strong == "B") & (df.metric == "bound") & (df.replicate == 0) & np.isfinite(df.value)
+               & df.rule.isin(sub.rule.unique())]  # a rule with D = inf has nothing to certify
     for rule, b in bound.groupby("rule", sort=False):
-        ax.plot(b.n, b.value, ls="--", color="grey", lw=1)
-        ax.annotate(f"bound: {rule}", (b.n.iloc[-1], b.value.iloc[-1]), fontsize=7, ha="right", va="bottom")
+        ax.plot(b.n, b.value, ls="--", lw=0.9, color=rule_style(rule)["color"])
     infinite = df[(df.strong == "B") & (df.metric == "influence") & ~np.isfinite(df.value)].rule.unique()
     if len(infinite):
-        ax.text(0.98, 0.02, "D = inf (off the axis): " + ", ".join(infinite), transform=ax.transAxes,
-                ha="right", va="bottom", fontsize=7)
-    ax.set(xscale="log", yscale="log", xlabel="number of weak labels n", ylabel="ln max odds change D (mean, 10-90% band)")
-    ax.legend(loc="upper left")
+        ax.text(0.98, 0.02, "D = $\\infty$ (off the axis):\n" + ", ".join(infinite), transform=ax.transAxes,
+                ha="right", va="bottom", fontsize=6)
+    ax.set(xscale="log", yscale="log", xlabel="weak labels n", ylabel="D = ln max odds change")
+    handles = [h for h in ax.get_legend_handles_labels()[0]]
+    handles.append(Line2D([], [], color="black", ls="--", lw=0.9, label="certified bound (total strength)"))
+    legend_outside(fig, handles, loc="outside lower center", ncols=2)
+    fig.suptitle(_title(df, "certificate, strong B"))
     return fig
 
 

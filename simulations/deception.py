@@ -59,6 +59,7 @@ from bayes_w2s.core.labels import label_sampler
 from bayes_w2s.core.metrics import PGRUndefinedWarning, pgr
 from bayes_w2s.core.preferences import bt_log_probs, pairwise_accuracy, preference_space
 from bayes_w2s.core.trajectory import run_trajectories
+from bayes_w2s.harness.progress import progress
 
 __all__ = ["AUDITS", "FIGURES", "LABEL_REGIONS", "Config", "audit_mask", "deceptive_log_probs", "run", "summarize"]
 
@@ -211,7 +212,7 @@ def _run_world(cfg: Config, rep: int) -> list[pd.DataFrame]:
 def run(cfg: Config) -> pd.DataFrame:
     """Tidy table ``(audited_fraction, prior_deceptive, rule, replicate, metric, value)`` at N = ``cfg.n``."""
     frames = []
-    for rep in range(cfg.replicates):
+    for rep in progress(range(cfg.replicates), desc="deception", unit="world"):
         frames += _run_world(cfg, rep)
     return pd.concat(frames, ignore_index=True)
 
@@ -230,53 +231,71 @@ def summarize(df: pd.DataFrame, cfg: Config) -> str:
     return "\n".join(lines)
 
 
+def _title(df: pd.DataFrame, what: str, wrap: bool = False) -> str:
+    from bayes_w2s.harness.style import config_of, setting_title
+
+    cfg = config_of(df)
+    return setting_title(f"deception, {what}", wrap=wrap, N=cfg.get("n"), worlds=int(df.replicate.nunique()),
+                         audit=cfg.get("audit"), labels=({"audited": "on the audit only", "all": "everywhere"}
+                                                         .get(cfg.get("label_region"), cfg.get("label_region"))))
+
+
 def _by_fraction(df: pd.DataFrame, metric: str, ylabel: str, ax=None, *, prior_line: bool = False):
-    """``metric`` vs audited fraction, one line per rule (median, 10-90% band over worlds), one
+    """``metric`` vs audited fraction, one line per rule (median, 10-90% whiskers over worlds), one
     panel per prior deceptive mass."""
-    from bayes_w2s.harness.style import line_with_band, new_axes
+    from bayes_w2s.harness.style import legend_outside, lines_with_whiskers, new_grid
+    from matplotlib.lines import Line2D
 
     priors = sorted(df.prior_deceptive.unique())
-    if ax is None:
-        fig, axes = new_axes(None, ncols=len(priors), figsize=(4.6 * len(priors), 3.8), sharey=True, squeeze=False)
-        axes = axes[0]
-    else:
-        axes = np.atleast_1d(ax)
-        fig = axes[0].figure
+    fig, axes = new_grid(ax, 1, len(priors), height=2.2, sharey=True)
+    axes = axes[0]
     for a, pi_d in zip(axes, priors):
         sub = df[(df.metric == metric) & (df.prior_deceptive == pi_d)].dropna(subset=["value"])
-        line_with_band(a, sub, "audited_fraction", "value", "rule", center="median")
         if prior_line:
             a.axhline(pi_d, color="grey", ls=":", lw=1)
-        a.set(title=f"prior deceptive mass {pi_d:g}", xlabel="audited fraction", ylim=(-0.02, 1.02))
+        lines_with_whiskers(a, sub, "audited_fraction", "value", "rule", center="median", at="all",
+                            clip=(-0.02, 1.02), dodge=0.012)
+        a.set(title=f"prior deceptive mass $\\pi_d$ = {pi_d:g}", xlabel="audited fraction")
     axes[0].set_ylabel(ylabel)
-    axes[0].legend(loc="upper left")
+    handles = None
+    if prior_line:
+        handles = [h for h in axes[0].get_legend_handles_labels()[0]]
+        handles.append(Line2D([], [], color="grey", ls=":", lw=1, label="prior mass $\\pi_d$"))
+    legend_outside(fig, handles, loc="outside lower center", ncols=3,
+                   title="median over worlds (line), 10–90% of worlds (whiskers)")
     return fig
 
 
 def plot_mass(df: pd.DataFrame, ax=None):
     """Deceptive posterior mass vs audited fraction, one line per rule; one panel per prior mass
-    (median, 10-90% band over worlds; dotted: the prior mass)."""
-    return _by_fraction(df, "deceptive_mass", "posterior mass on deceptive hypotheses", ax, prior_line=True)
+    (median, 10-90% whiskers over worlds; dotted: the prior mass)."""
+    fig = _by_fraction(df, "deceptive_mass", "posterior mass on\ndeceptive hypotheses", ax, prior_line=True)
+    fig.suptitle(_title(df, "deceptive mass"))
+    return fig
 
 
 def plot_truth(df: pd.DataFrame, ax=None):
     """Posterior mass on the truth vs audited fraction (NaN, not drawn, without the truth in the space)."""
-    return _by_fraction(df, "truth_mass", "posterior mass on the truth", ax)
+    fig = _by_fraction(df, "truth_mass", "posterior mass on the truth", ax)
+    fig.suptitle(_title(df, "mass on the truth"))
+    return fig
 
 
 def plot_off_audit(df: pd.DataFrame, ax=None):
     """Accuracy on unaudited test pairs vs audited fraction per rule, at the middle prior mass."""
-    from bayes_w2s.harness.style import line_with_band, new_axes
+    from bayes_w2s.harness.style import legend_outside, lines_with_whiskers, new_axes
 
-    fig, a = new_axes(ax)
+    fig, a = new_axes(ax, figsize=(3.5, 3.3))
     priors = sorted(df.prior_deceptive.unique())
     pi_d = priors[len(priors) // 2]
     sub = df[(df.metric == "acc_off_audit") & (df.prior_deceptive == pi_d)].dropna(subset=["value"])
-    line_with_band(a, sub, "audited_fraction", "value", "rule", center="median")
+    lines_with_whiskers(a, sub, "audited_fraction", "value", "rule", center="median", at="all", dodge=0.012)
     weak = df[(df.metric == "acc_weak") & (df.prior_deceptive == pi_d)].value.median()
-    a.axhline(weak, color="black", ls=":", lw=1, label="weak (all test pairs)")
-    a.set(xlabel="audited fraction", ylabel="pairwise accuracy off the audit", title=f"prior deceptive mass {pi_d:g}")
-    a.legend(loc="lower right")
+    a.axhline(weak, color="grey", ls=":", lw=1, label="weak (all test pairs, median)")
+    a.set(xlabel="audited fraction", ylabel="pairwise accuracy off the audit",
+          title=f"prior deceptive mass $\\pi_d$ = {pi_d:g}")
+    legend_outside(fig, loc="outside lower center", ncols=2, title="median over worlds, 10–90% whiskers")
+    fig.suptitle(_title(df, "accuracy off the audit", wrap=True))
     return fig
 
 

@@ -38,6 +38,7 @@ from bayes_w2s.simulations.mimicry_limit import crossing_n  # re-exported: N* fo
 
 from bayes_w2s.toys.w2s import train_weak, weak_to_strong
 from bayes_w2s.toys.worlds import halfspaces
+from bayes_w2s.harness.progress import progress
 
 __all__ = ["Config", "run", "summarize", "FIGURES", "strong_label", "crossing_n", "ACC_BINS"]
 
@@ -84,7 +85,7 @@ def run(cfg: Config) -> pd.DataFrame:
     """Tidy table ``(weak_angles, strong, strong_angles, kappa, contained, rule, replicate, metric, value)``."""
     rules = selected_rules(cfg, cfg.rules)
     frames = []
-    for rep in range(cfg.replicates):
+    for rep in progress(range(cfg.replicates), desc="gap_sweep", unit="world"):
         world = cfg.world(rep)
         strongs = []
         for angles, kappa in zip(cfg.strong_angles, cfg.strong_kappas):
@@ -143,52 +144,56 @@ def summarize(df: pd.DataFrame, cfg: Config) -> str:
     return "\n".join(lines)
 
 
-def _by_rule(df, y, ax, ylabel):
-    from bayes_w2s.harness.style import line_with_band, new_axes
+def _by_rule(df, y, ax, ylabel, clip=None, refs=()):
+    """One panel per (N, rule): the median of ``y`` per strong size against the binned weak
+    accuracy, with 10-90% whiskers over the worlds in each bin; undefined PGRs counted per panel."""
+    from bayes_w2s.harness.style import (clip_note, config_of, legend_outside, lines_with_whiskers, new_grid,
+                                         ordinal_styles, reference_lines, setting_title)
 
     rules = list(dict.fromkeys(df.rule))
     ns = sorted(df.n.unique())
-    cells = [(n, r) for n in ns for r in rules]
-    if ax is None:
-        fig, axes = new_axes(None, nrows=len(ns), ncols=len(rules), figsize=(5.5 * len(rules), 3.8 * len(ns)),
-                             sharey=True, squeeze=False)
-    else:
-        fig = np.atleast_1d(ax).ravel()[0].figure
-        axes = np.atleast_1d(ax)
-    axes = np.asarray(axes).ravel()
-    if axes.size != len(cells):
-        raise ValueError(f"pass {len(cells)} axes (one per N and rule)")
+    fig, axes = new_grid(ax, len(ns), len(rules), height=2.0, sharex=True, sharey=True)
     wide = _wide(df)
     # x: each (world, weak size) at its measured weak accuracy, binned; the bin's median accuracy
     bins = pd.cut(wide.acc_weak, ACC_BINS, include_lowest=True)
     wide = wide.assign(x=wide.groupby(bins, observed=True).acc_weak.transform("median"))
-    for a, (n, rule) in zip(axes, cells):
-        sub = wide[(wide.rule == rule) & (wide.n == n)]
-        undefined = sub.groupby("strong", sort=False)[y].agg(lambda v: (int(v.isna().sum()), len(v)))
-        labels = {k: f"{k} ({u} of {t} undefined)" if u else k for k, (u, t) in undefined.items()}
-        sub = sub.dropna(subset=[y]).assign(line=lambda t: t.strong.map(labels))
-        line_with_band(a, sub, "x", y, "line", center="median", band=(0.1, 0.9), styles=None)
-        a.set(xlabel="weak model test accuracy, per world (binned)", title=f"{rule}, N={n}")
-        a.set_ylabel(f"{ylabel}: median, 10-90% band")
-        a.legend(title="strong size", loc="best", fontsize=7)
-    fig.tight_layout()
+    styles = ordinal_styles(dict.fromkeys(wide.strong))
+    clipped = 0
+    for i, n in enumerate(ns):
+        for j, rule in enumerate(rules):
+            a = axes[i, j]
+            sub = wide[(wide.rule == rule) & (wide.n == n)]
+            undefined = sub.groupby("strong", sort=False)[y].agg(lambda v: (int(v.isna().sum()), len(v)))
+            reference_lines(a, refs)
+            clipped += lines_with_whiskers(a, sub.dropna(subset=[y]), "x", y, "strong", center="median", at="all",
+                                           clip=clip, styles=styles, note=False, dodge=0.012)
+            if any(u for u, _ in undefined):
+                text = "undefined PGR: " + ", ".join(f"{u}" for u, _ in undefined) + f" of {undefined.iloc[0][1]}"
+                a.text(0.02, 0.98, text, transform=a.transAxes, ha="left", va="top", fontsize=5.5, color="#444444")
+            a.set_title(f"{rule}, N = {n}")
+            if i == len(ns) - 1:
+                a.set_xlabel("weak model test accuracy, per world (binned)")
+        axes[i, 0].set_ylabel(ylabel)
+    note = clip_note(clipped, f"{clip[0]:g} to {clip[1]:g}") if clip else ""
+    legend_outside(fig, loc="outside lower center", ncols=3,
+                   title="strong size; median over worlds (line), 10–90% (whiskers); undefined counts in this order"
+                   + (f"\n{note}" if note else ""))
+    sizes = len(config_of(df).get("weak_angles", []))
+    fig.suptitle(setting_title("gap sweep", worlds=int(df.replicate.nunique()))
+                 + (f", {sizes} weak model sizes per world" if sizes else ""))
     return fig, axes
 
 
 def plot_pgr(df: pd.DataFrame, ax=None):
-    """PGR vs weak accuracy, one line per strong size (median, quartile band over worlds)."""
-    fig, axes = _by_rule(df, "pgr", ax, "PGR")
-    for a in axes:
-        a.axhline(0, color="grey", lw=0.8, ls=":")
-        a.axhline(1, color="grey", lw=0.8, ls=":")
-        a.set_ylim(-1.0, 1.3)
+    """PGR vs weak accuracy, one line per strong size (median, 10-90% whiskers over worlds)."""
+    fig, _ = _by_rule(df, "pgr", ax, "PGR", clip=(-1.0, 1.15), refs=(0.0, 1.0))
     return fig
 
 
 def plot_accuracy(df: pd.DataFrame, ax=None):
     """Strong-student test accuracy vs weak accuracy per strong size; dotted: y = x (the weak model)."""
-    fig, axes = _by_rule(df, "acc_w2s", ax, "strong student test accuracy")
-    for a in axes:
+    fig, axes = _by_rule(df, "acc_w2s", ax, "strong student\ntest accuracy")
+    for a in axes.flat:
         lo, hi = a.get_xlim()
         a.plot([lo, hi], [lo, hi], color="grey", ls=":", lw=1)
     return fig

@@ -31,11 +31,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from bayes_w2s.simulations._world import RulesConfig, label_contrast, rules_for, spread_band, spread_legend, spread_stats
+from bayes_w2s.simulations._world import RulesConfig, label_contrast, rules_for, spread_stats
 
 from bayes_w2s.core.trajectory import log_checkpoints
 from bayes_w2s.toys.w2s import match_weights, train_weak, weak_to_strong
 from bayes_w2s.toys.worlds import grid_labelers, halfspaces, likelihood_values
+from bayes_w2s.harness.progress import progress
 
 __all__ = ["Config", "run", "summarize", "FIGURES", "STRONG_VARIANTS", "crossing_n", "rule_crossing_n",
            "mimic_weight", "prior_condition"]
@@ -79,7 +80,7 @@ def run(cfg: Config) -> pd.DataFrame:
     rules = rules_for(cfg)
     cps = log_checkpoints(cfg.n, cfg.per_decade)
     frames = []
-    for rep in range(cfg.replicates):
+    for rep in progress(range(cfg.replicates), desc="mimicry_limit", unit="world"):
         world = cfg.world(rep)
         grid = grid_labelers(world.pool.points, cfg.grid_cells)
         weak = train_weak(world, grid, cfg.eps_weak)
@@ -175,17 +176,6 @@ def summarize(df: pd.DataFrame, cfg: Config) -> str:
     return "\n".join(lines)
 
 
-def _panels(ax, n):
-    from bayes_w2s.harness.style import new_axes
-
-    if ax is None:
-        return new_axes(None, ncols=n, figsize=(5.5 * n, 4), sharey=True)
-    axes = np.atleast_1d(ax)
-    if axes.size != n:
-        raise ValueError(f"pass {n} axes")
-    return axes[0].figure, axes
-
-
 def informative_n(df: pd.DataFrame, fraction: float = 0.5) -> np.ndarray:
     """The N at which the median gap ``acc_ceiling - acc_weak`` is at least ``fraction`` of its
     value at the largest N: where PGR is not a ratio of two tiny numbers."""
@@ -195,52 +185,60 @@ def informative_n(df: pd.DataFrame, fraction: float = 0.5) -> np.ndarray:
     return med.index[med >= fraction * med.iloc[-1]].to_numpy()
 
 
-def _per_variant(df, metric, ax, ylabel, ylim=None, ns=None):
-    fig, axes = _panels(ax, 2)
+def _per_variant(df, metric, ax, ylabel, what, clip=None, ns=None, refs=False, extra=None):
+    """One panel per strong space: mean per rule (line) with 10-90% whiskers over worlds at one
+    N per decade; ``clip`` cuts the y axis with the cut points marked and counted."""
+    from bayes_w2s.harness.style import (clip_note, config_of, legend_outside, lines_with_whiskers, new_grid,
+                                         reference_lines, setting_title)
+
+    fig, axes = new_grid(ax, 1, 2, height=2.3, sharey=True)
+    axes = axes[0]
+    clipped = 0
     for a, variant in zip(axes, STRONG_VARIANTS):
         sub = df[(df.strong == variant) & (df.metric == metric)].dropna(subset=["value"])
         if ns is not None:
             sub = sub[sub.n.isin(ns)]
-        spread_band(a, sub, "n", "value", "rule")
-        a.set(xscale="log", xlabel="number of weak labels N", title=f"strong space: {variant}")
-        if ylim:
-            a.set_ylim(*ylim)
+        if refs:
+            reference_lines(a)
+        clipped += lines_with_whiskers(a, sub, "n", "value", "rule", at="decades", logx=True, clip=clip,
+                                       note=False)
+        if extra is not None:
+            extra(a, df[df.strong == variant])
+        a.set(xscale="log", xlabel="weak labels N", title=f"strong space: {variant}")
     axes[0].set_ylabel(ylabel)
+    note = clip_note(clipped, f"{clip[0]:g} to {clip[1]:g}") if clip else ""
+    legend_outside(fig, loc="outside lower center", ncols=3,
+                   title="mean over worlds (line), 10–90% of worlds (whiskers)" + (f"; {note}" if note else ""))
+    cfg = config_of(df)
+    fig.suptitle(setting_title(f"mimicry limit, {what}", worlds=int(df.replicate.nunique()), kappa=cfg.get("kappa")))
     return fig
 
 
 def plot_pgr(df: pd.DataFrame, ax=None):
-    """PGR vs N per rule (mean, median, 10-90% band over worlds), with and without representable weak errors.
+    """PGR vs N per rule (mean, 10-90% whiskers over worlds), with and without representable weak errors.
 
     Drawn only where the ceiling's median gap over the weak model is at least half its final
     value (:func:`informative_n`); below that PGR divides by almost nothing.
     """
-    fig = _per_variant(df, "pgr", ax, "PGR over worlds", ylim=(-1.5, 1.3), ns=informative_n(df))
-    for a in fig.axes[:2]:
-        a.axhline(0, color="grey", lw=0.8, ls=":")
-        a.axhline(1, color="grey", lw=0.8, ls=":")
-    spread_legend(fig.axes[1], loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    return fig
+    return _per_variant(df, "pgr", ax, "PGR", "PGR", clip=(-1.5, 1.15), ns=informative_n(df), refs=True)
 
 
 def plot_mimicry(df: pd.DataFrame, ax=None):
     """Agreement with the weak model on the test inputs it gets wrong, vs N."""
-    fig = _per_variant(df, "agree_weak_err", ax, "agreement with weak on weak errors", ylim=(-0.02, 1.02))
-    spread_legend(fig.axes[1], loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    return fig
+    return _per_variant(df, "agree_weak_err", ax, "agreement with weak\non weak errors", "mimicry of weak errors",
+                        clip=(-0.02, 1.02))
 
 
 def plot_accuracy(df: pd.DataFrame, ax=None):
-    """Strong test accuracy vs N per rule (mean, median, 10-90% band); black: weak model (dotted)
+    """Strong test accuracy vs N per rule (mean, 10-90% whiskers); grey: weak model (dotted)
     and ceiling (dash-dot), means over worlds."""
-    fig = _per_variant(df, "acc_w2s", ax, "test accuracy")
-    for a, variant in zip(fig.axes[:2], STRONG_VARIANTS):
-        sub = df[df.strong == variant]
+
+    def refs(a, sub):
         for metric, ls in (("acc_weak", ":"), ("acc_ceiling", "-.")):
             mean = sub[(sub.metric == metric) & (sub.rule == sub.rule.iloc[0])].groupby("n").value.mean()
-            a.plot(mean.index, mean.values, color="black", ls=ls, lw=1, label=metric.replace("acc_", ""))
-    spread_legend(fig.axes[1], loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    return fig
+            a.plot(mean.index, mean.values, color="#7F7F7F", ls=ls, lw=1, label=metric.replace("acc_", "") + " (mean)")
+
+    return _per_variant(df, "acc_w2s", ax, "test accuracy", "accuracy", extra=refs)
 
 
 FIGURES = {"pgr": plot_pgr, "mimicry": plot_mimicry, "accuracy": plot_accuracy}

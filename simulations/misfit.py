@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from bayes_w2s.toys.misfit import LinearHeads, misfit_decomposition, project_subspace
+from bayes_w2s.harness.progress import progress
 
 __all__ = ["CHECK_RTOL", "FIGURES", "Config", "plot_errors", "plot_gain_vs_misfit", "run", "summarize"]
 
@@ -131,7 +132,7 @@ def run(cfg: Config) -> pd.DataFrame:
     seqs = np.random.SeedSequence(cfg.seed).spawn(cfg.n_replicates)
     rows = [
         row
-        for rep, ss in enumerate(seqs)
+        for rep, ss in progress(enumerate(seqs), total=len(seqs), desc="misfit", unit="replicate")
         for row in _replicate(cfg, rep, np.random.default_rng(ss))
     ]
     return pd.DataFrame(rows, columns=COLUMNS)
@@ -172,48 +173,66 @@ def summarize(df: pd.DataFrame, cfg: Config | None = None) -> str:
     return "\n".join(lines)
 
 
+def _title(df: pd.DataFrame, what: str) -> str:
+    from bayes_w2s.harness.style import config_of, setting_title
+
+    cfg = config_of(df)
+    return setting_title(f"misfit, {what}", wrap=True, replicates=int(df.replicate.nunique()) if "replicate" in df else None,
+                         d=cfg.get("input_dim"), noise=cfg.get("label_noise"))
+
+
+def _class_label(kind: str, factor: float) -> str:
+    return "subspace (gain = misfit)" if kind == "subspace" else f"ball R = {factor:g}$\\|w^*\\|$ (gain $\\geq$ misfit)"
+
+
 def plot_gain_vs_misfit(df: pd.DataFrame, ax=None):
     """Scatter of ``gain = err_w - err_sw`` against ``misfit`` per class, with ``y = x``."""
     from bayes_w2s.harness import style
 
-    fig, ax = style.new_axes(ax)
-    for (kind, factor), sub in df.groupby(
-        ["class_kind", df["radius_factor"].fillna(-1.0)], sort=True
-    ):
-        label = "subspace (=)" if kind == "subspace" else f"ball R={factor:g}·||w*|| (≥)"
-        ax.scatter(sub["misfit"], sub["gain"], s=10, alpha=0.6, label=label)
+    fig, ax = style.new_axes(ax, figsize=(3.5, 3.2))
+    groups = list(df.groupby(["class_kind", df["radius_factor"].fillna(-1.0)], sort=True))
+    colors = style.category_colors(range(len(groups)))
+    markers = ("o", "s", "^", "D", "v", "P")
+    for i, ((kind, factor), sub) in enumerate(groups):
+        ax.scatter(sub["misfit"], sub["gain"], s=8, alpha=0.6, color=colors[i], marker=markers[i % 6], linewidths=0,
+                   label=_class_label(kind, factor))
     if len(df):
         hi = float(np.nanmax(df[["misfit", "gain"]].to_numpy()))
-        ax.plot([0, hi], [0, hi], color="black", lw=1, ls="--", label="gain = misfit")
-    ax.set_xlabel("misfit  ||f_sw − f_w||²")
-    ax.set_ylabel("gain  err(f_w) − err(f_sw)")
-    ax.set_title("Strong-on-weak gain vs misfit (pool)")
-    ax.legend()
+        ax.plot([0, hi], [0, hi], color="black", lw=0.8, ls="--", label="gain = misfit")
+    ax.set_xlabel("misfit  $\\|f_{sw} - f_w\\|^2$")
+    ax.set_ylabel("gain  err$(f_w)$ $-$ err$(f_{sw})$")
+    style.legend_outside(fig, loc="outside lower center", ncols=2, title="one point per replicate and $d_w$ (pool)")
+    fig.suptitle(_title(df, "strong-on-weak gain vs misfit"))
     return fig
 
 
 def plot_errors(df: pd.DataFrame, ax=None):
-    """Mean weak and strong-on-weak error (pool) against d_w, with a 10-90% band over replicates."""
+    """Mean weak and strong-on-weak error (pool) against d_w, with 10-90% whiskers over replicates."""
     from bayes_w2s.harness import style
 
-    fig, ax = style.new_axes(ax)
-    weak = df[df["class_kind"] == "subspace"].assign(model="weak f_w")
+    fig, ax = style.new_axes(ax, figsize=(3.5, 3.2))
+    weak = df[df["class_kind"] == "subspace"].assign(model="weak $f_w$")
     weak = weak.assign(err=weak["err_w"])
     students = df.assign(
         err=df["err_sw"],
         model=np.where(
             df["class_kind"] == "subspace",
-            "f_sw subspace",
-            "f_sw ball R=" + df["radius_factor"].map("{:g}".format),
+            "$f_{sw}$ subspace",
+            "$f_{sw}$ ball R = " + df["radius_factor"].map("{:g}".format) + "$\\|w^*\\|$",
         ),
     )
     both = pd.concat([weak, students], ignore_index=True)
-    style.line_with_band(ax, both, "weak_dim", "err", "model", band=(0.1, 0.9))
+    models = list(dict.fromkeys(both.model))
+    markers = ("o", "s", "^", "D", "v", "P")
+    styles = {m: {"color": c, "marker": markers[i % 6], "ls": "-" if i else "--"}
+              for i, (m, c) in enumerate(style.category_colors(models).items())}
+    style.lines_with_whiskers(ax, both, "weak_dim", "err", "model", at="all", logx=True, styles=styles, dodge=0.03)
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
-    ax.set_xlabel("weak representation dimension d_w")
-    ax.set_ylabel("error  ||f − f*||² (pool): mean, 10–90% band")
-    ax.legend()
+    ax.set_xlabel("weak representation dimension $d_w$")
+    ax.set_ylabel("error  $\\|f - f^*\\|^2$ (pool)")
+    style.legend_outside(fig, loc="outside lower center", ncols=2, title="mean over replicates, 10–90% whiskers")
+    fig.suptitle(_title(df, "errors"))
     return fig
 
 

@@ -27,11 +27,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from bayes_w2s.simulations._world import RulesConfig, rules_for, spread_band, spread_legend, spread_stats, with_prior
+from bayes_w2s.simulations._world import RulesConfig, rules_for, spread_stats, with_prior
 
 from bayes_w2s.core.metrics import PGRUndefinedWarning, pgr
 from bayes_w2s.toys.w2s import selected_concept, train_weak, weak_to_strong
 from bayes_w2s.toys.worlds import grid_labelers, halfspaces
+from bayes_w2s.harness.progress import progress
 
 __all__ = ["Config", "run", "summarize", "FIGURES", "conditions", "ABSENT", "SELECTION"]
 
@@ -103,7 +104,7 @@ def run(cfg: Config) -> pd.DataFrame:
     """
     rules = rules_for(cfg)
     frames = []
-    for rep in range(cfg.replicates):
+    for rep in progress(range(cfg.replicates), desc="misspecification", unit="world"):
         grid = weak = strong = None
         for name, deg, inside in conditions(cfg):
             world = with_prior(cfg, deg, inside).world(rep)  # same pool, truth and distractors for every condition
@@ -220,84 +221,88 @@ def _drawn_rules(df: pd.DataFrame) -> pd.DataFrame:
     return df[keep]
 
 
-def _per_n(df, metric, ax, ylabel, ylim):
-    from bayes_w2s.harness.style import new_axes
+def _title(df: pd.DataFrame, what: str) -> str:
+    from bayes_w2s.harness.style import config_of, setting_title
+
+    cfg = config_of(df)
+    return setting_title(f"misspecification, {what}", worlds=int(df.replicate.nunique()), kappa=cfg.get("kappa"),
+                         strong="contains the weak model")
+
+
+def _per_n(df, metric, ax, ylabel, clip):
+    from bayes_w2s.harness.style import clip_note, legend_outside, lines_with_whiskers, new_grid, reference_lines
 
     ns = sorted(df.n.unique())
-    if ax is None:
-        fig, axes = new_axes(None, ncols=len(ns), figsize=(4.6 * len(ns), 4), sharey=True)
-    else:
-        axes = np.atleast_1d(ax)
-        fig = axes[0].figure
-        if axes.size != len(ns):
-            raise ValueError(f"pass {len(ns)} axes, one per N")
-    axes = np.atleast_1d(axes)
+    fig, axes = new_grid(ax, 1, len(ns), height=2.1, sharey=True)
+    axes = axes[0]
     sub = _drawn_rules(df[df.metric == metric])
     x, ticks, labels = _positions(sub)
     sub = sub.assign(x=x)
+    clipped = 0
     for a, n in zip(axes, ns):
-        spread_band(a, sub[sub.n == n], "x", "value", "rule")
+        if metric == "pgr":
+            reference_lines(a)
+        clipped += lines_with_whiskers(a, sub[sub.n == n], "x", "value", "rule", at="all", clip=clip, dodge=0.025,
+                                       note=False)
         a.set_xticks(ticks)
         a.set_xticklabels(labels)
-        a.set(xlabel="prior's truth-like concept: rotation from truth (deg)", title=f"N = {n:g} weak labels", ylim=ylim)
+        a.set(xlabel="prior's truth-like concept:\nrotation from truth (deg)", title=f"N = {n:g} weak labels")
     axes[0].set_ylabel(ylabel)
+    note = clip_note(clipped, f"{clip[0]:g} to {clip[1]:g}")
+    legend_outside(fig, loc="outside lower center", ncols=3,
+                   title="mean over worlds (line), 10–90% of worlds (whiskers)" + (f"\n{note}" if note else ""))
     return fig, axes
 
 
 def plot_pgr(df: pd.DataFrame, ax=None):
-    """PGR vs the prior's misspecification, hard Bayes and bounded VE, one panel per N (mean,
-    median, 10-90% band over the worlds where PGR is defined)."""
-    fig, axes = _per_n(df, "pgr", ax, "PGR", (-2.0, 1.3))
-    for a in axes:
-        a.axhline(0, color="grey", lw=0.8, ls=":")
-        a.axhline(1, color="grey", lw=0.8, ls=":")
-    spread_legend(axes[-1], loc="lower left")
+    """PGR vs the prior's misspecification, hard Bayes and bounded VE, one panel per N: mean
+    with 10-90% whiskers over the worlds where PGR is defined; whiskers below -2.5 are cut at
+    the axis and marked."""
+    fig, axes = _per_n(df, "pgr", ax, "PGR", (-2.5, 1.15))
+    fig.suptitle(_title(df, "PGR"))
     return fig
 
 
 def plot_mimicry(df: pd.DataFrame, ax=None):
     """Agreement with the weak model on its test errors vs misspecification (1: mimicry)."""
-    fig, axes = _per_n(df, "agree_weak_err", ax, "agreement with weak on weak errors", (-0.02, 1.02))
-    spread_legend(axes[-1], loc="center left")
+    fig, axes = _per_n(df, "agree_weak_err", ax, "agreement with weak\non weak errors", (-0.02, 1.02))
+    fig.suptitle(_title(df, "mimicry of weak errors"))
     return fig
 
 
 def plot_map(df: pd.DataFrame, ax=None):
-    """Map of mean PGR, rules x priors, one panel per N; each cell is annotated with mean and [10%, 90%]."""
-    from bayes_w2s.harness.style import new_axes
+    """Map of mean PGR, rules x priors, one panel per N (stacked); each cell gives the mean and
+    the [10%, 90%] range over worlds. Diverging colours centred at 0 with symmetric limits
+    covering every cell (so -1.5 looks darker than -1)."""
+    from bayes_w2s.harness.style import PAGE_WIDTH, diverging_colorbar, diverging_heatmap, new_grid
 
     tab = spread_table(df)
     order = _order(df)
     ns = sorted(tab.n.unique())
     rules = list(dict.fromkeys(df.rule))
-    if ax is None:
-        fig, axes = new_axes(None, ncols=len(ns), figsize=(6.2 * len(ns) + 1.5, 0.7 * len(rules) + 2.0), sharey=True)
-    else:
-        axes = np.atleast_1d(ax)
-        fig = axes[0].figure
-    axes = np.atleast_1d(axes)
+    fig, axes = new_grid(ax, len(ns), 1, width=PAGE_WIDTH, height=0.36 * len(rules) + 0.5, sharex=True)
+    axes = axes[:, 0]
+    limit = float(np.nanmax(np.abs(tab["mean"].to_numpy(float)))) if np.isfinite(tab["mean"]).any() else 1.0
+    image = None
     for a, n in zip(axes, ns):
         sub = tab[tab.n == n]
         mean = sub.pivot(index="rule", columns="prior", values="mean").reindex(index=rules, columns=order)
         lo = sub.pivot(index="rule", columns="prior", values="q10").reindex(index=rules, columns=order)
         hi = sub.pivot(index="rule", columns="prior", values="q90").reindex(index=rules, columns=order)
-        mesh = a.imshow(mean.to_numpy(float), cmap="RdBu", vmin=-1, vmax=1, aspect="auto")
-        for i in range(len(rules)):
-            for j in range(len(order)):
-                m = mean.iat[i, j]
-                if np.isfinite(m):
-                    a.text(j, i, f"{m:+.2f}\n[{lo.iat[i, j]:+.1f},{hi.iat[i, j]:+.1f}]", ha="center", va="center",
-                           fontsize=6.5, color="white" if abs(m) > 0.6 else "black")
-                else:
-                    a.text(j, i, "undefined", ha="center", va="center", fontsize=6, color="grey")
-        a.set_xticks(range(len(order)))
-        a.set_xticklabels([o.replace(" deg", "°") for o in order], rotation=45, ha="right")
+        text = [[f"{mean.iat[i, j]:+.2f}\n[{lo.iat[i, j]:+.1f}, {hi.iat[i, j]:+.1f}]" for j in range(len(order))]
+                for i in range(len(rules))]
+        image = diverging_heatmap(a, mean.to_numpy(float), text=text, limit=limit, fontsize=6)
         a.set_yticks(range(len(rules)))
         a.set_yticklabels(rules)
-        a.set_title(f"N = {n:g}: mean PGR [10%, 90%]")
-        a.grid(False)
-    axes[0].set_xlabel("prior's truth-like concept (rotation from truth)")
-    fig.colorbar(mesh, ax=list(axes), label="mean PGR over worlds")
+        a.set_title(f"N = {n:g} weak labels", loc="left")
+        a.tick_params(length=0)
+        for spine in a.spines.values():
+            spine.set_visible(False)
+    axes[-1].set_xticks(range(len(order)))
+    axes[-1].set_xticklabels([o.replace(" deg", "°") for o in order])
+    axes[-1].set_xlabel("prior's truth-like concept (rotation from truth)")
+    diverging_colorbar(fig, image, list(axes), "mean PGR over worlds", shrink=0.6)
+    fig.suptitle(_title(df, "mean PGR [10%, 90%] over worlds"))
     return fig
 
 

@@ -34,6 +34,7 @@ from scipy import stats
 from scipy.special import expit
 
 from bayes_w2s.core.metrics import PGRUndefinedWarning, pgr
+from bayes_w2s.harness.progress import progress
 
 from ._pymc_world import World, _prediction_metrics, make_world
 
@@ -204,7 +205,7 @@ def run(cfg: Config) -> pd.DataFrame:
                 (f"{rule} {cfg.bounded_schedule} B={budget:g}", rule, spec, budget, world.weak_w2s)
             )
 
-    for index, (label, rule, spec, budget, labels) in enumerate(runs):
+    for index, (label, rule, spec, budget, labels) in progress(enumerate(runs), total=len(runs), desc="pymc_student", unit="fit"):
         data = pmm.weak_data(
             labels,
             spec,
@@ -307,6 +308,15 @@ def _fit_order(df: pd.DataFrame) -> list[str]:
     return list(dict.fromkeys(df.loc[df["row_type"] == "param", "schedule"]))
 
 
+def _title(df: pd.DataFrame, what: str) -> str:
+    from bayes_w2s.harness.style import config_of, setting_title
+
+    cfg = config_of(df)
+    seed = int(df["seed"].iloc[0]) if "seed" in df and len(df) else None
+    return setting_title(f"PyMC student, {what}", wrap=True, world=f"one (seed {seed})" if seed is not None else None,
+                         N=cfg.get("n_w2s"), chains=cfg.get("chains"), draws=cfg.get("draws"))
+
+
 def plot_forest(df: pd.DataFrame, ax=None):
     """Forest plot across schedules: per weight, HDI (thin), IQR (thick), median (dot).
 
@@ -317,8 +327,8 @@ def plot_forest(df: pd.DataFrame, ax=None):
     par = df[df["row_type"] == "param"]
     params = list(dict.fromkeys(par["param"]))
     schedules = [s for s in _fit_order(df) if s != "weak"]
-    fig, ax = style.new_axes(ax, figsize=(6.5, 1.5 + 0.13 * len(params) * len(schedules)))
-    colors = [c["color"] for c in style.RC["axes.prop_cycle"]]
+    fig, ax = style.new_axes(ax, figsize=(style.PAGE_WIDTH * 0.75, 1.6 + 0.075 * len(params) * len(schedules)))
+    colors = list(style.category_colors(schedules).values())
     height = 0.8 / len(schedules)
     prob = par["hdi_prob"].dropna().iloc[0] if par["hdi_prob"].notna().any() else math.nan
     for i, sched in enumerate(schedules):
@@ -337,8 +347,9 @@ def plot_forest(df: pd.DataFrame, ax=None):
     ax.set_yticks(np.arange(len(params))[::-1], params)
     ax.axvline(0, color="0.6", lw=0.8)
     ax.set_xlabel(f"weight (median, IQR, {prob:.0%} HDI)")
-    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5))
-    ax.set_title("Posterior of the student's weights across schedules")
+    ax.grid(axis="y", visible=False)
+    style.legend_outside(fig, loc="outside lower center", ncols=5)
+    fig.suptitle(_title(df, "posterior of the weights across schedules"))
     return fig
 
 
@@ -350,11 +361,12 @@ def plot_weights(df: pd.DataFrame, ax=None):
     from bayes_w2s.harness import style
 
     par = df[(df["row_type"] == "param") & (df["param"] != "intercept")]
-    fig, ax = style.new_axes(ax)
+    fig, ax = style.new_axes(ax, figsize=(style.COLUMN_WIDTH, 3.6))
     schedules = [s for s in _fit_order(df) if s != "prior"]
     prob = par["hdi_prob"].dropna().iloc[0] if par["hdi_prob"].notna().any() else math.nan
     truth = np.sort(par["true_value"].unique())
     spread = 0.5 * (np.ptp(truth) / (truth.size - 1) if truth.size > 1 else 1.0)  # mean gap
+    colors = style.category_colors(schedules)
     for i, sched in enumerate(schedules):
         sub = par[(par["schedule"] == sched) & par["mean"].notna()]
         shift = spread * ((i + 0.5) / len(schedules) - 0.5)
@@ -367,14 +379,15 @@ def plot_weights(df: pd.DataFrame, ax=None):
             ms=4,
             capsize=0,
             lw=0.9,
+            color=colors[sched],
             label=sched,
         )
     lim = np.nanmax(np.abs(par[["true_value", "mean"]].to_numpy())) * 1.1
     ax.plot([-lim, lim], [-lim, lim], color="0.6", lw=0.8, ls="--", label="y = x")
     ax.set_xlabel("true weight (points spread by schedule)")
     ax.set_ylabel(f"posterior mean, {prob:.0%} HDI")
-    ax.set_title("Weights learned from weak labels")
-    ax.legend(loc="upper left")
+    style.legend_outside(fig, loc="outside lower center", ncols=2)
+    fig.suptitle(_title(df, "weights learned from weak labels"))
     return fig
 
 
@@ -384,7 +397,7 @@ def plot_accuracy(df: pd.DataFrame, ax=None):
 
     tab = _metric_table(df)
     fits = [s for s in tab.index if s not in REFERENCES]
-    fig, ax = style.new_axes(ax)
+    fig, ax = style.new_axes(ax, figsize=(style.COLUMN_WIDTH, 3.6))
     xpos = np.arange(len(fits))
     ax.plot(xpos, tab.loc[fits, "accuracy"], "o", label="accuracy (truth)")
     ax.plot(
@@ -410,8 +423,8 @@ def plot_accuracy(df: pd.DataFrame, ax=None):
     ax.set_xticks(xpos, fits, rotation=30, ha="right")
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("fraction of test inputs")
-    ax.set_title("Hard vs bounded weak supervision of a Bayesian logistic student")
-    ax.legend(loc="lower left")
+    style.legend_outside(fig, loc="outside lower center", ncols=1)
+    fig.suptitle(_title(df, "hard vs bounded weak supervision"))
     return fig
 
 

@@ -63,6 +63,7 @@ from bayes_w2s.core.schedules import make_schedule
 from bayes_w2s.core.trajectory import log_checkpoints, run_trajectories
 from bayes_w2s.core.updates import condition
 from bayes_w2s.toys.worlds import pretrained_log_prior
+from bayes_w2s.harness.progress import progress
 
 __all__ = [
     "FIGURES",
@@ -304,7 +305,7 @@ def run_read(cfg: Config, world: PrefWorld, read_name: str, rep: int) -> pd.Data
 def run(cfg: Config) -> pd.DataFrame:
     """Tidy table ``(read, strong, rule, replicate, n, metric, value)``; one world per replicate."""
     frames = []
-    for rep in range(cfg.replicates):
+    for rep in progress(range(cfg.replicates), desc="reward_model", unit="world"):
         world = make_pref_world(cfg, rep)
         for read_name in READS:
             frames.append(run_read(cfg, world, read_name, rep))
@@ -335,69 +336,79 @@ def summarize(df: pd.DataFrame, cfg: Config) -> str:
     return "\n".join(lines)
 
 
-def _grid(ax, nrows, ncols):
-    from bayes_w2s.harness.style import new_axes
+def _title(df: pd.DataFrame, what: str) -> str:
+    from bayes_w2s.harness.style import config_of, setting_title
 
-    if ax is None:
-        return new_axes(None, nrows=nrows, ncols=ncols, figsize=(5.2 * ncols, 3.8 * nrows), sharex=True, sharey=True,
-                        squeeze=False)
-    axes = np.asarray(ax).reshape(nrows, ncols)
-    return axes.flat[0].figure, axes
+    cfg = config_of(df)
+    return setting_title(f"reward model, {what}", worlds=int(df.replicate.nunique()), kappa=cfg.get("kappa"),
+                         beta=cfg.get("beta"))
+
+
+def _whisker_panels(df, metric, ax, nrows, cells, ylabel, clip, refs=()):
+    """Panels ``cells = [(title, selector)]``: median PGR-like ``metric`` per rule vs N, 10-90%
+    whiskers over worlds at one N per decade, axis cut at ``clip`` with cut points marked."""
+    from bayes_w2s.harness.style import clip_note, legend_outside, lines_with_whiskers, new_grid, reference_lines
+
+    ncols = len(cells) // nrows
+    fig, axes = new_grid(ax, nrows, ncols, height=2.0, sharex=True, sharey=True)
+    clipped = 0
+    for a, (title, pick) in zip(axes.flat, cells):
+        sub = df[pick(df) & (df.metric == metric)].dropna(subset=["value"])
+        reference_lines(a, refs)
+        clipped += lines_with_whiskers(a, sub, "n", "value", "rule", center="median", at="decades", logx=True,
+                                       clip=clip, note=False)
+        a.set(xscale="log", title=title)
+    for a in axes[-1]:
+        a.set_xlabel("weak labels N")
+    for a in axes[:, 0]:
+        a.set_ylabel(ylabel)
+    note = clip_note(clipped, f"{clip[0]:g} to {clip[1]:g}")
+    legend_outside(fig, axes=[axes.flat[0]], loc="outside lower center", ncols=3,
+                   title="median over worlds (line), 10–90% of worlds (whiskers)" + (f"\n{note}" if note else ""))
+    return fig, axes
 
 
 def plot_pgr(df: pd.DataFrame, ax=None):
-    """PGR vs N per rule (median, 10-90% band over worlds): rows = read, columns = strong space."""
-    from bayes_w2s.harness.style import line_with_band
-
-    fig, axes = _grid(ax, 2, 2)
-    for i, read in enumerate(READS):
-        for j, variant in enumerate(STRONG_VARIANTS):
-            a = axes[i, j]
-            sub = df[(df.read == read) & (df.strong == variant) & (df.metric == "pgr")].dropna(subset=["value"])
-            line_with_band(a, sub, "n", "value", "rule", center="median")
-            a.axhline(0, color="grey", lw=0.8, ls=":")
-            a.axhline(1, color="grey", lw=0.8, ls=":")
-            a.set(xscale="log", title=f"{read} read, strong: {variant}", ylim=(-1.5, 1.3))
-            if i == 1:
-                a.set_xlabel("number of weak labels N")
-            if j == 0:
-                a.set_ylabel("PGR (median, 10-90%)")
-    axes[0, 1].legend(loc="lower left")
+    """PGR vs N per rule (median, 10-90% whiskers over worlds): rows = read, columns = strong space."""
+    cells = [(f"{read} read, strong: {variant}", lambda d, r=read, v=variant: (d.read == r) & (d.strong == v))
+             for read in READS for variant in STRONG_VARIANTS]
+    fig, _ = _whisker_panels(df, "pgr", ax, 2, cells, "PGR", (-1.5, 1.15), refs=(0.0, 1.0))
+    fig.suptitle(_title(df, "PGR"))
     return fig
 
 
 def plot_compare(df: pd.DataFrame, ax=None):
     """PGR at the largest N, preference vs classification read, per rule (median, 10-90% whiskers)."""
-    fig, axes = _grid(ax, 1, 2)
+    from bayes_w2s.harness.style import category_colors, legend_outside, new_grid, reference_lines
+
+    fig, axes = new_grid(ax, 1, 2, height=2.4, sharey=True)
     last = df[(df.n == df.n.max()) & (df.metric == "pgr")]
     rules = list(dict.fromkeys(last.rule))
+    colors = category_colors(READS)
     for j, variant in enumerate(STRONG_VARIANTS):
         a = axes[0, j]
+        reference_lines(a)
         for i, read in enumerate(READS):
             sub = last[(last.strong == variant) & (last.read == read)].groupby("rule", sort=False).value
             med, lo, hi = (sub.median().reindex(rules), sub.quantile(0.1).reindex(rules), sub.quantile(0.9).reindex(rules))
             x = np.arange(len(rules)) + (i - 0.5) * 0.3
-            a.errorbar(x, med, yerr=[med - lo, hi - med], fmt="o", capsize=3, label=read)
-        a.set_xticks(np.arange(len(rules)), rules, rotation=30, ha="right")
-        a.axhline(0, color="grey", lw=0.8, ls=":")
-        a.set(title=f"strong: {variant}, N = {int(df.n.max())}")
-    axes[0, 0].set_ylabel("PGR (median, 10-90% over worlds)")
-    axes[0, 1].legend()
+            a.vlines(x, lo, hi, color=colors[read], lw=1)
+            a.plot(x, med, ls="", marker="os"[i % 2], color=colors[read], label=f"{read} read")
+        a.set_xticks(np.arange(len(rules)), rules, rotation=25, ha="right")
+        a.set(title=f"strong: {variant}")
+        a.grid(axis="x", visible=False)
+    axes[0, 0].set_ylabel(f"PGR at N = {int(df.n.max())}")
+    legend_outside(fig, axes=[axes[0, 0]], loc="outside right upper", title="median over worlds,\n10–90% whiskers")
+    fig.suptitle(_title(df, "preference vs classification read"))
     return fig
 
 
 def plot_mimicry(df: pd.DataFrame, ax=None):
     """Agreement with the weak model on its test errors vs N (strong space contains weak)."""
-    from bayes_w2s.harness.style import line_with_band
-
-    fig, axes = _grid(ax, 1, 2)
-    for j, read in enumerate(READS):
-        sub = df[(df.read == read) & (df.strong == "contains weak") & (df.metric == "agree_weak_err")].dropna(subset=["value"])
-        line_with_band(axes[0, j], sub, "n", "value", "rule", center="median")
-        axes[0, j].set(xscale="log", xlabel="number of weak labels N", title=f"{read} read, strong contains weak",
-                       ylim=(-0.02, 1.02))
-    axes[0, 0].set_ylabel("agreement with weak on its errors")
-    axes[0, 1].legend(loc="center right")
+    cells = [(f"{read} read, strong contains weak", lambda d, r=read: (d.read == r) & (d.strong == "contains weak"))
+             for read in READS]
+    fig, _ = _whisker_panels(df, "agree_weak_err", ax, 1, cells, "agreement with weak\non its errors", (-0.02, 1.02))
+    fig.suptitle(_title(df, "mimicry of weak errors"))
     return fig
 
 

@@ -40,6 +40,7 @@ from bayes_w2s.simulations._world import RulesConfig, rules_for
 from bayes_w2s.core.trajectory import log_checkpoints
 from bayes_w2s.toys.w2s import WeakModel, weak_to_strong
 from bayes_w2s.toys.worlds import LabelerClass, halfspaces, typo_labeler
+from bayes_w2s.harness.progress import progress
 
 __all__ = ["Config", "run", "summarize", "FIGURES", "CASES"]
 
@@ -76,7 +77,7 @@ def run(cfg: Config) -> pd.DataFrame:
     rules = rules_for(cfg)
     cps = log_checkpoints(cfg.n, cfg.per_decade)
     frames = []
-    for rep in range(cfg.replicates):
+    for rep in progress(range(cfg.replicates), desc="typos", unit="world"):
         world = cfg.world(rep)
         base = halfspaces(world.pool.points, cfg.strong_angles, cfg.strong_offsets)
         base_prior = world.strong_prior(base, cfg.kappa)
@@ -139,49 +140,59 @@ def summarize(df: pd.DataFrame, cfg: Config) -> str:
     ])
 
 
-def _rule_panels(df, ax, rules):
-    from bayes_w2s.harness.style import new_axes
+def _title(df: pd.DataFrame, what: str) -> str:
+    from bayes_w2s.harness.style import config_of, setting_title
 
-    if ax is None:
-        fig, axes = new_axes(None, ncols=len(rules), figsize=(4.6 * len(rules), 4), sharey=True)
-    else:
-        axes = np.atleast_1d(ax)
-        fig = axes[0].figure
-    return fig, np.atleast_1d(axes)
+    return setting_title(f"typos, {what}", N=int(df.n.max()), worlds=int(df.replicate.nunique()),
+                         kappa=config_of(df).get("kappa"))
 
 
 def plot_pgr_vs_rate(df: pd.DataFrame, ax=None):
     """PGR at the largest N against weak accuracy (typo rate), one line per case, one panel per rule;
-    median line and 10-90% band over worlds."""
-    from bayes_w2s.harness.style import line_with_band
+    median line and 10-90% whiskers over worlds."""
+    from bayes_w2s.harness.style import (category_colors, clip_note, legend_outside, lines_with_whiskers, new_grid,
+                                         reference_lines)
 
     last = df[df.n == df.n.max()]
     rules = list(dict.fromkeys(last.rule))
-    fig, axes = _rule_panels(df, ax, rules)
+    fig, axes = new_grid(ax, 1, len(rules), height=2.2, sharey=True)
+    axes = axes[0]
     acc = last[last.metric == "acc_weak"].groupby("rate").value.median()
+    cases = list(dict.fromkeys(last.case))
+    markers = dict(zip(cases, ("o", "s", "^", "D")))
+    styles = {c: {"color": col, "marker": markers.get(c, "o"), "ls": "-"} for c, col in category_colors(cases).items()}
+    clipped = 0
     for a, rule in zip(axes, rules):
         sub = last[(last.rule == rule) & (last.metric == "pgr")].dropna(subset=["value"])
-        line_with_band(a, sub.assign(x=sub.rate.map(acc)), "x", "value", "case", center="median", band=(0.1, 0.9))
-        a.set(xlabel="weak accuracy (typo rate)", title=rule, ylim=(-0.6, 1.2))
-        a.axhline(0, color="grey", lw=0.8, ls=":")
-        a.axhline(1, color="grey", lw=0.8, ls=":")
-    axes[0].set_ylabel(f"PGR at N={int(df.n.max())}: median, 10-90% band over {df.replicate.nunique()} worlds")
-    axes[0].legend(loc="lower left")
+        reference_lines(a)
+        clipped += lines_with_whiskers(a, sub.assign(x=sub.rate.map(acc)), "x", "value", "case", center="median",
+                                       at="all", clip=(-0.6, 1.15), styles=styles, note=False, dodge=0.012)
+        a.set(xlabel="weak accuracy (typo rate)", title=rule)
+    axes[0].set_ylabel(f"PGR at N = {int(df.n.max())}")
+    note = clip_note(clipped, "-0.6 to 1.15")
+    legend_outside(fig, axes=[axes[0]], loc="outside lower center", ncols=len(cases),
+                   title="median over worlds (line), 10–90% of worlds (whiskers)" + (f"; {note}" if note else ""))
+    fig.suptitle(_title(df, "PGR vs weak accuracy"))
     return fig
 
 
 def plot_mimicry_vs_n(df: pd.DataFrame, ax=None):
     """Hard Bayes: agreement with the weak labeler on its errors vs N, one line per case (median rate)."""
-    from bayes_w2s.harness.style import line_with_band, new_axes
+    from bayes_w2s.harness.style import category_colors, legend_outside, lines_with_whiskers, new_axes
 
-    fig, ax = new_axes(ax)
+    fig, ax = new_axes(ax, figsize=(3.5, 3.0))
     sub = df[(df.rule == df.rule.iloc[0]) & (df.metric == "agree_weak_err")]
     rates = sorted(sub.rate.unique())
     mid = rates[len(rates) // 2]
-    line_with_band(ax, sub[sub.rate == mid], "n", "value", "case", center="median", band=(0.1, 0.9))
-    ax.set(xscale="log", xlabel="number of weak labels N", ylabel="agreement with weak on its errors\n(median, 10-90%)",
-           title=f"{df.rule.iloc[0]}, typo rate {mid:g}", ylim=(-0.02, 1.02))
-    ax.legend(loc="center left")
+    cases = list(dict.fromkeys(sub.case))
+    markers = dict(zip(cases, ("o", "s", "^", "D")))
+    styles = {c: {"color": col, "marker": markers.get(c, "o"), "ls": "-"} for c, col in category_colors(cases).items()}
+    lines_with_whiskers(ax, sub[sub.rate == mid], "n", "value", "case", center="median", logx=True,
+                        clip=(-0.02, 1.02), styles=styles)
+    ax.set(xscale="log", xlabel="weak labels N", ylabel="agreement with weak on its errors",
+           title=f"{df.rule.iloc[0]}, typo rate {mid:g}")
+    legend_outside(fig, loc="outside lower center", ncols=1, title="median over worlds, 10–90% whiskers")
+    fig.suptitle(_title(df, "mimicry"))
     return fig
 
 

@@ -391,6 +391,7 @@ def draw_figures(
             ) from None
         return [Path(p) for p in redraw(folder)]
     module = load_experiment(experiment)
+    df.attrs["config"] = dict(meta.get("config") or {})  # titles name the setting; nothing is computed
     written = []
     with style.context():
         for name, plot_fn in module.FIGURES.items():

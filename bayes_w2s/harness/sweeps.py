@@ -228,7 +228,10 @@ def plan_cells(
 
 def run_cell(experiment: str, cfg: Any, tags: Mapping[str, Any]) -> pd.DataFrame:
     """Run one cell (in a worker): the experiment's table with ``tags`` as leading columns."""
-    df = load_experiment(experiment).run(cfg)
+    from bayes_w2s.harness.progress import silenced
+
+    with silenced():  # the driver shows one count over all cells
+        df = load_experiment(experiment).run(cfg)
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"{experiment}.run returned {type(df).__name__}, not a DataFrame")
     df = df.reset_index(drop=True)
@@ -273,7 +276,8 @@ def run_sweep(
     executor, workers, address
         See :func:`bayes_w2s.harness.executors.make_executor`.
     progress : bool
-        Show a tqdm bar (cells done / total).
+        Count cells done of all cells with an ETA (:class:`bayes_w2s.harness.progress.Progress`:
+        a bar on a terminal, a log record every ~10 s otherwise).
     figures : bool
         Draw the experiment's figures from ``results.csv`` at the end.
 
@@ -284,7 +288,7 @@ def run_sweep(
     bayes_w2s.harness.executors.CellError
         A cell raised; finished cells are kept and a re-run resumes after them.
     """
-    from tqdm.auto import tqdm
+    from bayes_w2s.harness.progress import Progress
 
     start = time.perf_counter()
     module = load_experiment(experiment)
@@ -306,8 +310,8 @@ def run_sweep(
             (cells_dir / f"{bad}.json").unlink(missing_ok=True)
         todo = [cell for cell in cells if cell.cell_id not in done]
         n_repaired = len({c.cell_id for c in todo} & on_disk)
-        with tqdm(total=len(cells), initial=len(cells) - len(todo), desc=f"sweep {experiment}",
-                  unit="cell", disable=not progress, dynamic_ncols=True) as bar:  # fmt: skip
+        with Progress(len(cells), f"sweep {experiment}", unit="cell",
+                      initial=len(cells) - len(todo), disable=not progress) as bar:
             if todo:
                 with make_executor(executor, workers, address, (module.__name__,)) as ex:
                     tasks = [(c.cell_id, (experiment, c.config, c.tags)) for c in todo]

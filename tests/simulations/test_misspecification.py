@@ -120,25 +120,12 @@ def test_bounded_ve_follows_the_concept_selection_prediction(table):
 
 
 def test_world_helpers_spread_and_prior_parsing():
-    import pandas as pd
-
-    from bayes_w2s.simulations._world import (WorldConfig, parse_prior, spread_band, spread_legend, spread_stats,
-                                              with_prior)
+    from bayes_w2s.simulations._world import WorldConfig, parse_prior, spread_stats, with_prior
 
     st = spread_stats([3.0, np.nan, 1.0, 2.0, 10.0])
     assert st["count"] == 4 and st["mean"] == pytest.approx(4.0) and st["median"] == pytest.approx(2.5)
     assert st["q10"] == pytest.approx(np.quantile([1, 2, 3, 10], 0.1)) and st["q90"] > st["median"]
     assert spread_stats([np.nan])["count"] == 0
-    df = pd.DataFrame({"x": [1, 1, 1, 2, 2, 2], "y": [0.0, 1.0, 5.0, 2.0, 2.0, 2.0], "g": "a"})
-    fig, ax = plt.subplots()
-    spread_band(ax, df, "x", "y", "g")
-    assert np.allclose(ax.lines[0].get_ydata(), [2.0, 2.0])  # mean
-    assert np.allclose(ax.lines[1].get_ydata(), [1.0, 2.0])  # median, dashed
-    labels = [t.get_text() for t in spread_legend(ax).get_texts()]
-    assert "band: 10%-90% of worlds" in labels and "dashed: median" in labels
-    plt.close(fig)
-    with pytest.raises(ValueError, match="band must be two quantiles"):
-        spread_band(ax, df, "x", "y", "g", band=(0.9, 0.1))
     assert parse_prior("truth") == (0.0, True) and parse_prior("25") == (25.0, True)
     assert np.isnan(parse_prior("absent")[0]) and parse_prior("absent")[1] is False
     cfg = WorldConfig(replicates=3)
