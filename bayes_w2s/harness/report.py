@@ -44,6 +44,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bayes_w2s.harness.naming import run_folder_name
 from bayes_w2s.harness.runs import (
     atomic_write_text,
     config_to_dict,
@@ -215,11 +216,11 @@ def _stored_run(folder: Path, module) -> pd.DataFrame | None:
 
 def _run_section(section, root: Path, figures: bool, from_runs: Path | None = None) -> tuple[pd.DataFrame, dict]:
     """Run one experiment on its defaults (or take the intact default run folder
-    ``from_runs/<experiment>__default``); its summary and ``{figure path: sha256}`` of the
+    ``from_runs/<experiment>``, the default run's folder name); its summary and ``{figure path: sha256}`` of the
     README figures it redrew (``docs/figures/<experiment>_<figure>.png`` that already exist)."""
     module = load_experiment(section.experiment)
     cfg = module.Config()
-    df = _stored_run(from_runs / f"{section.experiment}__default", module) if from_runs else None
+    df = _stored_run(from_runs / run_folder_name(section.experiment, cfg), module) if from_runs else None
     df = module.run(cfg) if df is None else df
     summary = section.summarize(df)
     drawn = {}
@@ -252,7 +253,7 @@ def report(root: Path, rerun: set[str] | None = None, *, figures: bool = True, q
            from_runs: Path | None = None, render_only: bool = False) -> int:
     """Regenerate stored summaries (fast experiments, and ``rerun``: names or ``{"all"}``),
     register other stored tables, rewrite the README regions. Returns the exit status.
-    ``from_runs``: a folder of run folders; an intact ``<experiment>__default`` there run
+    ``from_runs``: a folder of run folders; an intact ``<experiment>`` (default-config) folder there run
     with the current defaults is used instead of running the experiment again. ``render_only``:
     run nothing, only register stored tables and re-render the README."""
     from bayes_w2s.harness.report_sections import SECTIONS
@@ -355,7 +356,7 @@ def add_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         help="with --check: skip the fresh runs, check checksums and rendering only")
     parser.add_argument("--no-figures", action="store_true", help="do not redraw docs/figures")
     parser.add_argument("--from-runs", type=Path, default=None, metavar="DIR",
-                        help="use intact DIR/<experiment>__default run folders made with the current "
+                        help="use intact DIR/<experiment> run folders made with the current "
                         "defaults (bayes-w2s run NAME --out DIR) instead of running again")
     parser.add_argument("--root", type=Path, default=Path("."),
                         help="the checkout holding README.md and docs/ (default: .)")
