@@ -1,12 +1,21 @@
-"""The W2S losses of :mod:`.losses`, batched over heads: ``(H, B, C)`` logits -> ``(H,)`` losses.
+"""The W2S losses of :mod:`.losses` for many heads at once, and their logit gradients.
 
-Each function repeats, op for op, the one-head loss of :mod:`.losses` with a leading head axis,
-so that the logit gradient of head h (``autograd.grad(losses.sum(), logits)[h]``) is the one
-the one-head loss gives on ``logits[h]``. Per-head arguments: ``frac (H,)`` float64 (the
-fraction of training done, for logconf's ramp) and ``strengths (H, B)`` float32.
+Layout: logits and targets ``(..., B, H, C)`` (the batch axis third from the end, one column
+per head, as the batched loop produces them), strengths ``(..., B, H)``, and per-head
+``c = (c, 1 - c)``, two ``(..., H)`` float32 tensors of logconf's confidence weight. ``LOSS_VALUES[name]`` gives the per-head batch
+mean ``(..., H)``, op for op the one-head loss of :mod:`.losses`; ``LOSS_GRADS[name]`` gives
+its gradient in the logits ``(..., B, H, C)`` in closed form (no autograd), as autograd
+computes it: with ``lp = log_softmax(z)``, ``p = exp(lp)`` and ``go = dL/d lp``, the
+log-softmax backward is ``dL/dz = go - p * sum_c go``, and
 
-``logconf`` hardens each head's predictions by its own quantile (``harden_by_quantile``):
-``torch.quantile``'s linear interpolation, written out so that every head gets its own ``q``.
+* xent: ``go = -q / B``; logconf: ``go = -((1 - c) q + c harden(p)) / B``;
+* product: ``go = -t / B`` with ``t = softmax(lp + log q)`` (detached; ``alpha = beta = 1``);
+* ve: ``go = -sigmoid(a) softmax(lp + log q) / B`` with ``a = log(r - 1) + log <p, q>``;
+* tempered: ``go = -w q / B``.
+
+``logconf`` hardens each head's predictions by its own quantile
+(:func:`~.losses.harden_by_quantile`: ``torch.quantile``'s linear interpolation written out so
+every head gets its own ``q``).
 """
 
 from __future__ import annotations
@@ -19,81 +28,120 @@ import torch.nn.functional as F
 
 from .losses import LOSSES
 
-__all__ = ["BATCHED_LOSSES", "logit_grad_bound_per_example"]
+__all__ = ["LOSS_GRADS", "LOSS_VALUES", "logconf_c", "logit_grad_bound_per_example"]
 
 
-def _soft_ce(logits, targets):
-    return -(targets * F.log_softmax(logits.float(), dim=-1)).sum(-1)  # (H, B)
+def logconf_c(frac: np.ndarray) -> np.ndarray:
+    """:func:`~.losses.logconf_weight` with its defaults, elementwise, with the same float64
+    operations: ``0.5 * min(1, max(0, frac) / 0.1)``."""
+    return 0.5 * np.minimum(1.0, np.maximum(0.0, np.asarray(frac, float)) / 0.1)
 
 
-def xent(logits, targets, frac, strengths):
-    """``mean_i -sum_y q_i(y) log p(y|x_i)`` per head: ``(H,)``."""
-    return _soft_ce(logits, targets.float()).mean(-1)
-
-
-def _harden(probs, targets):
-    """Per-head :func:`~.losses.harden_by_quantile`: ``(H, B, C)`` one-hot."""
+def harden(probs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Per-head :func:`~.losses.harden_by_quantile` on ``(..., B, H, C)``: one-hot, same shape."""
     if probs.shape[-1] != 2:
         return F.one_hot(probs.argmax(-1), probs.shape[-1]).to(probs.dtype)
-    frac_pos = targets[..., 1].float().mean(-1)  # (H,) weak class balance per batch
-    p0 = probs[..., 0].float()  # (H, B)
-    srt = torch.sort(p0, dim=-1).values  # (H, B)
-    ranks = frac_pos * (p0.shape[-1] - 1)  # (H,) as torch.quantile (linear)
-    below = ranks.to(torch.long)
-    above = torch.ceil(ranks).to(torch.long)
-    weights = ranks - below  # (H,)
-    lo = srt.gather(-1, below[:, None])  # (H, 1)
-    hi = srt.gather(-1, above[:, None])
-    threshold = lo.lerp(hi, weights[:, None])  # (H, 1)
-    is_zero = (probs[..., 0] >= threshold).to(probs.dtype)  # (H, B)
-    return torch.stack([is_zero, 1 - is_zero], dim=-1)  # (H, B, 2)
+    frac_pos = targets[..., 1].float().mean(-2, keepdim=True)  # (..., 1, H) class balance
+    p0 = probs[..., 0].float()  # (..., B, H)
+    srt = torch.sort(p0, dim=-2).values
+    ranks = frac_pos * (p0.shape[-2] - 1)  # as torch.quantile (linear)
+    below, above = ranks.to(torch.long), torch.ceil(ranks).to(torch.long)
+    threshold = srt.gather(-2, below).lerp(srt.gather(-2, above), ranks - below)  # (..., 1, H)
+    is_zero = (probs[..., 0] >= threshold).to(probs.dtype)  # (..., B, H)
+    return torch.stack([is_zero, 1 - is_zero], dim=-1)
 
 
-def logconf(logits, targets, frac, strengths):
-    """CE to ``(1 - c_h) q + c_h stopgrad(harden(p))``, ``c_h = logconf_weight(frac_h)``."""
-    # logconf_weight(f) = 0.5 * min(1, max(0, f) / 0.1), vectorized with the same float64 ops
-    c = 0.5 * np.minimum(1.0, np.maximum(0.0, np.asarray(frac, float)) / 0.1)  # (H,)
-    c_t = torch.as_tensor(c, dtype=torch.float32, device=logits.device)[:, None, None]
-    one_minus = torch.as_tensor(1 - c, dtype=torch.float32, device=logits.device)[:, None, None]
-    hard = _harden(torch.softmax(logits.detach().float(), -1), targets)  # (H, B, C)
-    target = one_minus * targets.float() + c_t * hard  # (H, B, C)
-    return _soft_ce(logits, target).mean(-1)
+def _log_q(q):
+    return torch.where(q > 0, torch.log(q), torch.full_like(q, -math.inf))
 
 
-def product(logits, targets, frac, strengths):
-    """CE to ``t ∝ p q`` (detached; ``alpha = beta = 1``), zeros of t dropped, per head."""
-    q = targets.float()
-    log_q = torch.where(q > 0, torch.log(q), torch.full_like(q, -math.inf))
-    log_q = 1.0 * log_q
-    log_t = 1.0 * F.log_softmax(logits.detach().float(), -1) + log_q
-    target = torch.softmax(log_t, dim=-1)  # (H, B, C)
-    log_p = F.log_softmax(logits.float(), dim=-1)
-    return -torch.where(target > 0, target * log_p, torch.zeros_like(log_p)).sum(-1).mean(-1)
+# --- values: the batch mean per head, (..., H) --------------------------------------------
+
+def _ce(z, target):
+    return -(target * F.log_softmax(z.float(), dim=-1)).sum(-1)  # (..., B, H)
 
 
-def ve(logits, targets, frac, strengths):
-    """``-mean_i log(1 + (r_i - 1) <p_i, q_i>)``, ``r = e^s`` (see :func:`~.losses.ve_loss`)."""
-    s = strengths  # (H, B)
-    log_p = F.log_softmax(logits.float(), -1)
-    log_m = torch.logsumexp(log_p + torch.log(targets.float().clamp_min(0)), dim=-1)  # (H, B)
-    log_rm1 = s + torch.log(-torch.expm1(-s))
-    loglik = torch.logaddexp(torch.zeros_like(log_m), log_rm1 + log_m)
-    return -loglik.mean(-1)
+def _xent(z, q, c, s):
+    return _ce(z, q.float()).mean(-2)
 
 
-def tempered(logits, targets, frac, strengths):
-    """``mean_i w_i CE(p_i, q_i)`` per head."""
-    return (strengths * _soft_ce(logits, targets.float())).mean(-1)
+def _logconf_target(z, q, c):
+    c, one_minus_c = c  # (..., H) each: float32 of the float64 c and 1 - c
+    hard = harden(torch.softmax(z.detach().float(), -1), q)
+    return one_minus_c[..., None, :, None] * q.float() + c[..., None, :, None] * hard
 
 
-BATCHED_LOSSES = {
-    "xent": xent,
-    "logconf": logconf,
-    "product": product,
-    "ve": ve,
-    "tempered": tempered,
-}
-assert set(BATCHED_LOSSES) == set(LOSSES)
+def _logconf(z, q, c, s):
+    return _ce(z, _logconf_target(z, q, c)).mean(-2)
+
+
+def _product_target(z, q):
+    return torch.softmax(1.0 * F.log_softmax(z.detach().float(), -1) + 1.0 * _log_q(q.float()), -1)
+
+
+def _product(z, q, c, s):
+    t = _product_target(z, q)
+    lp = F.log_softmax(z.float(), dim=-1)
+    return -torch.where(t > 0, t * lp, torch.zeros_like(lp)).sum(-1).mean(-2)
+
+
+def _ve_parts(z, q, s):
+    lp = F.log_softmax(z.float(), -1)
+    u = lp + torch.log(q.float().clamp_min(0))  # log(p q)
+    log_m = torch.logsumexp(u, dim=-1)  # (..., B, H) log <p, q>
+    a = s + torch.log(-torch.expm1(-s)) + log_m  # log((r - 1) m)
+    return lp, u, log_m, a
+
+
+def _ve(z, q, c, s):
+    _, _, log_m, a = _ve_parts(z, q, s)
+    return -torch.logaddexp(torch.zeros_like(log_m), a).mean(-2)
+
+
+def _tempered(z, q, c, s):
+    return (s * _ce(z, q.float())).mean(-2)
+
+
+LOSS_VALUES = {"xent": _xent, "logconf": _logconf, "product": _product, "ve": _ve,
+               "tempered": _tempered}
+
+
+# --- gradients in the logits, (..., B, H, C) ----------------------------------------------
+
+def _lsm_backward(go, lp):
+    return go - torch.exp(lp) * go.sum(-1, keepdim=True)
+
+
+def _xent_grad(z, q, c, s):
+    inv_b = 1.0 / z.shape[-3]
+    return _lsm_backward(q * -inv_b, F.log_softmax(z, -1))
+
+
+def _logconf_grad(z, q, c, s):
+    inv_b = 1.0 / z.shape[-3]
+    return _lsm_backward(_logconf_target(z, q, c) * -inv_b, F.log_softmax(z, -1))
+
+
+def _product_grad(z, q, c, s):
+    inv_b = 1.0 / z.shape[-3]
+    return _lsm_backward(_product_target(z, q) * -inv_b, F.log_softmax(z, -1))
+
+
+def _ve_grad(z, q, c, s):
+    inv_b = 1.0 / z.shape[-3]
+    lp, u, log_m, a = _ve_parts(z, q, s)
+    d_log_m = -inv_b / (1 + torch.exp(-a))  # d/da logaddexp(0, a) = sigmoid(a)
+    return _lsm_backward(torch.exp(u - log_m[..., None]) * d_log_m[..., None], lp)
+
+
+def _tempered_grad(z, q, c, s):
+    inv_b = 1.0 / z.shape[-3]
+    return _lsm_backward(q * -(s * inv_b)[..., None], F.log_softmax(z, -1))
+
+
+LOSS_GRADS = {"xent": _xent_grad, "logconf": _logconf_grad, "product": _product_grad,
+              "ve": _ve_grad, "tempered": _tempered_grad}
+assert set(LOSS_GRADS) == set(LOSS_VALUES) == set(LOSSES)
 
 _SQRT2 = math.sqrt(2.0)
 

@@ -9,12 +9,16 @@ sizes run as separate groups, one after another.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
-from .head_losses import BATCHED_LOSSES
+from .head_losses import LOSS_GRADS, LOSS_VALUES, logconf_c
 from .heads import BETA1, BETA2, EPS, head_schedule
-from .train import minibatch_order
+from .train import OVER, minibatch_order
+
+BATCHED_ORDER = tuple(LOSS_GRADS)
 
 __all__ = ["run_heads"]
 
@@ -71,6 +75,7 @@ def _validate(features, train_idx, targets, specs, val, eval_every, heldout, ini
     return features, train_idx, targets, val, heldout, init
 
 
+@torch.no_grad()
 def run_heads(features, train_idx, targets, specs, *, val, eval_every, heldout, device, init,
               standardize, record_losses) -> dict:
     features, train_idx, targets, val, heldout, init = _validate(
@@ -141,185 +146,220 @@ def _prediction_kl(z: np.ndarray, z0: np.ndarray) -> np.ndarray:
     return (np.exp(lp) * (lp - lp0)).sum(-1).mean(-1)
 
 
+def _layout(heads, specs, train_idx, val):
+    """Streams and slots: ``slot (S, K)`` head ids (-1: padding) with each loss in one block
+    of columns ``blocks[name] = (start, stop)`` shared by all streams."""
+    keys: dict = {}
+    stream_of = {}
+    for h in heads:  # same rows, seed (hence minibatches) and validation rows
+        key = (train_idx[h].tobytes(), specs[h].seed,
+               val[0][h].tobytes() if val is not None else b"")
+        stream_of[h] = keys.setdefault(key, len(keys))
+    n_streams = len(keys)
+    members = [[h for h in heads if stream_of[h] == s] for s in range(n_streams)]
+    blocks, start = {}, 0
+    for name in BATCHED_ORDER:
+        width = max(sum(specs[h].loss == name for h in mem) for mem in members)
+        if width:
+            blocks[name] = (start, start + width)
+            start += width
+    slot = np.full((n_streams, start), -1, dtype=np.int64)
+    for s, mem in enumerate(members):
+        for name, (a, _) in blocks.items():
+            ours = [h for h in mem if specs[h].loss == name]
+            slot[s, a : a + len(ours)] = ours
+    return slot, blocks
+
+
 def _run_group(heads, opt, bsz, feats, train_idx, targets, specs, plans, val, eval_every,
                mean, std, weight, bias, out, record_losses):
     """Train the heads ``heads`` (one optimizer, one batch size) in place in weight/bias."""
     dev = feats.device
     n = train_idx.shape[1]
     d, c = feats.shape[1], targets.shape[2]
-    # streams: same rows, seed (so the same minibatches) and validation rows
-    keys: dict = {}
-    stream_of = np.empty(len(heads), dtype=np.int64)
-    for j, h in enumerate(heads):
-        key = (train_idx[h].tobytes(), specs[h].seed,
-               val[0][h].tobytes() if val is not None else b"")
-        stream_of[j] = keys.setdefault(key, len(keys))
-    n_streams = len(keys)
-    k_max = int(np.bincount(stream_of).max())
-    slot = np.full((n_streams, k_max), -1, dtype=np.int64)  # slot -> head (-1: padding)
-    fill = np.zeros(n_streams, dtype=np.int64)
-    for j, h in enumerate(heads):
-        s = stream_of[j]
-        slot[s, fill[s]] = h
-        fill[s] += 1
-    flat = slot.ravel()  # (H,) with H = S * K
-    real = flat >= 0
-    hh = np.where(real, flat, heads[0])  # padded slots borrow a head's data
-    n_slots = len(flat)
-    rep = slot[:, 0]  # one head per stream
+    slot, blocks = _layout(heads, specs, train_idx, val)
+    n_streams, k_max = slot.shape
+    real = slot >= 0
+    hh = np.where(real, slot, slot[:, :1])  # padding borrows its stream's first head's data
+    rep = np.array([row[row >= 0][0] for row in slot])  # one head per stream
     t_max = max(specs[h].n_steps for h in heads)
-    # minibatches per stream over the longest run: a prefix is every shorter run's order
-    longest = [minibatch_order(n, t_max, bsz, specs[h].seed) for h in rep]
-    idx_s = torch.stack([o[0] for o in longest])  # (S, T, B)
-    ep_s = torch.stack([o[1] for o in longest])
-    rows_s = torch.as_tensor(np.stack([train_idx[h] for h in rep]))
-    rows_s = torch.gather(rows_s, 1, idx_s.view(n_streams, -1)).view_as(idx_s).to(dev)
-    idx_s, ep_s = idx_s.to(dev), ep_s.to(dev)  # (S, T, B)
-    slot_stream = torch.as_tensor(np.repeat(np.arange(n_streams), k_max), device=dev)
-    mean_s, std_s = mean[torch.as_tensor(rep, device=dev)], std[torch.as_tensor(rep, device=dev)]
-    tg = torch.as_tensor(targets[hh], device=dev)  # (H, n, C)
-    tg[torch.as_tensor(~real, device=dev)] = 0
-    h_ar = torch.arange(n_slots, device=dev)[:, None]
-    # per-step step sizes (T, H): the scalar each update multiplies by (0 once a head is done)
-    alpha = np.zeros((t_max, n_slots))
-    frac = np.zeros((t_max, n_slots))
-    for j, h in enumerate(flat):
+    # minibatches per stream over the longest run: every shorter run's order is a prefix
+    orders = [minibatch_order(n, t_max, bsz, specs[h].seed) for h in rep]
+    idx_s = torch.stack([o[0] for o in orders]).to(dev)  # (S, T, B) example indices
+    ep_s = torch.stack([o[1] for o in orders]).to(dev)  # (S, T, B) epochs
+    s_ar = torch.arange(n_streams, device=dev)[:, None]
+    rep_t = torch.as_tensor(rep, device=dev)
+    mean_s, std_s = mean[rep_t][:, None], std[rep_t][:, None]  # (S, 1, D)
+    rows = torch.as_tensor(train_idx[rep], device=dev)  # (S, n) feature rows
+    offset = s_ar * n  # flat row of (stream, example) is s n + i
+    if n_streams * n * d <= (1 << 27):  # standardize each stream's rows once (same values)
+        xs_all = ((feats[rows] - mean_s) / std_s).view(n_streams * n, d)  # (S n, D)
+
+        def batch_x(flat):
+            return xs_all.index_select(0, flat).view(n_streams, bsz, d)
+    else:
+        rows_flat = rows.reshape(-1)
+
+        def batch_x(flat):
+            return (feats.index_select(0, rows_flat[flat]).view(n_streams, bsz, d)
+                    - mean_s) / std_s
+    # targets per stream and slot (S, n, K, C); padding: uniform
+    tgs = torch.as_tensor(np.ascontiguousarray(
+        np.where(real[:, None, :, None], targets[hh].transpose(0, 2, 1, 3), np.float32(1 / c))),
+        device=dev).view(n_streams * n, k_max * c)  # (S n, K C)
+    # per-step step sizes (T, S, K): the scalar each update multiplies by (0 once done)
+    alpha = np.zeros((t_max, n_streams, k_max))
+    frac = np.zeros((t_max, n_streams, k_max))
+    for (s, k), h in np.ndenumerate(slot):
         if h < 0:
             continue
         t_h = specs[h].n_steps
         lrs = plans[h]["lrs"]
         if opt == "adam":
-            bc1 = 1 - BETA1 ** np.arange(1, t_h + 1, dtype=float)
-            alpha[:t_h, j] = -(lrs / bc1)
-        else:
-            alpha[:t_h, j] = -lrs
-        frac[:, j] = np.arange(t_max) / t_h
+            lrs = lrs / (1 - BETA1 ** np.arange(1, t_h + 1, dtype=float))
+        alpha[:t_h, s, k] = -lrs
+        frac[:, s, k] = np.arange(t_max) / t_h
     alpha_t = torch.as_tensor(alpha, dtype=torch.float32, device=dev)
-    wd = torch.as_tensor([specs[h].weight_decay if h >= 0 else 0.0 for h in flat],
-                         dtype=torch.float32, device=dev).view(n_streams, 1, k_max, 1)
-    any_wd = bool((wd != 0).any())
-    cap = np.array([specs[h].max_distance or np.inf if h >= 0 else np.inf for h in flat])
-    capped = torch.as_tensor(np.isfinite(cap), device=dev).view(n_streams, k_max)
+    conf = None
+    if "logconf" in blocks:
+        a, z_ = blocks["logconf"]
+        cw = logconf_c(frac[:, :, a:z_])
+        conf = (torch.as_tensor(cw, dtype=torch.float32, device=dev),
+                torch.as_tensor(1 - cw, dtype=torch.float32, device=dev))  # (T, S, k) each
+    wd_np = np.array([[specs[h].weight_decay if h >= 0 else 0.0 for h in row] for row in slot])
+    any_wd = bool(np.any(wd_np != 0))
+    wd = torch.as_tensor(wd_np, dtype=torch.float32, device=dev)[:, None, :, None]  # (S,1,K,1)
+    cap = np.array([[specs[h].max_distance or np.inf if h >= 0 else np.inf for h in row]
+                    for row in slot])
+    capped = torch.as_tensor(np.isfinite(cap), device=dev)  # (S, K)
     cap_t = torch.as_tensor(np.where(np.isfinite(cap), cap, 1.0), dtype=torch.float32,
-                            device=dev).view(n_streams, k_max)
+                            device=dev)
     any_cap = bool(capped.any())
-    # strengths: one float32 table row per distinct array, indexed per head by its `over`
-    tables, tab_of, lens = {}, np.zeros(n_slots, dtype=np.int64), np.ones(n_slots, np.int64)
-    mode = np.zeros(n_slots, dtype=np.int64)  # 0 visits, 1 per pass, 2 steps
-    for j, h in enumerate(flat):
-        st = specs[h].strengths if h >= 0 else None
-        if st is None:
-            continue
-        key = st.tobytes()
-        tab_of[j] = tables.setdefault(key, (len(tables) + 1, st))[0]
-        lens[j] = len(st)
-        mode[j] = ("visits", "per_pass", "steps").index(specs[h].over)
-    has_s = bool(tables)
-    if has_s:
-        l_max = max(len(st) for _, st in tables.values())
-        table = torch.zeros(len(tables) + 1, l_max, dtype=torch.float32, device=dev)
-        for row, st in tables.values():
-            table[row, :len(st)] = torch.tensor(st, dtype=torch.float32)
-        tab_t = torch.as_tensor(tab_of, device=dev)[:, None]
-        last_t = torch.as_tensor(lens - 1, device=dev)[:, None]
-        mode_t = torch.as_tensor(mode, device=dev)[:, None]
-    loss_groups = {}
-    for j, h in enumerate(flat):
-        if h >= 0:
-            loss_groups.setdefault(specs[h].loss, []).append(j)
-    loss_groups = {k: torch.as_tensor(v, device=dev) for k, v in loss_groups.items()}
-    loss_np = {k: v.cpu().numpy() for k, v in loss_groups.items()}
-    # parameters of this group in stream layout
-    slot_head = torch.as_tensor(hh, device=dev)
-    w = weight[slot_head].view(n_streams, k_max, d, c).permute(0, 2, 1, 3).contiguous()
-    b = bias[slot_head].view(n_streams, k_max, c).clone()  # (S, K, C)
+    strengths = _Strengths(slot, specs, n, idx_s, ep_s, dev)
+    w = weight[torch.as_tensor(hh, device=dev)].permute(0, 2, 1, 3).contiguous()  # (S,D,K,C)
+    b = bias[torch.as_tensor(hh, device=dev)].clone()  # (S, K, C)
     w0, b0 = w.clone(), b.clone()
     if opt == "adam":
         mw, vw, mb, vb = (torch.zeros_like(w), torch.zeros_like(w), torch.zeros_like(b),
                           torch.zeros_like(b))
-    # validation (early stopping): standardized once per stream
-    if val is not None:
-        xv = (feats[torch.as_tensor(np.stack([val[0][h] for h in rep]), device=dev)]
-              - mean_s[:, None]) / std_s[:, None]  # (S, n_val, D)
-        lab_v = torch.as_tensor(val[1][hh].argmax(-1), device=dev)  # (H, n_val)
+    if val is not None:  # early stopping: validation rows standardized once per stream
+        v_rows = torch.as_tensor(np.stack([val[0][h] for h in rep]), device=dev)
+        xv = (feats[v_rows] - mean_s) / std_s  # (S, n_val, D)
+        lab_v = torch.as_tensor(val[1][hh].argmax(-1), device=dev)  # (S, K, n_val)
         best_w, best_b = w.clone(), b.clone()
-        best_acc = torch.full((n_slots,), -1.0, dtype=torch.float64, device=dev)
-        best_step = torch.zeros(n_slots, dtype=torch.long, device=dev)
-        last_acc = torch.full((n_slots,), float("nan"), dtype=torch.float64, device=dev)
-        n_evals = torch.zeros(n_slots, dtype=torch.long, device=dev)
-        steps_h = torch.as_tensor([specs[h].n_steps if h >= 0 else 0 for h in flat], device=dev)
-    losses = torch.zeros(t_max, n_slots, device=dev) if record_losses else None
+        best_acc = torch.full((n_streams, k_max), -1.0, dtype=torch.float64, device=dev)
+        best_step = torch.zeros(n_streams, k_max, dtype=torch.long, device=dev)
+        last_acc = torch.full((n_streams, k_max), math.nan, dtype=torch.float64, device=dev)
+        n_evals = torch.zeros(n_streams, k_max, dtype=torch.long, device=dev)
+        steps_h = torch.as_tensor(np.where(real, np.array([s.n_steps for s in specs])[hh], 0),
+                                  device=dev)  # (S, K)
+    losses = []
     kc = k_max * c
+    grads = [None] * len(blocks)
     for t in range(t_max):
-        x = (feats[rows_s[:, t]] - mean_s[:, None]) / std_s[:, None]  # (S, B, D)
-        z = torch.baddbmm(b.view(n_streams, 1, kc), x, w.view(n_streams, d, kc))  # (S, B, KC)
-        zh = z.view(n_streams, bsz, k_max, c).transpose(1, 2).reshape(n_slots, bsz, c)
-        zh.requires_grad_(True)
-        ex = idx_s[:, t][slot_stream]  # (H, B) example indices
-        tgt = tg[h_ar, ex]  # (H, B, C)
-        s = None
-        if has_s:
-            pos = torch.where(mode_t == 0, ep_s[:, t][slot_stream] * n + ex,
-                              torch.where(mode_t == 1, ex, torch.full_like(ex, t)))
-            s = table[tab_t, torch.minimum(pos, last_t)]  # (H, B)
-        total = 0.0
-        for name, js in loss_groups.items():
-            lv = BATCHED_LOSSES[name](zh[js], tgt[js], frac[t, loss_np[name]],
-                                      s[js] if s is not None else None)  # (H_g,)
-            total = total + lv.sum()
-            if losses is not None:
-                losses[t, js] = lv.detach()
-        (g,) = torch.autograd.grad(total, zh)  # (H, B, C)
-        g = g.view(n_streams, k_max, bsz, c).transpose(1, 2).reshape(n_streams, bsz, kc)
+        it = idx_s[:, t]  # (S, B)
+        flat = (it + offset).view(-1)  # (S B,)
+        x = batch_x(flat)  # (S, B, D)
+        z = torch.baddbmm(b.view(n_streams, 1, kc), x, w.view(n_streams, d, kc))
+        z = z.view(n_streams, bsz, k_max, c)  # (S, B, K, C)
+        q = tgs.index_select(0, flat).view(n_streams, bsz, k_max, c)  # (S, B, K, C)
+        s = strengths.at(t, it) if strengths.any else None  # (S, B, K)
+        row = []
+        for j, (name, (a, e)) in enumerate(blocks.items()):
+            cj = (conf[0][t, :, :], conf[1][t, :, :]) if name == "logconf" else None
+            args = (z[:, :, a:e], q[:, :, a:e], cj, s[:, :, a:e] if s is not None else None)
+            grads[j] = LOSS_GRADS[name](*args)
+            if record_losses:
+                row.append(LOSS_VALUES[name](*args))
+        if record_losses:
+            losses.append(torch.cat(row, -1))  # (S, K)
+        g = torch.cat(grads, 2).view(n_streams, bsz, kc) if len(grads) > 1 else \
+            grads[0].reshape(n_streams, bsz, kc)
         gw = torch.bmm(x.transpose(1, 2), g).view(n_streams, d, k_max, c)  # (S, D, K, C)
         gb = g.sum(1).view(n_streams, k_max, c)  # (S, K, C)
         if any_wd:
             gw = gw + wd * w
             gb = gb + wd[:, 0] * b
-        a = alpha_t[t].view(n_streams, 1, k_max, 1)
+        al = alpha_t[t].view(n_streams, 1, k_max, 1)
         if opt == "adam":
-            step = t + 1
-            bc2_sqrt = (1 - BETA2 ** step) ** 0.5
-            for p, gp, mp, vp, ap in ((w, gw, mw, vw, a), (b, gb, mb, vb, a[:, 0])):
+            bc2_sqrt = (1 - BETA2 ** (t + 1)) ** 0.5
+            for p, gp, mp, vp, ap in ((w, gw, mw, vw, al), (b, gb, mb, vb, al[:, 0])):
                 mp.lerp_(gp, 1 - BETA1)
                 vp.mul_(BETA2).addcmul_(gp, gp, value=1 - BETA2)
-                denom = (vp.sqrt() / bc2_sqrt).add_(EPS)
-                p.add_((mp * ap) / denom)
+                p.add_((mp * ap) / (vp.sqrt() / bc2_sqrt).add_(EPS))
         else:
-            w.add_(gw * a)
-            b.add_(gb * a[:, 0])
+            w.add_(gw * al)
+            b.add_(gb * al[:, 0])
         if any_cap:
-            _project(w, b, w0, b0, capped & (alpha_t[t] != 0).view(n_streams, k_max), cap_t)
+            _project(w, b, w0, b0, capped & (alpha_t[t] != 0), cap_t)
         if val is not None:
             done = t + 1
             due = (steps_h >= done) & ((done % eval_every == 0) | (steps_h == done))
             if bool(due.any()):
                 zv = torch.baddbmm(b.view(n_streams, 1, kc), xv, w.view(n_streams, d, kc))
-                pred = zv.view(n_streams, -1, k_max, c).argmax(-1).transpose(1, 2)  # (S, K, n_v)
-                acc = (pred.reshape(n_slots, -1) == lab_v).sum(-1).double() / lab_v.shape[1]
+                pred = zv.view(n_streams, -1, k_max, c).argmax(-1).transpose(1, 2)  # (S,K,n_v)
+                acc = (pred == lab_v).sum(-1).double() / lab_v.shape[-1]  # (S, K)
                 better = due & (acc > best_acc)
                 best_acc = torch.where(better, acc, best_acc)
                 best_step = torch.where(better, done, best_step)
                 last_acc = torch.where(due, acc, last_acc)
                 n_evals += due.long()
-                bm = better.view(n_streams, k_max)
-                best_w = torch.where(bm[:, None, :, None], w, best_w)
-                best_b = torch.where(bm[:, :, None], b, best_b)
+                best_w = torch.where(better[:, None, :, None], w, best_w)
+                best_b = torch.where(better[:, :, None], b, best_b)
     if val is not None:
         w, b = best_w, best_b
-    sel = torch.as_tensor(flat[real], device=dev)
-    keep = torch.as_tensor(np.flatnonzero(real), device=dev)
-    weight[sel] = w.permute(0, 2, 1, 3).reshape(n_slots, d, c)[keep]
-    bias[sel] = b.reshape(n_slots, c)[keep]
-    heads_real = flat[real]
-    if losses is not None:
-        lh = losses.T[keep].cpu().double().numpy()
+    sel = torch.as_tensor(slot[real], device=dev)
+    weight[sel] = w.permute(0, 2, 1, 3)[torch.as_tensor(real, device=dev)]
+    bias[sel] = b[torch.as_tensor(real, device=dev)]
+    heads_real = slot[real]
+    if record_losses:
+        lh = torch.stack(losses).permute(1, 2, 0)[torch.as_tensor(real, device=dev)]
+        lh = lh.double().cpu().numpy()  # (M_group, T)
         for r, h in enumerate(heads_real):
-            out["losses"][h, :specs[h].n_steps] = lh[r, :specs[h].n_steps]
+            out["losses"][h, : specs[h].n_steps] = lh[r, : specs[h].n_steps]
     if val is not None:
         for name, arr in (("best_step", best_step), ("val_acc_best", best_acc),
                           ("val_acc_final", last_acc), ("n_evals", n_evals)):
-            out[name][heads_real] = arr[keep].cpu().numpy()
+            out[name][heads_real] = arr[torch.as_tensor(real, device=dev)].cpu().numpy()
+
+
+class _Strengths:
+    """Per-step strengths ``(S, B, K)`` float32 from one table row per distinct array, each
+    head reading its row at ``e n + i`` (visits), ``i`` (per pass) or ``t`` (steps)."""
+
+    def __init__(self, slot, specs, n, idx_s, ep_s, dev):
+        tables, self.n = {}, n
+        tab = np.zeros(slot.shape, dtype=np.int64)
+        last = np.zeros(slot.shape, dtype=np.int64)
+        mode = np.zeros(slot.shape, dtype=np.int64)  # 0 visits, 1 per pass, 2 steps
+        for (s, k), h in np.ndenumerate(slot):
+            st = specs[h].strengths if h >= 0 else None
+            if st is None:
+                continue
+            tab[s, k] = tables.setdefault(st.tobytes(), (len(tables) + 1, st))[0]
+            last[s, k] = len(st) - 1
+            mode[s, k] = OVER.index(specs[h].over)
+        self.any = bool(tables)
+        if not self.any:
+            return
+        l_max = max(len(st) for _, st in tables.values())
+        self.table = torch.zeros(len(tables) + 1, l_max, dtype=torch.float32, device=dev)
+        for row, st in tables.values():
+            self.table[row, : len(st)] = torch.tensor(st, dtype=torch.float32)
+        self.tab = torch.as_tensor(tab * l_max, device=dev)[:, None]  # (S, 1, K) row starts
+        self.last = torch.as_tensor(last, device=dev)[:, None]
+        self.modes = sorted(set(mode[tab > 0].tolist()))
+        self.mode = torch.as_tensor(mode, device=dev)[:, None]
+        self.ep_s = ep_s
+
+    def at(self, t, it):
+        pos = None
+        for mo in self.modes:  # (S, B, 1) positions, broadcast over the K heads
+            p = (self.ep_s[:, t] * self.n + it if mo == 0 else it if mo == 1
+                 else torch.full_like(it, t))[:, :, None]
+            pos = p if pos is None else torch.where(self.mode == mo, p, pos)
+        pos = torch.minimum(pos, self.last).add_(self.tab)  # (S, B, K) flat table positions
+        return self.table.take(pos)
 
 
 def _project(w, b, w0, b0, capped, cap):

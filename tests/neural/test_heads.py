@@ -50,7 +50,8 @@ def _check(res, m, feats, tidx, tg, spec, **kw):
                                model(x).detach().numpy(), atol=10 * TOL)
     mine = res.log(m)
     assert mine.n_steps == log.n_steps and mine.influence == pytest.approx(log.influence, rel=1e-12)
-    np.testing.assert_allclose(mine.losses, log.losses, atol=10 * TOL)
+    if np.isfinite(mine.losses).all():  # with record_losses
+        np.testing.assert_allclose(mine.losses, log.losses, atol=10 * TOL)
     for key in ("param_distance", "lr_strength_sum", "distance_bound", "kl_from_init", "kl_bound"):
         a, b = mine.extra[key], log.extra[key]
         assert (math.isnan(a) and math.isnan(b)) or a == pytest.approx(b, rel=1e-5, abs=1e-9), key
@@ -82,7 +83,8 @@ def test_every_loss_optimizer_decay_and_schedule_equals_the_one_head_loop(c):
                      for i in range(len(specs))])
     tg = np.array([_targets(rng, N_TRAIN, c) for _ in specs])
     held = np.tile(np.arange(N - 60, N), (len(specs), 1))
-    res = train_heads(feats, tidx, tg, specs, heldout=held)
+    res = train_heads(feats, tidx, tg, specs, heldout=held, record_losses=True)
+    assert np.isfinite(res.losses[0, : specs[0].n_steps]).all()
     for m, spec in enumerate(specs):
         _check(res, m, feats, tidx[m], tg[m], spec, heldout=held[m])
 
