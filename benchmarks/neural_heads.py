@@ -28,7 +28,6 @@ import time
 
 import numpy as np
 import torch
-
 from bayes_w2s.neural.features import FeatureHead
 from bayes_w2s.neural.heads import HeadSpec, train_heads
 from bayes_w2s.neural.losses import get_loss

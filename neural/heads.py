@@ -56,8 +56,14 @@ from .train import (
     pick_device,
 )
 
-__all__ = ["HeadSpec", "HeadsResult", "head_schedule", "minibatch_order", "lr_schedule",
-           "train_heads"]
+__all__ = [
+    "HeadSpec",
+    "HeadsResult",
+    "head_schedule",
+    "lr_schedule",
+    "minibatch_order",
+    "train_heads",
+]
 
 BETA1, BETA2, EPS = 0.9, 0.999, 1e-8
 

@@ -1,8 +1,6 @@
 """Batched heads equal the one-at-a-time loop: train_heads vs train.train, head by head."""
 
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,8 +9,7 @@ from bayes_w2s.neural.heads import HeadSpec, head_schedule, train_heads
 from bayes_w2s.neural.losses import NEEDS_STRENGTHS
 from bayes_w2s.neural.train import minibatch_order, n_epochs_touched, strengths_length
 
-sys.path.insert(0, str(Path(__file__).parent))
-from _heads_ref import reference  # noqa: E402
+from ._heads_ref import reference
 
 N, D, N_TRAIN, B = 260, 7, 90, 16
 TOL = 1e-6
@@ -214,3 +211,32 @@ def test_bad_inputs_are_refused_with_clear_errors():
     bad = HeadSpec("ve", 0.1, 5, 0, strengths=np.ones(3))
     with pytest.raises(ValueError, match="strengths over 'visits'"):
         train_heads(feats, tidx, tg, [bad])
+
+
+@pytest.mark.parametrize("name", ["xent", "logconf", "product", "ve", "tempered"])
+@pytest.mark.parametrize("c", [2, 3])
+def test_batched_loss_values_and_closed_form_gradients_match_the_one_head_losses(name, c):
+    from bayes_w2s.neural.head_losses import LOSS_GRADS, LOSS_VALUES, logconf_c
+    from bayes_w2s.neural.losses import get_loss
+
+    rng = np.random.default_rng(c)
+    s_, b, h = 3, 24, 4  # streams, batch, heads: layout (S, B, H, C)
+    z = torch.tensor(rng.normal(0, 4, (s_, b, h, c)), dtype=torch.float32)
+    q = torch.softmax(torch.tensor(rng.normal(0, 3, (s_, b, h, c))), -1).float()
+    q[:, :6] = torch.eye(c)[rng.integers(0, c, (s_, 6, h))]  # hard labels
+    st = torch.tensor(rng.uniform(0, 3, (s_, b, h)), dtype=torch.float32)
+    st[0, 0] = 0.0  # strength zero: no evidence, no gradient
+    frac = rng.uniform(0, 0.2, (s_, h))  # logconf's ramp and its plateau
+    cw = logconf_c(frac)
+    conf = (torch.tensor(cw, dtype=torch.float32), torch.tensor(1 - cw, dtype=torch.float32))
+    value = LOSS_VALUES[name](z, q, conf, st)  # (S, H)
+    grad = LOSS_GRADS[name](z, q, conf, st)  # (S, B, H, C)
+    for i in range(s_):
+        for j in range(h):
+            zz = z[i, :, j].clone().requires_grad_(True)
+            one = get_loss(name)(zz, q[i, :, j], step_frac=float(frac[i, j]),
+                                 strengths=st[i, :, j])
+            (g,) = torch.autograd.grad(one, zz)
+            one = one.detach()
+            assert float(value[i, j]) == pytest.approx(one.item(), rel=1e-6, abs=1e-7)
+            torch.testing.assert_close(grad[i, :, j], g, rtol=1e-5, atol=1e-7)
