@@ -73,7 +73,7 @@ def build(methods, seeds, lrs, wds, *, n_all, d, n, steps, n_val):
     for seed in seeds:
         rng = np.random.default_rng(1000 + seed)
         perm = rng.permutation(n_all)
-        r, rv = perm[:n], perm[n:n + n_val]
+        r, rv = perm[:n], perm[n:n + max(n_val, 1)]
         q, qv = weak_labels(x[r], y[r], rng), weak_labels(x[rv], y[rv], rng)
         for text in methods:
             method = MethodSpec.parse(text)

@@ -277,9 +277,9 @@ def _run_group(heads, opt, bsz, feats, train_idx, targets, specs, plans, val, ev
             grads[0].reshape(n_streams, bsz, kc)
         gw = torch.bmm(x.transpose(1, 2), g).view(n_streams, d, k_max, c)  # (S, D, K, C)
         gb = g.sum(1).view(n_streams, k_max, c)  # (S, K, C)
-        if any_wd:
-            gw = gw + wd * w
-            gb = gb + wd[:, 0] * b
+        if any_wd:  # coupled decay g + wd theta (one op, the same roundings as mul then add)
+            gw = torch.addcmul(gw, wd, w)
+            gb = torch.addcmul(gb, wd[:, 0], b)
         al = alpha_t[t].view(n_streams, 1, k_max, 1)
         if opt == "adam":
             bc2_sqrt = (1 - BETA2 ** (t + 1)) ** 0.5
@@ -288,8 +288,8 @@ def _run_group(heads, opt, bsz, feats, train_idx, targets, specs, plans, val, ev
                 vp.mul_(BETA2).addcmul_(gp, gp, value=1 - BETA2)
                 p.add_((mp * ap) / (vp.sqrt() / bc2_sqrt).add_(EPS))
         else:
-            w.add_(gw * al)
-            b.add_(gb * al[:, 0])
+            w.addcmul_(gw, al)  # theta + (-eta) g
+            b.addcmul_(gb, al[:, 0])
         if any_cap:
             _project(w, b, w0, b0, capped & (alpha_t[t] != 0), cap_t)
         if val is not None:
