@@ -143,7 +143,7 @@ def main(argv=None):
     load = os.getloadavg()[0]
     print(f"cpu cores {os.cpu_count()}, load average {load:.1f} at start"
           f"{' (machine loaded by other jobs)' if load > 0.5 else ''}; torch "
-          f"{torch.__version__}, batched threads {a.threads or torch.get_num_threads()}, "
+          f"{torch.__version__}, batched threads {a.threads or 1}, "
           f"sequential threads 1")
     rows_out = []
 

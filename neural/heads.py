@@ -114,6 +114,20 @@ class HeadSpec:
             s.setflags(write=False)
             object.__setattr__(self, "strengths", s)
 
+    @classmethod
+    def from_train_config(cls, loss: str, cfg: TrainConfig, *, n: int, seed: int,
+                          strengths=None, over: str = "visits",
+                          max_distance: float | None = None) -> HeadSpec:
+        """The head of :func:`~.train.train` with ``cfg`` on ``n`` examples (``cfg.threads``
+        and ``cfg.eval_batch_size`` do not change results and are dropped; anchors are not
+        supported here: weight decay toward the zero init is the L2 anchor)."""
+        if cfg.anchor is not None and cfg.anchor_weight > 0:
+            raise ValueError(f"train_heads has no {cfg.anchor!r} anchor; use weight_decay")
+        return cls(loss, lr=cfg.lr, n_steps=cfg.n_steps(n), seed=seed, optimizer=cfg.optimizer,
+                   lr_schedule=cfg.lr_schedule, weight_decay=cfg.weight_decay,
+                   max_distance=max_distance, strengths=strengths, over=over,
+                   batch_size=cfg.batch_size)
+
     def train_config(self) -> TrainConfig:
         """The :class:`~.train.TrainConfig` of the same run under :func:`~.train.train`."""
         return TrainConfig(batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,
@@ -121,7 +135,7 @@ class HeadSpec:
                            optimizer=self.optimizer)
 
 
-def head_schedule(spec: HeadSpec, n: int) -> dict:
+def head_schedule(spec: HeadSpec, n: int, *, order=None) -> dict:
     """Everything about a head's run that does not need training (a pure function).
 
     Returns ``idx``, ``epoch`` ``(T, B)`` (:func:`~.train.minibatch_order`), ``lrs (T,)``
@@ -129,9 +143,10 @@ def head_schedule(spec: HeadSpec, n: int) -> dict:
     ``sum_visits s``, ``influence_per_epoch (E,)`` and ``lr_strength_cum (T + 1,)`` with
     ``[t] = sum_{u < t} eta_u mean_{i in b_u} g(s_i)``, ``g`` the logit-gradient bound
     (:func:`~.head_losses.logit_grad_bound_per_example`), summed in the order
-    :func:`~.train.train` sums them.
+    :func:`~.train.train` sums them. ``order``: the ``(idx, epoch)`` of this run if already
+    drawn.
     """
-    idx, epoch = minibatch_order(n, spec.n_steps, spec.batch_size, spec.seed)
+    idx, epoch = order or minibatch_order(n, spec.n_steps, spec.batch_size, spec.seed)
     i, e = idx.numpy(), epoch.numpy()
     lrs = lr_schedule(spec.lr, spec.n_steps, spec.lr_schedule)
     n_ep = n_epochs_touched(n, spec.n_steps, spec.batch_size)

@@ -83,7 +83,14 @@ def run_heads(features, train_idx, targets, specs, *, val, eval_every, heldout, 
     feats = features.to(device=device, dtype=torch.float32)  # (N_all, D)
     m, n = train_idx.shape
     d, c = feats.shape[1], targets.shape[2]
-    plans = [head_schedule(s, n) for s in specs]  # validates strengths; a-priori bookkeeping
+    plans, orders = [], {}
+    for s in specs:  # validates strengths; a-priori bookkeeping (orders shared by seed)
+        key = (s.n_steps, s.batch_size, s.seed)
+        if key not in orders:
+            orders[key] = minibatch_order(n, *key)
+        plan = head_schedule(s, n, order=orders[key])
+        plans.append({k: plan[k] for k in ("lrs", "influence", "influence_per_epoch",
+                                           "lr_strength_cum")})
     # per-head standardization from its own training rows (float64 statistics, as Backend)
     mean = torch.zeros(m, d, device=device)
     std = torch.ones(m, d, device=device)
@@ -251,8 +258,7 @@ def _run_group(heads, opt, bsz, feats, train_idx, targets, specs, plans, val, ev
         best_step = torch.zeros(n_streams, k_max, dtype=torch.long, device=dev)
         last_acc = torch.full((n_streams, k_max), math.nan, dtype=torch.float64, device=dev)
         n_evals = torch.zeros(n_streams, k_max, dtype=torch.long, device=dev)
-        steps_h = torch.as_tensor(np.where(real, np.array([s.n_steps for s in specs])[hh], 0),
-                                  device=dev)  # (S, K)
+        steps_np = np.where(real, np.array([s.n_steps for s in specs])[hh], 0)  # (S, K)
     losses = []
     kc = k_max * c
     grads = [None] * len(blocks)
@@ -294,8 +300,9 @@ def _run_group(heads, opt, bsz, feats, train_idx, targets, specs, plans, val, ev
             _project(w, b, w0, b0, capped & (alpha_t[t] != 0), cap_t)
         if val is not None:
             done = t + 1
-            due = (steps_h >= done) & ((done % eval_every == 0) | (steps_h == done))
-            if bool(due.any()):
+            due = (steps_np >= done) & ((done % eval_every == 0) | (steps_np == done))
+            if due.any():  # decided on the host: no device sync per step
+                due = torch.as_tensor(due, device=dev)
                 zv = torch.baddbmm(b.view(n_streams, 1, kc), xv, w.view(n_streams, d, kc))
                 pred = zv.view(n_streams, -1, k_max, c).argmax(-1).transpose(1, 2)  # (S,K,n_v)
                 acc = (pred == lab_v).sum(-1).double() / lab_v.shape[-1]  # (S, K)

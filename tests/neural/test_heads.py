@@ -240,3 +240,18 @@ def test_batched_loss_values_and_closed_form_gradients_match_the_one_head_losses
             one = one.detach()
             assert float(value[i, j]) == pytest.approx(one.item(), rel=1e-6, abs=1e-7)
             torch.testing.assert_close(grad[i, :, j], g, rtol=1e-5, atol=1e-7)
+
+
+def test_spec_from_a_train_config_round_trips():
+    from bayes_w2s.neural.train import TrainConfig
+
+    cfg = TrainConfig(batch_size=16, epochs=3, lr=0.2, optimizer="sgd", weight_decay=0.01,
+                      lr_schedule="constant", threads=1)
+    spec = HeadSpec.from_train_config("xent", cfg, n=100, seed=3, max_distance=0.5)
+    assert spec.n_steps == cfg.n_steps(100) == 19 and spec.max_distance == 0.5
+    back = spec.train_config()
+    for f in ("batch_size", "lr", "optimizer", "weight_decay", "lr_schedule"):
+        assert getattr(back, f) == getattr(cfg, f), f
+    with pytest.raises(ValueError, match="anchor"):
+        HeadSpec.from_train_config("xent", TrainConfig(anchor="l2", anchor_weight=1.0), n=10,
+                                   seed=0)
