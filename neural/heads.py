@@ -207,17 +207,20 @@ class HeadsResult:
     init_weight: torch.Tensor | None = field(default=None, repr=False)
     init_bias: torch.Tensor | None = field(default=None, repr=False)
     heldout: np.ndarray | None = field(default=None, repr=False)
+    stat_group: np.ndarray | None = field(default=None, repr=False)
+    _memo: dict = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
         return len(self.specs)
 
     @torch.no_grad()
-    def predict(self, idx, *, heads=None, init: bool = False, max_elems: int = 1 << 24) -> np.ndarray:
+    def predict(self, idx, *, heads=None, init: bool = False) -> np.ndarray:
         """Logits ``(M, n, C)`` float32 of every head (or of ``heads``) on feature rows ``idx``
-        (``(n,)`` shared or ``(M, n)`` per head); ``init=True``: those of the initial weights."""
+        (``(n,)`` shared or ``(M, n)`` per head); ``init=True``: those of the initial weights.
+        Heads that share standardization and rows share one ``(n, D) @ (D, K C)`` product."""
         return _predict(self.features, self.mean, self.std,
                         self.init_weight if init else self.weight,
-                        self.init_bias if init else self.bias, idx, heads, max_elems)
+                        self.init_bias if init else self.bias, idx, heads, self.stat_group)
 
     def log(self, m: int) -> TrainLog:
         """Head ``m`` as the :class:`~.train.TrainLog` :func:`~.train.train` would return: the
@@ -227,22 +230,46 @@ class HeadsResult:
         return _head_log(self, m)
 
 
-def _predict(features, mean, std, weight, bias, idx, heads, max_elems):
-    m_all = weight.shape[0]
-    heads = np.arange(m_all) if heads is None else np.asarray(heads, dtype=np.int64)
-    idx = torch.as_tensor(np.asarray(idx), dtype=torch.long, device=features.device)
+def _predict(features, mean, std, weight, bias, idx, heads, stat_group, max_elems=1 << 24):
+    heads = np.arange(weight.shape[0]) if heads is None else np.asarray(heads, dtype=np.int64)
+    idx = np.asarray(idx)
     if idx.ndim not in (1, 2) or (idx.ndim == 2 and idx.shape[0] != len(heads)):
-        raise ValueError(f"idx must be (n,) or (n_heads={len(heads)}, n), got {tuple(idx.shape)}")
-    n, d = idx.shape[-1], features.shape[1]
-    chunk = max(1, max_elems // max(1, n * d))
-    out = []
-    for start in range(0, len(heads), chunk):
-        h = torch.as_tensor(heads[start:start + chunk], device=features.device)
-        rows = idx[start:start + chunk] if idx.ndim == 2 else idx.expand(len(h), n)
-        x = (features[rows] - mean[h][:, None]) / std[h][:, None]  # (h, n, D)
-        w, b = weight[h].to(features.device), bias[h].to(features.device)
-        out.append(torch.baddbmm(b[:, None], x, w).cpu())  # (h, n, C)
-    return torch.cat(out).numpy()
+        raise ValueError(f"idx must be (n,) or (n_heads={len(heads)}, n), got {idx.shape}")
+    if not np.issubdtype(idx.dtype, np.integer):
+        raise ValueError(f"idx must be integer rows, got {idx.dtype}")
+    if idx.size and (idx.min() < 0 or idx.max() >= features.shape[0]):
+        raise ValueError(f"idx holds rows outside 0..{features.shape[0] - 1}")
+    n, d, c = idx.shape[-1], features.shape[1], weight.shape[-1]
+    out = np.empty((len(heads), n, c), dtype=np.float32)
+    groups: dict = {}  # (standardization, rows) -> positions in heads
+    for j, h in enumerate(heads):
+        key = (int(stat_group[h]), idx[j].tobytes() if idx.ndim == 2 else b"")
+        groups.setdefault(key, []).append(j)
+    dev = features.device
+    for js in groups.values():
+        h0 = int(heads[js[0]])
+        rows = torch.as_tensor(idx[js[0]] if idx.ndim == 2 else idx, device=dev)
+        x = (features[rows] - mean[h0]) / std[h0]  # (n, D) standardized as FeatureHead
+        chunk = max(1, max_elems // max(1, n * c))
+        for start in range(0, len(js), chunk):
+            part = np.asarray(js[start : start + chunk])
+            hs = torch.as_tensor(heads[part])
+            k = len(part)
+            w = weight[hs].to(dev).permute(1, 0, 2).reshape(d, k * c)  # (D, k C)
+            z = torch.addmm(bias[hs].to(dev).reshape(k * c), x, w)  # (n, k C)
+            out[part] = z.view(n, k, c).permute(1, 0, 2).cpu().numpy()
+    return out
+
+
+def _scales(res: HeadsResult, m: int, rows: np.ndarray) -> np.ndarray:
+    """``sqrt(||x~_i||^2 + 1)`` on ``rows`` under head m's standardization (as
+    :func:`~.certificate.input_scales`), computed once per (standardization, rows)."""
+    key = (int(res.stat_group[m]), rows.tobytes())
+    if key not in res._memo:
+        dev = res.features.device
+        x = (res.features[torch.as_tensor(rows, device=dev)] - res.mean[m]) / res.std[m]
+        res._memo[key] = torch.sqrt(x.pow(2).sum(1) + 1.0).double().cpu().numpy()  # (n,)
+    return res._memo[key]
 
 
 def _head_log(res: HeadsResult, m: int) -> TrainLog:
@@ -250,11 +277,9 @@ def _head_log(res: HeadsResult, m: int) -> TrainLog:
 
     spec = res.specs[m]
     why = certificate_valid(spec.train_config())
-    dev = res.features.device
-    x = (res.features[torch.as_tensor(res.train_idx[m], device=dev)] - res.mean[m]) / res.std[m]
-    scales = torch.sqrt(x.pow(2).sum(1) + 1.0).double().cpu().numpy()  # (n,) as input_scales
     lr_s = float(res.lr_strength_sum[m])
-    bound = lr_s * float(scales.max()) if not why and math.isfinite(lr_s) else math.nan
+    scale_max = float(_scales(res, m, res.train_idx[m]).max())
+    bound = lr_s * scale_max if not why and math.isfinite(lr_s) else math.nan
     extra = {
         "param_distance": float(res.param_distance[m]),
         "distance_bound": bound,
@@ -266,8 +291,7 @@ def _head_log(res: HeadsResult, m: int) -> TrainLog:
         "influence_per_epoch": [float(v) for v in res.influence_per_epoch[m]],
     }
     if res.heldout is not None:
-        xh = (res.features[torch.as_tensor(res.heldout[m], device=dev)] - res.mean[m]) / res.std[m]
-        extra["kl_bound"] = kl_bound(bound, torch.sqrt(xh.pow(2).sum(1) + 1.0).double().cpu().numpy())
+        extra["kl_bound"] = kl_bound(bound, _scales(res, m, res.heldout[m]))
     if res.n_evals[m] > 0:
         extra["checkpoint"] = {
             "best_step": int(res.best_step[m]),

@@ -94,6 +94,7 @@ def run_heads(features, train_idx, targets, specs, *, val, eval_every, heldout, 
     # per-head standardization from its own training rows (float64 statistics, as Backend)
     mean = torch.zeros(m, d, device=device)
     std = torch.ones(m, d, device=device)
+    stat_group = np.zeros(m, dtype=np.int64)  # heads with the same standardization
     if standardize:
         _, first, inverse = np.unique(train_idx, axis=0, return_index=True, return_inverse=True)
         for u, h in enumerate(first):
@@ -101,6 +102,7 @@ def run_heads(features, train_idx, targets, specs, *, val, eval_every, heldout, 
             mask = torch.as_tensor(inverse.ravel() == u, device=device)
             mean[mask] = x.mean(0).float()
             std[mask] = x.std(0).clamp_min(1e-6).float()
+        stat_group = inverse.ravel().astype(np.int64)
     w0 = init[0].to(device) if init is not None else torch.zeros(m, d, c, device=device)
     b0 = init[1].to(device) if init is not None else torch.zeros(m, c, device=device)
     weight, bias = w0.clone(), b0.clone()
@@ -125,8 +127,8 @@ def run_heads(features, train_idx, targets, specs, *, val, eval_every, heldout, 
     if heldout is not None:
         from .heads import _predict
 
-        z0 = _predict(feats, mean, std, w0, b0, heldout, None, 1 << 24)
-        z1 = _predict(feats, mean, std, weight, bias, heldout, None, 1 << 24)
+        z0 = _predict(feats, mean, std, w0, b0, heldout, None, stat_group)
+        z1 = _predict(feats, mean, std, weight, bias, heldout, None, stat_group)
         kl = _prediction_kl(z1, z0)
     return {
         "specs": tuple(specs), "weight": weight.cpu(), "bias": bias.cpu(),
@@ -139,6 +141,7 @@ def run_heads(features, train_idx, targets, specs, *, val, eval_every, heldout, 
         "best_step": out["best_step"], "val_acc_best": out["val_acc_best"],
         "val_acc_final": out["val_acc_final"], "n_evals": out["n_evals"],
         "init_weight": w0.cpu(), "init_bias": b0.cpu(), "heldout": heldout,
+        "stat_group": stat_group,
     }
 
 
