@@ -14,11 +14,11 @@ import math
 import numpy as np
 import torch
 
-from .head_losses import LOSS_GRADS, LOSS_VALUES, logconf_c
+from .head_losses import LOSS_GO, LOSS_VALUES, log_rm1, logconf_c
 from .heads import BETA1, BETA2, EPS, head_schedule
 from .train import OVER, minibatch_order
 
-BATCHED_ORDER = tuple(LOSS_GRADS)
+BATCHED_ORDER = tuple(LOSS_GO)
 
 __all__ = ["run_heads"]
 
@@ -217,6 +217,8 @@ def _run_group(heads, opt, bsz, feats, train_idx, targets, specs, plans, val, ev
     tgs = torch.as_tensor(np.ascontiguousarray(
         np.where(real[:, None, :, None], targets[hh].transpose(0, 2, 1, 3), np.float32(1 / c))),
         device=dev).view(n_streams * n, k_max * c)  # (S n, K C)
+    need_lq = "ve" in blocks or "product" in blocks
+    lq_all = torch.log(tgs.clamp_min(0)) if need_lq else None  # log q (-inf at 0), once
     # per-step step sizes (T, S, K): the scalar each update multiplies by (0 once done)
     alpha = np.zeros((t_max, n_streams, k_max))
     frac = np.zeros((t_max, n_streams, k_max))
@@ -245,7 +247,7 @@ def _run_group(heads, opt, bsz, feats, train_idx, targets, specs, plans, val, ev
     cap_t = torch.as_tensor(np.where(np.isfinite(cap), cap, 1.0), dtype=torch.float32,
                             device=dev)
     any_cap = bool(capped.any())
-    strengths = _Strengths(slot, specs, n, idx_s, ep_s, dev)
+    strengths = _Strengths(slot, specs, n, idx_s, ep_s, bsz, need_lrm1="ve" in blocks)
     w = weight[torch.as_tensor(hh, device=dev)].permute(0, 2, 1, 3).contiguous()  # (S,D,K,C)
     b = bias[torch.as_tensor(hh, device=dev)].clone()  # (S, K, C)
     w0, b0 = w.clone(), b.clone()
@@ -264,26 +266,36 @@ def _run_group(heads, opt, bsz, feats, train_idx, targets, specs, plans, val, ev
         steps_np = np.where(real, np.array([s.n_steps for s in specs])[hh], 0)  # (S, K)
     losses = []
     kc = k_max * c
-    grads = [None] * len(blocks)
+    inv_b = 1.0 / bsz
+    one_block = len(blocks) == 1
+    go = torch.empty(n_streams, bsz, k_max, c, device=dev)
     for t in range(t_max):
         it = idx_s[:, t]  # (S, B)
         flat = (it + offset).view(-1)  # (S B,)
         x = batch_x(flat)  # (S, B, D)
         z = torch.baddbmm(b.view(n_streams, 1, kc), x, w.view(n_streams, d, kc))
         z = z.view(n_streams, bsz, k_max, c)  # (S, B, K, C)
+        lp = torch.log_softmax(z, -1)
+        p = torch.exp(lp)
         q = tgs.index_select(0, flat).view(n_streams, bsz, k_max, c)  # (S, B, K, C)
-        s = strengths.at(t, it) if strengths.any else None  # (S, B, K)
+        lq = lq_all.index_select(0, flat).view(n_streams, bsz, k_max, c) if need_lq else None
+        s, lrm1 = strengths.at(t) if strengths.any else (None, None)  # (S, B, K) each
         row = []
-        for j, (name, (a, e)) in enumerate(blocks.items()):
-            cj = (conf[0][t, :, :], conf[1][t, :, :]) if name == "logconf" else None
-            args = (z[:, :, a:e], q[:, :, a:e], cj, s[:, :, a:e] if s is not None else None)
-            grads[j] = LOSS_GRADS[name](*args)
+        for name, (a, e) in blocks.items():
+            cj = (conf[0][t], conf[1][t]) if name == "logconf" else None
+            sj = s[:, :, a:e] if s is not None else None
+            go_j = LOSS_GO[name](lp[:, :, a:e], p[:, :, a:e], q[:, :, a:e],
+                                 lq[:, :, a:e] if lq is not None else None, cj, sj,
+                                 lrm1[:, :, a:e] if lrm1 is not None else None, inv_b)
+            if one_block:
+                go = go_j
+            else:
+                go[:, :, a:e] = go_j
             if record_losses:
-                row.append(LOSS_VALUES[name](*args))
+                row.append(LOSS_VALUES[name](z[:, :, a:e], q[:, :, a:e], cj, sj))
         if record_losses:
             losses.append(torch.cat(row, -1))  # (S, K)
-        g = torch.cat(grads, 2).view(n_streams, bsz, kc) if len(grads) > 1 else \
-            grads[0].reshape(n_streams, bsz, kc)
+        g = (go - p * go.sum(-1, keepdim=True)).view(n_streams, bsz, kc)  # dL/dz
         gw = torch.bmm(x.transpose(1, 2), g).view(n_streams, d, k_max, c)  # (S, D, K, C)
         gb = g.sum(1).view(n_streams, k_max, c)  # (S, K, C)
         if any_wd:  # coupled decay g + wd theta (one op, the same roundings as mul then add)
@@ -334,42 +346,55 @@ def _run_group(heads, opt, bsz, feats, train_idx, targets, specs, plans, val, ev
 
 
 class _Strengths:
-    """Per-step strengths ``(S, B, K)`` float32 from one table row per distinct array, each
-    head reading its row at ``e n + i`` (visits), ``i`` (per pass) or ``t`` (steps)."""
+    """Per-step strengths ``(S, B, K)`` float32 (and ``log(r - 1)`` for ve) of every slot.
 
-    def __init__(self, slot, specs, n, idx_s, ep_s, dev):
-        tables, self.n = {}, n
-        tab = np.zeros(slot.shape, dtype=np.int64)
-        last = np.zeros(slot.shape, dtype=np.int64)
-        mode = np.zeros(slot.shape, dtype=np.int64)  # 0 visits, 1 per pass, 2 steps
+    Each distinct (strength array, index) pair is a column ``u``; a head reads its array at
+    ``e n + i`` (visits), ``i`` (per pass) or ``t`` (steps). Values are made for a chunk of
+    steps at a time as ``(T_chunk, S, B, U)`` and gathered per step into the K slots.
+    """
+
+    def __init__(self, slot, specs, n, idx_s, ep_s, bsz, *, need_lrm1, max_elems=1 << 22):
+        combos: dict = {}
+        slot_u = np.zeros(slot.shape, dtype=np.int64)  # 0: no strengths (a zero column)
         for (s, k), h in np.ndenumerate(slot):
             st = specs[h].strengths if h >= 0 else None
-            if st is None:
-                continue
-            tab[s, k] = tables.setdefault(st.tobytes(), (len(tables) + 1, st))[0]
-            last[s, k] = len(st) - 1
-            mode[s, k] = OVER.index(specs[h].over)
-        self.any = bool(tables)
+            if st is not None:
+                key = (st.tobytes(), OVER.index(specs[h].over))
+                slot_u[s, k] = combos.setdefault(key, (len(combos) + 1, st))[0]
+        self.any = bool(combos)
         if not self.any:
             return
-        l_max = max(len(st) for _, st in tables.values())
-        self.table = torch.zeros(len(tables) + 1, l_max, dtype=torch.float32, device=dev)
-        for row, st in tables.values():
-            self.table[row, : len(st)] = torch.tensor(st, dtype=torch.float32)
-        self.tab = torch.as_tensor(tab * l_max, device=dev)[:, None]  # (S, 1, K) row starts
-        self.last = torch.as_tensor(last, device=dev)[:, None]
-        self.modes = sorted(set(mode[tab > 0].tolist()))
-        self.mode = torch.as_tensor(mode, device=dev)[:, None]
-        self.ep_s = ep_s
+        dev = idx_s.device
+        arrays = [np.zeros(1)] + [st for _, st in combos.values()]
+        starts = np.cumsum([0] + [len(a) for a in arrays[:-1]])
+        self.table = torch.as_tensor(np.concatenate(arrays), dtype=torch.float32, device=dev)
+        self.start = torch.as_tensor(starts, device=dev)  # (U,)
+        self.last = torch.as_tensor([len(a) - 1 for a in arrays], device=dev)
+        self.mode = torch.as_tensor([0] + [key[1] for key in combos], device=dev)
+        n_streams = slot.shape[0]
+        self.gidx = torch.as_tensor(slot_u, device=dev)[:, None, :].expand(-1, bsz, -1)
+        self.vis, self.idx = ep_s * n + idx_s, idx_s  # (S, T, B)
+        self.need_lrm1 = need_lrm1
+        self.chunk = max(1, max_elems // (n_streams * bsz * len(arrays)))
+        self.t0 = self.t1 = 0
 
-    def at(self, t, it):
-        pos = None
-        for mo in self.modes:  # (S, B, 1) positions, broadcast over the K heads
-            p = (self.ep_s[:, t] * self.n + it if mo == 0 else it if mo == 1
-                 else torch.full_like(it, t))[:, :, None]
-            pos = p if pos is None else torch.where(self.mode == mo, p, pos)
-        pos = torch.minimum(pos, self.last).add_(self.tab)  # (S, B, K) flat table positions
-        return self.table.take(pos)
+    def _fill(self, t0):
+        t1 = min(self.vis.shape[1], t0 + self.chunk)
+        vis = self.vis[:, t0:t1].transpose(0, 1)[..., None]  # (Tc, S, B, 1)
+        idx = self.idx[:, t0:t1].transpose(0, 1)[..., None]
+        steps = torch.arange(t0, t1, device=vis.device)[:, None, None, None]
+        pos = torch.where(self.mode == 0, vis, torch.where(self.mode == 1, idx, steps))
+        pos = torch.minimum(pos, self.last) + self.start  # (Tc, S, B, U) into the flat table
+        self.s = self.table.take(pos)
+        self.lrm1 = log_rm1(self.s) if self.need_lrm1 else None
+        self.t0, self.t1 = t0, t1
+
+    def at(self, t):
+        if not self.t0 <= t < self.t1:
+            self._fill(t)
+        s = torch.gather(self.s[t - self.t0], 2, self.gidx)  # (S, B, K)
+        lrm1 = torch.gather(self.lrm1[t - self.t0], 2, self.gidx) if self.need_lrm1 else None
+        return s, lrm1
 
 
 def _project(w, b, w0, b0, capped, cap):
