@@ -296,21 +296,25 @@ def _run_group(heads, opt, bsz, feats, train_idx, targets, specs, plans, val, ev
         if record_losses:
             losses.append(torch.cat(row, -1))  # (S, K)
         g = (go - p * go.sum(-1, keepdim=True)).view(n_streams, bsz, kc)  # dL/dz
-        gw = torch.bmm(x.transpose(1, 2), g).view(n_streams, d, k_max, c)  # (S, D, K, C)
-        gb = g.sum(1).view(n_streams, k_max, c)  # (S, K, C)
-        if any_wd:  # coupled decay g + wd theta (one op, the same roundings as mul then add)
-            gw = torch.addcmul(gw, wd, w)
-            gb = torch.addcmul(gb, wd[:, 0], b)
-        al = alpha_t[t].view(n_streams, 1, k_max, 1)
+        al = alpha_t[t].view(n_streams, 1, k_max, 1)  # -eta_t (Adam: / (1 - beta1^t))
         if opt == "adam":
+            gw = torch.bmm(x.transpose(1, 2), g).view(n_streams, d, k_max, c)  # (S, D, K, C)
+            gb = g.sum(1).view(n_streams, k_max, c)  # (S, K, C)
+            if any_wd:  # coupled decay g + wd theta (one op, the same roundings as mul, add)
+                gw = torch.addcmul(gw, wd, w)
+                gb = torch.addcmul(gb, wd[:, 0], b)
             bc2_sqrt = (1 - BETA2 ** (t + 1)) ** 0.5
-            for p, gp, mp, vp, ap in ((w, gw, mw, vw, al), (b, gb, mb, vb, al[:, 0])):
+            for th, gp, mp, vp, ap in ((w, gw, mw, vw, al), (b, gb, mb, vb, al[:, 0])):
                 mp.lerp_(gp, 1 - BETA1)
                 vp.mul_(BETA2).addcmul_(gp, gp, value=1 - BETA2)
-                p.add_((mp * ap) / (vp.sqrt() / bc2_sqrt).add_(EPS))
-        else:
-            w.addcmul_(gw, al)  # theta + (-eta) g
-            b.addcmul_(gb, al[:, 0])
+                th.add_((mp * ap) / (vp.sqrt() / bc2_sqrt).add_(EPS))
+        else:  # theta (1 - eta wd) + x~^T (-eta dL/dz): the step folded into one bmm
+            gs = (g.view(n_streams, bsz, k_max, c) * al).view(n_streams, bsz, kc)
+            if any_wd:
+                w.mul_(1 + al * wd)
+                b.mul_(1 + al[:, 0] * wd[:, 0])
+            w.view(n_streams, d, kc).baddbmm_(x.transpose(1, 2), gs)
+            b.add_(gs.sum(1).view(n_streams, k_max, c))
         if any_cap:
             _project(w, b, w0, b0, capped & (alpha_t[t] != 0), cap_t)
         if val is not None:
@@ -348,34 +352,47 @@ def _run_group(heads, opt, bsz, feats, train_idx, targets, specs, plans, val, ev
 class _Strengths:
     """Per-step strengths ``(S, B, K)`` float32 (and ``log(r - 1)`` for ve) of every slot.
 
-    Each distinct (strength array, index) pair is a column ``u``; a head reads its array at
+    Each distinct (strength array, index) pair of a stream is a column ``u``; a head reads
+    its array at
     ``e n + i`` (visits), ``i`` (per pass) or ``t`` (steps). Values are made for a chunk of
     steps at a time as ``(T_chunk, S, B, U)`` and gathered per step into the K slots.
     """
 
     def __init__(self, slot, specs, n, idx_s, ep_s, bsz, *, need_lrm1, max_elems=1 << 22):
-        combos: dict = {}
-        slot_u = np.zeros(slot.shape, dtype=np.int64)  # 0: no strengths (a zero column)
+        n_streams = slot.shape[0]
+        arrays: dict = {b"": (0, np.zeros(1))}  # distinct arrays -> (offset in table, array)
+        size = 1
+        local = [{} for _ in range(n_streams)]  # per stream: (array, index) -> column
+        slot_u = np.zeros(slot.shape, dtype=np.int64)  # column 0: no strengths (zeros)
         for (s, k), h in np.ndenumerate(slot):
             st = specs[h].strengths if h >= 0 else None
-            if st is not None:
-                key = (st.tobytes(), OVER.index(specs[h].over))
-                slot_u[s, k] = combos.setdefault(key, (len(combos) + 1, st))[0]
-        self.any = bool(combos)
+            if st is None:
+                continue
+            if st.tobytes() not in arrays:
+                arrays[st.tobytes()] = (size, st)
+                size += len(st)
+            key = (st.tobytes(), OVER.index(specs[h].over))
+            slot_u[s, k] = local[s].setdefault(key, len(local[s]) + 1)
+        self.any = len(arrays) > 1
         if not self.any:
             return
         dev = idx_s.device
-        arrays = [np.zeros(1)] + [st for _, st in combos.values()]
-        starts = np.cumsum([0] + [len(a) for a in arrays[:-1]])
-        self.table = torch.as_tensor(np.concatenate(arrays), dtype=torch.float32, device=dev)
-        self.start = torch.as_tensor(starts, device=dev)  # (U,)
-        self.last = torch.as_tensor([len(a) - 1 for a in arrays], device=dev)
-        self.mode = torch.as_tensor([0] + [key[1] for key in combos], device=dev)
-        n_streams = slot.shape[0]
+        n_cols = 1 + max(len(cols) for cols in local)
+        start = np.zeros((n_streams, n_cols), dtype=np.int64)
+        last = np.zeros((n_streams, n_cols), dtype=np.int64)
+        mode = np.zeros((n_streams, n_cols), dtype=np.int64)
+        for s, cols in enumerate(local):
+            for (key, mo), u in cols.items():
+                start[s, u], last[s, u], mode[s, u] = arrays[key][0], len(arrays[key][1]) - 1, mo
+        self.table = torch.as_tensor(np.concatenate([a for _, a in arrays.values()]),
+                                     dtype=torch.float32, device=dev)
+        self.start = torch.as_tensor(start, device=dev)[:, None]  # (S, 1, U)
+        self.last = torch.as_tensor(last, device=dev)[:, None]
+        self.mode = torch.as_tensor(mode, device=dev)[:, None]
         self.gidx = torch.as_tensor(slot_u, device=dev)[:, None, :].expand(-1, bsz, -1)
         self.vis, self.idx = ep_s * n + idx_s, idx_s  # (S, T, B)
         self.need_lrm1 = need_lrm1
-        self.chunk = max(1, max_elems // (n_streams * bsz * len(arrays)))
+        self.chunk = max(1, max_elems // (n_streams * bsz * n_cols))
         self.t0 = self.t1 = 0
 
     def _fill(self, t0):
