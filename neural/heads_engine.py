@@ -190,8 +190,8 @@ def _run_group(heads, opt, bsz, feats, train_idx, targets, specs, plans, val, ev
     slot, blocks = _layout(heads, specs, train_idx, val)
     n_streams, k_max = slot.shape
     real = slot >= 0
-    hh = np.where(real, slot, slot[:, :1])  # padding borrows its stream's first head's data
     rep = np.array([row[row >= 0][0] for row in slot])  # one head per stream
+    hh = np.where(real, slot, rep[:, None])  # padding borrows a head of its stream's data
     t_max = max(specs[h].n_steps for h in heads)
     # minibatches per stream over the longest run: every shorter run's order is a prefix
     orders = [minibatch_order(n, t_max, bsz, specs[h].seed) for h in rep]

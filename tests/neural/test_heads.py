@@ -177,11 +177,15 @@ def test_head_schedule_is_the_loop_order_and_its_bookkeeping():
 def test_shared_streams_and_padding_give_the_same_heads():
     # heads trained alone, or alongside others that share (or not) their minibatches, agree
     rng, feats = _world(2, seed=11)
-    specs = [_spec(rng, loss, "sgd", steps=18, seed=s) for s in (0, 0, 0, 1) for loss in ("xent",)]
+    # three heads share a stream (rows and seed) with different lengths, schedules, losses
+    specs = [_spec(rng, "xent", "sgd", steps=18), _spec(rng, "ve", "sgd", steps=25),
+             _spec(rng, "tempered", "sgd", steps=11, schedule="constant", over="steps"),
+             _spec(rng, "xent", "sgd", steps=18, seed=1)]
     tidx = np.tile(np.arange(N_TRAIN), (4, 1))
     tg = np.array([_targets(rng, N_TRAIN, 2) for _ in specs])
     together = train_heads(feats, tidx, tg, specs)
     for m in range(4):
+        _check(together, m, feats, tidx[m], tg[m], specs[m])
         alone = train_heads(feats, tidx[m : m + 1], tg[m : m + 1], [specs[m]])
         np.testing.assert_allclose(together.weight[m], alone.weight[0], atol=TOL)
 
