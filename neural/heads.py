@@ -14,7 +14,8 @@ Updates, written by hand on stacked tensors (the single-tensor ``torch.optim`` r
 ``G = dL/dz`` the closed-form logit gradient (:mod:`.head_losses`) and ``x~`` the batch:
 
 * SGD (momentum-free, coupled decay): ``theta <- theta - eta_t (x~^T G + wd theta)``, computed
-  as ``theta (1 - eta_t wd) + x~^T (-eta_t G)`` (one ``baddbmm`` per step for all heads);
+  as ``theta + [x~^T (-eta_t G) + (-eta_t wd) theta]`` (without decay one ``baddbmm`` per step
+  for all heads);
 * Adam (``beta = (0.9, 0.999)``, ``eps = 1e-8``, coupled decay): ``g = x~^T G + wd theta``,
   ``m <- lerp(m, g, 0.1)``, ``v <- 0.999 v + 0.001 g^2``, ``theta <- theta - (eta_t /
   (1 - 0.9^t)) m / (sqrt(v) / sqrt(1 - 0.999^t) + eps)``, op for op as ``torch.optim.Adam``;
@@ -26,8 +27,8 @@ the very definitions :func:`~.train.train` uses. Equality with the one-head loop
 rounding, not bitwise: the logits and weight gradients come from ``bmm`` over a stream instead
 of a per-head ``addmm``, whose float32 reduction order differs; the logit gradient is the
 closed form of what autograd computes; and the SGD step scales ``G`` before the product
-instead of the product after it. Measured: ``|dW| <= 4e-7`` after 1,250 steps on D = 384
-(``benchmarks/neural_heads.py``), ``<= 1e-6`` in ``tests/neural/test_heads.py``. On CUDA
+instead of the product after it. Measured: ``|dW| <= 1e-6`` after 1,250 steps on D = 384
+(``benchmarks/neural_heads.py``; weights of order 1), and in ``tests/neural/test_heads.py``. On CUDA
 :func:`~.train.train` runs the forward pass under bf16 autocast; this module stays in float32.
 
 Early stopping (``val``, ``eval_every``) is :class:`~.backend.BestCheckpoint`'s rule per

@@ -308,13 +308,15 @@ def _run_group(heads, opt, bsz, feats, train_idx, targets, specs, plans, val, ev
                 mp.lerp_(gp, 1 - BETA1)
                 vp.mul_(BETA2).addcmul_(gp, gp, value=1 - BETA2)
                 th.add_((mp * ap) / (vp.sqrt() / bc2_sqrt).add_(EPS))
-        else:  # theta (1 - eta wd) + x~^T (-eta dL/dz): the step folded into one bmm
+        else:  # theta + [x~^T (-eta dL/dz) + (-eta wd) theta]: one rounding of theta per step
             gs = (g.view(n_streams, bsz, k_max, c) * al).view(n_streams, bsz, kc)
             if any_wd:
-                w.mul_(1 + al * wd)
-                b.mul_(1 + al[:, 0] * wd[:, 0])
-            w.view(n_streams, d, kc).baddbmm_(x.transpose(1, 2), gs)
-            b.add_(gs.sum(1).view(n_streams, k_max, c))
+                upd = torch.bmm(x.transpose(1, 2), gs).view(n_streams, d, k_max, c)
+                w.add_(upd.addcmul_(w, al * wd))
+                b.add_(gs.sum(1).view(n_streams, k_max, c).addcmul_(b, al[:, 0] * wd[:, 0]))
+            else:
+                w.view(n_streams, d, kc).baddbmm_(x.transpose(1, 2), gs)
+                b.add_(gs.sum(1).view(n_streams, k_max, c))
         if any_cap:
             _project(w, b, w0, b0, capped & (alpha_t[t] != 0), cap_t)
         if val is not None:
