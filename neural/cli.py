@@ -60,20 +60,16 @@ def _count(minimum: int):
 
 
 def _methods(text: str) -> tuple[str, ...]:
-    # schedule specs contain commas inside ':' parameter lists: split on ';' if present
-    sep = ";" if ";" in text else None
-    if sep:
-        return tuple(t.strip() for t in text.split(";") if t.strip())
-    out: list[str] = []
-    for tok in text.split(","):
-        tok = tok.strip()
-        if not tok:
-            continue
-        if out and "=" in tok and "+" in out[-1] and "+" not in tok:
-            out[-1] += "," + tok  # a schedule parameter that followed a comma
-        else:
-            out.append(tok)
-    return tuple(out)
+    """Recipes split on ',' (or ';'), respecting parentheses and old ``k=v,k=v`` lists."""
+    from .recipes import parse_recipe, split_recipes
+
+    out = split_recipes(text)
+    for m in out:
+        try:
+            parse_recipe(m)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+    return out
 
 
 def _models(text: str) -> tuple[str, ...]:
@@ -124,10 +120,19 @@ def _add_pipeline_args(p: argparse.ArgumentParser) -> None:
         "--epochs",
         type=float,
         default=None,
-        help="default 10 (features, probe) or 2 (finetune, lora)",
+        help="student epochs; default 10 (features, probe) or 2 (finetune, lora); the weak "
+        "model and ceiling keep the default",
     )
     g.add_argument(
         "--steps", type=int, default=None, help="student optimizer steps (overrides epochs)"
+    )
+    g.add_argument(
+        "--weight-decay", type=float, default=0.0,
+        help="student weight decay (a recipe's +wd(..) overrides it)",
+    )
+    g.add_argument(
+        "--n-gt-val", type=_count(0), default=100,
+        help="ground-truth validation examples for gt-val selection (end of weak-train)",
     )
     g.add_argument(
         "--head-hidden", type=_count(0), default=0, help="MLP head width on features (0: linear)"
@@ -166,7 +171,11 @@ def _add_pipeline_args(p: argparse.ArgumentParser) -> None:
         default=0,
         help="score a held-out validation split every N steps, keep the best checkpoint",
     )
-    g.add_argument("--val-frac", type=float, default=0.1, help="validation fraction (eval-every)")
+    g.add_argument(
+        "--val-frac", type=float, default=0.2,
+        help="fraction of the weak-labelled split held out from every student as the "
+        "weak-labelled validation split (selection, early stopping)",
+    )
     g.add_argument("--device", default="auto")
     g.add_argument("--out", default="runs", help="root folder for run folders")
     g.add_argument(
@@ -208,6 +217,8 @@ def _base(args, method: str):
         standardize=not args.no_standardize,
         eval_every=args.eval_every,
         val_frac=args.val_frac,
+        n_gt_val=args.n_gt_val,
+        weight_decay=args.weight_decay,
     )
 
 
@@ -221,29 +232,39 @@ def _progress(args) -> bool:
     return not args.no_progress and sys.stderr.isatty()
 
 
+def _ci(d, lo, hi) -> str:
+    import math
+
+    if not math.isfinite(d):
+        return ""
+    return f"{d:+.2f} [{lo:+.2f},{hi:+.2f}]" if math.isfinite(lo) else f"{d:+.2f}"
+
+
 def _fmt(summary) -> str:
-    cols = [
-        c
-        for c in (
-            "method",
-            "n_seeds",
-            "acc_weak",
-            "acc_ceiling",
-            "acc_w2s",
-            "pgr",
-            "pgr_lo",
-            "pgr_hi",
-            "pgr_diff",
-            "diff_lo",
-            "diff_hi",
-            "agree_on_weak_errors",
-            "influence",
-            "param_distance",
-            "distance_bound",
+    """The summary in ~100 columns: recipe, selected value, accuracy, PGR and paired diffs."""
+    import pandas as pd
+
+    out = pd.DataFrame({"method": summary["method"].str.slice(0, 28)})
+    if "selected_median" in summary:
+        out["sel"] = [f"{v:.3g}" if pd.notna(v) else "" for v in summary["selected_median"]]
+    out["acc"] = summary["acc_w2s"].map(lambda v: f"{v:.3f}")
+    out["PGR [CI]"] = [_ci(*r) for r in summary[["pgr", "pgr_lo", "pgr_hi"]].to_numpy(float)]
+    if "pgr_diff" in summary:
+        out["-xent [CI]"] = [
+            _ci(*r) for r in summary[["pgr_diff", "diff_lo", "diff_hi"]].to_numpy(float)
+        ]
+    if "pgr_diff_reg" in summary:
+        out["-best reg [CI]"] = [
+            _ci(*r) for r in summary[["pgr_diff_reg", "diff_reg_lo", "diff_reg_hi"]].to_numpy(float)
+        ]
+    text = out.to_string(index=False)
+    if "best_reg" in summary and summary["best_reg"].iloc[0]:
+        acc = summary.iloc[0]
+        text += (
+            f"\nweak {acc['acc_weak']:.3f}, ceiling {acc['acc_ceiling']:.3f}; best regularized "
+            f"baseline: {summary['best_reg'].iloc[0]} (highest test PGR: conservative for VE)"
         )
-        if c in summary
-    ]
-    return summary[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}")
+    return text
 
 
 def _cmd_compare(args, methods: tuple[str, ...], kind: str) -> int:
@@ -251,7 +272,9 @@ def _cmd_compare(args, methods: tuple[str, ...], kind: str) -> int:
 
     cfg = CompareConfig(base=_base(args, methods[0]), methods=methods, seeds=args.seeds)
     t0 = time.perf_counter()
-    rows, summary = run_compare(cfg, cache=_cache(args), progress=_progress(args))
+    rows, summary = run_compare(
+        cfg, cache=_cache(args), progress=False, show_progress=None if not args.no_progress else False
+    )
     wall = time.perf_counter() - t0
     folder = write_compare(
         args.out,
@@ -338,7 +361,8 @@ def main(argv: list[str] | None = None) -> int:
         "--methods",
         type=_methods,
         default=DEFAULT_METHODS,
-        help="comma- or ;-separated method specs (default: the 5 standard ones)",
+        help="comma- or ;-separated student recipes, e.g. xent,xent+wd(select:weak-val),"
+        "ve+budget(40),centroid (default: peers, selected VE and regularized baselines)",
     )
     p_mim = sub.add_parser(
         "mimicry", help="PGR and agreement-on-weak-errors vs weak data and steps"
@@ -377,6 +401,14 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     if args.no_progress:
         os.environ["TQDM_DISABLE"] = "1"
+    import logging
+
+    logger = logging.getLogger("bayes_w2s.neural")
+    if not logger.handlers:  # progress lines (one per ~10 s when stderr is not a terminal)
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
     try:
         if args.command == "run":
             return _cmd_compare(args, (args.method,), "run")

@@ -153,7 +153,7 @@ def evaluate_row(cfg: W2SConfig, recipe: Recipe, sd: StudentData, fit: StudentFi
         "grid": _fmt_grid(sel.grid) if sel else "",
         "val_scores": _fmt_grid(fit.scores),
         "acc_w2s_oracle": max(fit.test_accs),  # ORACLE: best grid value on test
-        "best_step": ck.get("best_step", -1),
+        **{f"student_{k}": v for k, v in ck.items()},  # early stopping: best_step, val_acc_*
         # influence spent: sum of per-visit strengths; xent-like methods condition fully (r = inf)
         "influence": (lg.influence if bounded else math.inf) if lg is not None else math.nan,
         "influence_limit": limit,
