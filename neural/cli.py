@@ -273,7 +273,7 @@ def _cmd_compare(args, methods: tuple[str, ...], kind: str) -> int:
     cfg = CompareConfig(base=_base(args, methods[0]), methods=methods, seeds=args.seeds)
     t0 = time.perf_counter()
     rows, summary = run_compare(
-        cfg, cache=_cache(args), progress=False, show_progress=None if not args.no_progress else False
+        cfg, cache=_cache(args), progress=False, show_progress="log" if args.no_progress else None
     )
     wall = time.perf_counter() - t0
     folder = write_compare(

@@ -77,7 +77,7 @@ def run_compare(
     *,
     cache: ArrayCache | None = None,
     progress: bool = False,
-    show_progress: bool | None = False,
+    show_progress: bool | str | None = False,
 ):
     """``(rows, summary)``: per-seed rows and the per-recipe PGR table."""
     rows = run(

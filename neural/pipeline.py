@@ -174,16 +174,17 @@ def evaluate_row(cfg: W2SConfig, recipe: Recipe, sd: StudentData, fit: StudentFi
 
 
 class _Progress:
-    """Heads trained out of the total, with an ETA: a tqdm bar on a terminal, else one
-    ``logging`` line per ~``every`` seconds."""
+    """Heads trained out of the total, with an ETA: a tqdm bar (``show=True``, or ``None`` on
+    a terminal), else (``"log"``, or ``None`` off a terminal) one ``logging`` line per
+    ~``every`` seconds."""
 
-    def __init__(self, total: int, show: bool | None, every: float = 10.0):
+    def __init__(self, total: int, show: bool | str | None, every: float = 10.0):
         self.total, self.done, self.every = total, 0, every
         self.t0 = self.last = time.perf_counter()
         self.bar = None
         if show is None:
             show = sys.stderr.isatty()
-        if show:
+        if show is True:
             from tqdm.auto import tqdm
 
             self.bar = tqdm(total=total, desc="heads", unit="head")
@@ -213,13 +214,14 @@ def run(
     cache: ArrayCache | None = None,
     progress: bool = False,
     methods: tuple[str, ...] | None = None,
-    show_progress: bool | None = False,
+    show_progress: bool | str | None = False,
 ) -> pd.DataFrame:
     """Rows for every (method, seed); ``methods`` defaults to ``(cfg.method,)``.
 
     One backend (features/tokens) is shared across methods and seeds; weak and ceiling
     outputs come from the cache after the first method of each seed. ``show_progress``: the
-    overall head count with an ETA (None: a bar on a terminal, log lines otherwise).
+    overall head count with an ETA (None: a bar on a terminal, log lines otherwise; True: a
+    bar; "log": log lines; False: nothing).
     """
     cache = cache if cache is not None else ArrayCache()
     methods = tuple(methods) if methods else (cfg.method,)
