@@ -51,6 +51,8 @@ __all__ = [
     "OVER",
     "TrainConfig",
     "TrainLog",
+    "lr_schedule",
+    "minibatch_order",
     "n_epochs_touched",
     "num_threads",
     "pick_device",
@@ -67,6 +69,39 @@ def n_epochs_touched(n: int, n_steps: int, batch_size: int) -> int:
     if n < 1 or n_steps < 1 or batch_size < 1:
         raise ValueError(f"n, n_steps, batch_size must be >= 1, got {n}, {n_steps}, {batch_size}")
     return math.ceil(n_steps * batch_size / n)
+
+
+def minibatch_order(
+    n: int, n_steps: int, batch_size: int, seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The seeded minibatches of a run: ``(idx, epoch)``, both ``(n_steps, batch_size)`` int64.
+
+    ``idx[t]`` are the examples (indices into the ``n`` training rows) of optimizer step t and
+    ``epoch[t]`` the permutation each came from: the permutations ``torch.randperm(n)`` drawn
+    one after another from ``torch.Generator().manual_seed(seed)`` and read in order, in
+    consecutive full batches (a batch may straddle two permutations). Exactly
+    ``n_epochs_touched(n, n_steps, batch_size)`` permutations are drawn. A pure function of its
+    arguments: :func:`train` and :func:`~.heads.train_heads` both use it, and a certificate can
+    compute a-priori bounds from it without training.
+    """
+    reps = n_epochs_touched(n, n_steps, batch_size)  # validates the arguments
+    gen = torch.Generator().manual_seed(int(seed))
+    perms = torch.cat([torch.randperm(n, generator=gen) for _ in range(reps)])  # (reps * n,)
+    used = n_steps * batch_size
+    idx = perms[:used].view(n_steps, batch_size)
+    epoch = torch.arange(reps).repeat_interleave(n)[:used].view(n_steps, batch_size)
+    return idx, epoch
+
+
+def lr_schedule(lr: float, n_steps: int, schedule: str = "cosine") -> np.ndarray:
+    """Learning rate of every step ``(n_steps,)`` float64: ``eta_t = lr`` (``"constant"``) or
+    ``eta_t = lr * (1 + cos(pi t / T)) / 2`` (``"cosine"``, no warmup; ``t = 0 .. T-1``)."""
+    if schedule not in ("cosine", "constant"):
+        raise ValueError(f"lr_schedule must be cosine or constant, got {schedule!r}")
+    if schedule == "constant":
+        return np.full(n_steps, float(lr))
+    frac = np.arange(n_steps) / n_steps
+    return float(lr) * 0.5 * (1 + np.cos(np.pi * frac))
 
 
 def strengths_length(over: str, n: int, n_steps: int, batch_size: int) -> int:
@@ -302,11 +337,9 @@ def _train(
         opt = torch.optim.SGD(params, lr=cfg.lr, momentum=0.0, weight_decay=cfg.weight_decay)
     else:
         opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    gen = torch.Generator().manual_seed(seed)
-    order = torch.empty(0, dtype=torch.long)  # example indices still to visit
-    order_epoch = torch.empty(0, dtype=torch.long)  # the permutation each came from
-    n_epochs = 0
-    epoch_influence: list[float] = []
+    order, order_epoch = minibatch_order(n, n_steps, cfg.batch_size, seed)  # (T, B) each
+    lrs = lr_schedule(cfg.lr, n_steps, cfg.lr_schedule)  # (T,)
+    epoch_influence = [0.0] * n_epochs_touched(n, n_steps, cfg.batch_size)
     losses = np.zeros(n_steps)
     influence = 0.0
     lr_strength_cum = np.zeros(n_steps + 1)  # [t]: sum_{u < t} eta_u * mean_{i in b_u} g(s_i)
@@ -315,17 +348,10 @@ def _train(
     t0 = time.perf_counter()
     bar = tqdm(range(n_steps), desc=desc, disable=not show, leave=False)
     for step in bar:
-        while len(order) < cfg.batch_size:  # new epoch: a fresh seeded permutation
-            order = torch.cat([order, torch.randperm(n, generator=gen)])
-            order_epoch = torch.cat([order_epoch, torch.full((n,), n_epochs, dtype=torch.long)])
-            n_epochs += 1
-            epoch_influence.append(0.0)
-        idx, order = order[: cfg.batch_size], order[cfg.batch_size :]
-        epoch, order_epoch = order_epoch[: cfg.batch_size], order_epoch[cfg.batch_size :]
+        idx, epoch = order[step], order_epoch[step]  # (B,) each
         frac = step / n_steps
-        if cfg.lr_schedule == "cosine":
-            for group in opt.param_groups:
-                group["lr"] = cfg.lr * 0.5 * (1 + math.cos(math.pi * frac))
+        for group in opt.param_groups:
+            group["lr"] = float(lrs[step])
         batch = _batch(inputs, idx, device)
         s = s_np = None
         if strengths is not None:

@@ -1,0 +1,373 @@
+"""The batched loop behind :func:`~.heads.train_heads` (see :mod:`.heads` for the maths).
+
+Layout: heads are grouped into *streams* (same training rows, seed and validation rows: the
+same minibatch of feature rows at every step) and padded to ``K`` slots per stream. Weights
+are ``(S, D, K, C)`` so one ``bmm`` of ``(S, B, D) @ (S, D, K C)`` gives every head's logits;
+per-head scalars broadcast as ``(S, 1, K, 1)``. Heads with different optimizers or batch
+sizes run as separate groups, one after another.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from .head_losses import LOSS_GRADS, LOSS_VALUES, logconf_c
+from .heads import BETA1, BETA2, EPS, head_schedule
+from .train import OVER, minibatch_order
+
+BATCHED_ORDER = tuple(LOSS_GRADS)
+
+__all__ = ["run_heads"]
+
+
+def _as_index(a, name, shape0=None):
+    a = np.asarray(a)
+    if a.ndim != 2 or not np.issubdtype(a.dtype, np.integer):
+        raise ValueError(f"{name} must be a 2-d integer array (M, n), got {a.dtype} {a.shape}")
+    if shape0 is not None and a.shape[0] != shape0:
+        raise ValueError(f"{name} must have M={shape0} rows, got {a.shape[0]}")
+    return a.astype(np.int64)
+
+
+def _validate(features, train_idx, targets, specs, val, eval_every, heldout, init):
+    if not isinstance(features, torch.Tensor):
+        features = torch.as_tensor(np.asarray(features))
+    if features.ndim != 2 or not features.is_floating_point():
+        raise ValueError(f"features must be a float (N_all, D) array, got {tuple(features.shape)}")
+    m = len(specs)
+    if m == 0:
+        raise ValueError("specs is empty: nothing to train")
+    train_idx = _as_index(train_idx, "train_idx", m)
+    n_all = features.shape[0]
+    targets = np.asarray(targets, dtype=np.float32)
+    n = train_idx.shape[1]
+    if targets.ndim != 3 or targets.shape[:2] != (m, n):
+        raise ValueError(f"targets must be (M={m}, n={n}, C), got {targets.shape}")
+    if targets.shape[2] < 2 or not np.all(np.isfinite(targets)) or np.any(targets < 0):
+        raise ValueError("targets must be finite, non-negative, with C >= 2 classes")
+    checks = [("train_idx", train_idx)]
+    if val is not None:
+        if eval_every < 1:
+            raise ValueError("val given: eval_every must be >= 1")
+        v_idx, v_t = _as_index(val[0], "val idx", m), np.asarray(val[1], dtype=np.float32)
+        if v_t.shape != (*v_idx.shape, targets.shape[2]):
+            raise ValueError(f"val targets must be {(*v_idx.shape, targets.shape[2])}, got {v_t.shape}")
+        val = (v_idx, v_t)
+        checks.append(("val idx", v_idx))
+    elif eval_every:
+        raise ValueError("eval_every > 0 needs val=(idx, targets)")
+    if heldout is not None:
+        heldout = _as_index(heldout, "heldout", m)
+        checks.append(("heldout", heldout))
+    for name, a in checks:
+        if a.size and (a.min() < 0 or a.max() >= n_all):
+            raise ValueError(f"{name} holds rows outside 0..{n_all - 1}")
+    if init is not None:
+        w0, b0 = (torch.as_tensor(np.asarray(t), dtype=torch.float32) for t in init)
+        d, c = features.shape[1], targets.shape[2]
+        if w0.shape != (m, d, c) or b0.shape != (m, c):
+            raise ValueError(f"init must be ((M, D, C)={(m, d, c)}, (M, C)), got "
+                             f"{tuple(w0.shape)}, {tuple(b0.shape)}")
+        init = (w0, b0)
+    return features, train_idx, targets, val, heldout, init
+
+
+@torch.no_grad()
+def run_heads(features, train_idx, targets, specs, *, val, eval_every, heldout, device, init,
+              standardize, record_losses) -> dict:
+    features, train_idx, targets, val, heldout, init = _validate(
+        features, train_idx, targets, specs, val, eval_every, heldout, init)
+    feats = features.to(device=device, dtype=torch.float32)  # (N_all, D)
+    m, n = train_idx.shape
+    d, c = feats.shape[1], targets.shape[2]
+    plans = [head_schedule(s, n) for s in specs]  # validates strengths; a-priori bookkeeping
+    # per-head standardization from its own training rows (float64 statistics, as Backend)
+    mean = torch.zeros(m, d, device=device)
+    std = torch.ones(m, d, device=device)
+    if standardize:
+        _, first, inverse = np.unique(train_idx, axis=0, return_index=True, return_inverse=True)
+        for u, h in enumerate(first):
+            x = feats[torch.as_tensor(train_idx[h], device=device)].double()  # (n, D)
+            mask = torch.as_tensor(inverse.ravel() == u, device=device)
+            mean[mask] = x.mean(0).float()
+            std[mask] = x.std(0).clamp_min(1e-6).float()
+    w0 = init[0].to(device) if init is not None else torch.zeros(m, d, c, device=device)
+    b0 = init[1].to(device) if init is not None else torch.zeros(m, c, device=device)
+    weight, bias = w0.clone(), b0.clone()
+    t_max = max(s.n_steps for s in specs)
+    out = {
+        "losses": np.full((m, t_max), np.nan),
+        "best_step": np.full(m, -1), "val_acc_best": np.full(m, np.nan),
+        "val_acc_final": np.full(m, np.nan), "n_evals": np.zeros(m, dtype=np.int64),
+    }
+    groups: dict = {}
+    for h, s in enumerate(specs):
+        groups.setdefault((s.optimizer, s.batch_size), []).append(h)
+    for (opt, bsz), heads in groups.items():
+        _run_group(np.array(heads), opt, bsz, feats, train_idx, targets, specs, plans, val,
+                   eval_every, mean, std, weight, bias, out, record_losses)
+    n_steps = np.array([s.n_steps for s in specs])
+    movement = np.where(out["best_step"] >= 0, out["best_step"], n_steps) if val is not None \
+        else n_steps
+    dist = ((weight.double() - w0.double()).pow(2).sum((1, 2))
+            + (bias.double() - b0.double()).pow(2).sum(1)).sqrt().cpu().numpy()
+    kl = np.full(m, np.nan)
+    if heldout is not None:
+        from .heads import _predict
+
+        z0 = _predict(feats, mean, std, w0, b0, heldout, None, 1 << 24)
+        z1 = _predict(feats, mean, std, weight, bias, heldout, None, 1 << 24)
+        kl = _prediction_kl(z1, z0)
+    return {
+        "specs": tuple(specs), "weight": weight.cpu(), "bias": bias.cpu(),
+        "mean": mean, "std": std, "features": feats, "train_idx": train_idx,
+        "n_steps": n_steps, "movement_step": movement,
+        "influence": np.array([p["influence"] for p in plans]),
+        "influence_per_epoch": tuple(p["influence_per_epoch"] for p in plans),
+        "lr_strength_sum": np.array([p["lr_strength_cum"][t] for p, t in zip(plans, movement)]),
+        "param_distance": dist, "kl_from_init": kl, "losses": out["losses"],
+        "best_step": out["best_step"], "val_acc_best": out["val_acc_best"],
+        "val_acc_final": out["val_acc_final"], "n_evals": out["n_evals"],
+        "init_weight": w0.cpu(), "init_bias": b0.cpu(), "heldout": heldout,
+    }
+
+
+def _prediction_kl(z: np.ndarray, z0: np.ndarray) -> np.ndarray:
+    """Per head ``mean_i KL(softmax(z_i) || softmax(z0_i))`` in float64 ``(M,)``."""
+    def log_softmax(a):
+        a = np.asarray(a, float)
+        a = a - a.max(-1, keepdims=True)
+        return a - np.log(np.exp(a).sum(-1, keepdims=True))
+
+    lp, lp0 = log_softmax(z), log_softmax(z0)
+    return (np.exp(lp) * (lp - lp0)).sum(-1).mean(-1)
+
+
+def _layout(heads, specs, train_idx, val):
+    """Streams and slots: ``slot (S, K)`` head ids (-1: padding) with each loss in one block
+    of columns ``blocks[name] = (start, stop)`` shared by all streams."""
+    keys: dict = {}
+    stream_of = {}
+    for h in heads:  # same rows, seed (hence minibatches) and validation rows
+        key = (train_idx[h].tobytes(), specs[h].seed,
+               val[0][h].tobytes() if val is not None else b"")
+        stream_of[h] = keys.setdefault(key, len(keys))
+    n_streams = len(keys)
+    members = [[h for h in heads if stream_of[h] == s] for s in range(n_streams)]
+    blocks, start = {}, 0
+    for name in BATCHED_ORDER:
+        width = max(sum(specs[h].loss == name for h in mem) for mem in members)
+        if width:
+            blocks[name] = (start, start + width)
+            start += width
+    slot = np.full((n_streams, start), -1, dtype=np.int64)
+    for s, mem in enumerate(members):
+        for name, (a, _) in blocks.items():
+            ours = [h for h in mem if specs[h].loss == name]
+            slot[s, a : a + len(ours)] = ours
+    return slot, blocks
+
+
+def _run_group(heads, opt, bsz, feats, train_idx, targets, specs, plans, val, eval_every,
+               mean, std, weight, bias, out, record_losses):
+    """Train the heads ``heads`` (one optimizer, one batch size) in place in weight/bias."""
+    dev = feats.device
+    n = train_idx.shape[1]
+    d, c = feats.shape[1], targets.shape[2]
+    slot, blocks = _layout(heads, specs, train_idx, val)
+    n_streams, k_max = slot.shape
+    real = slot >= 0
+    hh = np.where(real, slot, slot[:, :1])  # padding borrows its stream's first head's data
+    rep = np.array([row[row >= 0][0] for row in slot])  # one head per stream
+    t_max = max(specs[h].n_steps for h in heads)
+    # minibatches per stream over the longest run: every shorter run's order is a prefix
+    orders = [minibatch_order(n, t_max, bsz, specs[h].seed) for h in rep]
+    idx_s = torch.stack([o[0] for o in orders]).to(dev)  # (S, T, B) example indices
+    ep_s = torch.stack([o[1] for o in orders]).to(dev)  # (S, T, B) epochs
+    s_ar = torch.arange(n_streams, device=dev)[:, None]
+    rep_t = torch.as_tensor(rep, device=dev)
+    mean_s, std_s = mean[rep_t][:, None], std[rep_t][:, None]  # (S, 1, D)
+    rows = torch.as_tensor(train_idx[rep], device=dev)  # (S, n) feature rows
+    offset = s_ar * n  # flat row of (stream, example) is s n + i
+    if n_streams * n * d <= (1 << 27):  # standardize each stream's rows once (same values)
+        xs_all = ((feats[rows] - mean_s) / std_s).view(n_streams * n, d)  # (S n, D)
+
+        def batch_x(flat):
+            return xs_all.index_select(0, flat).view(n_streams, bsz, d)
+    else:
+        rows_flat = rows.reshape(-1)
+
+        def batch_x(flat):
+            return (feats.index_select(0, rows_flat[flat]).view(n_streams, bsz, d)
+                    - mean_s) / std_s
+    # targets per stream and slot (S, n, K, C); padding: uniform
+    tgs = torch.as_tensor(np.ascontiguousarray(
+        np.where(real[:, None, :, None], targets[hh].transpose(0, 2, 1, 3), np.float32(1 / c))),
+        device=dev).view(n_streams * n, k_max * c)  # (S n, K C)
+    # per-step step sizes (T, S, K): the scalar each update multiplies by (0 once done)
+    alpha = np.zeros((t_max, n_streams, k_max))
+    frac = np.zeros((t_max, n_streams, k_max))
+    for (s, k), h in np.ndenumerate(slot):
+        if h < 0:
+            continue
+        t_h = specs[h].n_steps
+        lrs = plans[h]["lrs"]
+        if opt == "adam":
+            lrs = lrs / (1 - BETA1 ** np.arange(1, t_h + 1, dtype=float))
+        alpha[:t_h, s, k] = -lrs
+        frac[:, s, k] = np.arange(t_max) / t_h
+    alpha_t = torch.as_tensor(alpha, dtype=torch.float32, device=dev)
+    conf = None
+    if "logconf" in blocks:
+        a, z_ = blocks["logconf"]
+        cw = logconf_c(frac[:, :, a:z_])
+        conf = (torch.as_tensor(cw, dtype=torch.float32, device=dev),
+                torch.as_tensor(1 - cw, dtype=torch.float32, device=dev))  # (T, S, k) each
+    wd_np = np.array([[specs[h].weight_decay if h >= 0 else 0.0 for h in row] for row in slot])
+    any_wd = bool(np.any(wd_np != 0))
+    wd = torch.as_tensor(wd_np, dtype=torch.float32, device=dev)[:, None, :, None]  # (S,1,K,1)
+    cap = np.array([[specs[h].max_distance or np.inf if h >= 0 else np.inf for h in row]
+                    for row in slot])
+    capped = torch.as_tensor(np.isfinite(cap), device=dev)  # (S, K)
+    cap_t = torch.as_tensor(np.where(np.isfinite(cap), cap, 1.0), dtype=torch.float32,
+                            device=dev)
+    any_cap = bool(capped.any())
+    strengths = _Strengths(slot, specs, n, idx_s, ep_s, dev)
+    w = weight[torch.as_tensor(hh, device=dev)].permute(0, 2, 1, 3).contiguous()  # (S,D,K,C)
+    b = bias[torch.as_tensor(hh, device=dev)].clone()  # (S, K, C)
+    w0, b0 = w.clone(), b.clone()
+    if opt == "adam":
+        mw, vw, mb, vb = (torch.zeros_like(w), torch.zeros_like(w), torch.zeros_like(b),
+                          torch.zeros_like(b))
+    if val is not None:  # early stopping: validation rows standardized once per stream
+        v_rows = torch.as_tensor(np.stack([val[0][h] for h in rep]), device=dev)
+        xv = (feats[v_rows] - mean_s) / std_s  # (S, n_val, D)
+        lab_v = torch.as_tensor(val[1][hh].argmax(-1), device=dev)  # (S, K, n_val)
+        best_w, best_b = w.clone(), b.clone()
+        best_acc = torch.full((n_streams, k_max), -1.0, dtype=torch.float64, device=dev)
+        best_step = torch.zeros(n_streams, k_max, dtype=torch.long, device=dev)
+        last_acc = torch.full((n_streams, k_max), math.nan, dtype=torch.float64, device=dev)
+        n_evals = torch.zeros(n_streams, k_max, dtype=torch.long, device=dev)
+        steps_h = torch.as_tensor(np.where(real, np.array([s.n_steps for s in specs])[hh], 0),
+                                  device=dev)  # (S, K)
+    losses = []
+    kc = k_max * c
+    grads = [None] * len(blocks)
+    for t in range(t_max):
+        it = idx_s[:, t]  # (S, B)
+        flat = (it + offset).view(-1)  # (S B,)
+        x = batch_x(flat)  # (S, B, D)
+        z = torch.baddbmm(b.view(n_streams, 1, kc), x, w.view(n_streams, d, kc))
+        z = z.view(n_streams, bsz, k_max, c)  # (S, B, K, C)
+        q = tgs.index_select(0, flat).view(n_streams, bsz, k_max, c)  # (S, B, K, C)
+        s = strengths.at(t, it) if strengths.any else None  # (S, B, K)
+        row = []
+        for j, (name, (a, e)) in enumerate(blocks.items()):
+            cj = (conf[0][t, :, :], conf[1][t, :, :]) if name == "logconf" else None
+            args = (z[:, :, a:e], q[:, :, a:e], cj, s[:, :, a:e] if s is not None else None)
+            grads[j] = LOSS_GRADS[name](*args)
+            if record_losses:
+                row.append(LOSS_VALUES[name](*args))
+        if record_losses:
+            losses.append(torch.cat(row, -1))  # (S, K)
+        g = torch.cat(grads, 2).view(n_streams, bsz, kc) if len(grads) > 1 else \
+            grads[0].reshape(n_streams, bsz, kc)
+        gw = torch.bmm(x.transpose(1, 2), g).view(n_streams, d, k_max, c)  # (S, D, K, C)
+        gb = g.sum(1).view(n_streams, k_max, c)  # (S, K, C)
+        if any_wd:
+            gw = gw + wd * w
+            gb = gb + wd[:, 0] * b
+        al = alpha_t[t].view(n_streams, 1, k_max, 1)
+        if opt == "adam":
+            bc2_sqrt = (1 - BETA2 ** (t + 1)) ** 0.5
+            for p, gp, mp, vp, ap in ((w, gw, mw, vw, al), (b, gb, mb, vb, al[:, 0])):
+                mp.lerp_(gp, 1 - BETA1)
+                vp.mul_(BETA2).addcmul_(gp, gp, value=1 - BETA2)
+                p.add_((mp * ap) / (vp.sqrt() / bc2_sqrt).add_(EPS))
+        else:
+            w.add_(gw * al)
+            b.add_(gb * al[:, 0])
+        if any_cap:
+            _project(w, b, w0, b0, capped & (alpha_t[t] != 0), cap_t)
+        if val is not None:
+            done = t + 1
+            due = (steps_h >= done) & ((done % eval_every == 0) | (steps_h == done))
+            if bool(due.any()):
+                zv = torch.baddbmm(b.view(n_streams, 1, kc), xv, w.view(n_streams, d, kc))
+                pred = zv.view(n_streams, -1, k_max, c).argmax(-1).transpose(1, 2)  # (S,K,n_v)
+                acc = (pred == lab_v).sum(-1).double() / lab_v.shape[-1]  # (S, K)
+                better = due & (acc > best_acc)
+                best_acc = torch.where(better, acc, best_acc)
+                best_step = torch.where(better, done, best_step)
+                last_acc = torch.where(due, acc, last_acc)
+                n_evals += due.long()
+                best_w = torch.where(better[:, None, :, None], w, best_w)
+                best_b = torch.where(better[:, :, None], b, best_b)
+    if val is not None:
+        w, b = best_w, best_b
+    sel = torch.as_tensor(slot[real], device=dev)
+    weight[sel] = w.permute(0, 2, 1, 3)[torch.as_tensor(real, device=dev)]
+    bias[sel] = b[torch.as_tensor(real, device=dev)]
+    heads_real = slot[real]
+    if record_losses:
+        lh = torch.stack(losses).permute(1, 2, 0)[torch.as_tensor(real, device=dev)]
+        lh = lh.double().cpu().numpy()  # (M_group, T)
+        for r, h in enumerate(heads_real):
+            out["losses"][h, : specs[h].n_steps] = lh[r, : specs[h].n_steps]
+    if val is not None:
+        for name, arr in (("best_step", best_step), ("val_acc_best", best_acc),
+                          ("val_acc_final", last_acc), ("n_evals", n_evals)):
+            out[name][heads_real] = arr[torch.as_tensor(real, device=dev)].cpu().numpy()
+
+
+class _Strengths:
+    """Per-step strengths ``(S, B, K)`` float32 from one table row per distinct array, each
+    head reading its row at ``e n + i`` (visits), ``i`` (per pass) or ``t`` (steps)."""
+
+    def __init__(self, slot, specs, n, idx_s, ep_s, dev):
+        tables, self.n = {}, n
+        tab = np.zeros(slot.shape, dtype=np.int64)
+        last = np.zeros(slot.shape, dtype=np.int64)
+        mode = np.zeros(slot.shape, dtype=np.int64)  # 0 visits, 1 per pass, 2 steps
+        for (s, k), h in np.ndenumerate(slot):
+            st = specs[h].strengths if h >= 0 else None
+            if st is None:
+                continue
+            tab[s, k] = tables.setdefault(st.tobytes(), (len(tables) + 1, st))[0]
+            last[s, k] = len(st) - 1
+            mode[s, k] = OVER.index(specs[h].over)
+        self.any = bool(tables)
+        if not self.any:
+            return
+        l_max = max(len(st) for _, st in tables.values())
+        self.table = torch.zeros(len(tables) + 1, l_max, dtype=torch.float32, device=dev)
+        for row, st in tables.values():
+            self.table[row, : len(st)] = torch.tensor(st, dtype=torch.float32)
+        self.tab = torch.as_tensor(tab * l_max, device=dev)[:, None]  # (S, 1, K) row starts
+        self.last = torch.as_tensor(last, device=dev)[:, None]
+        self.modes = sorted(set(mode[tab > 0].tolist()))
+        self.mode = torch.as_tensor(mode, device=dev)[:, None]
+        self.ep_s = ep_s
+
+    def at(self, t, it):
+        pos = None
+        for mo in self.modes:  # (S, B, 1) positions, broadcast over the K heads
+            p = (self.ep_s[:, t] * self.n + it if mo == 0 else it if mo == 1
+                 else torch.full_like(it, t))[:, :, None]
+            pos = p if pos is None else torch.where(self.mode == mo, p, pos)
+        pos = torch.minimum(pos, self.last).add_(self.tab)  # (S, B, K) flat table positions
+        return self.table.take(pos)
+
+
+def _project(w, b, w0, b0, capped, cap):
+    """``theta <- theta_0 + (theta - theta_0) min(1, R / ||theta - theta_0||)`` where capped."""
+    dw, db = w - w0, b - b0
+    dist = (dw.pow(2).sum((1, 3)) + db.pow(2).sum(-1)).sqrt()  # (S, K)
+    over = capped & (dist > cap)
+    if bool(over.any()):
+        scale = cap / dist
+        w.copy_(torch.where(over[:, None, :, None], w0 + dw * scale[:, None, :, None], w))
+        b.copy_(torch.where(over[:, :, None], b0 + db * scale[:, :, None], b))

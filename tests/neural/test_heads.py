@@ -1,0 +1,216 @@
+"""Batched heads equal the one-at-a-time loop: train_heads vs train.train, head by head."""
+
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from bayes_w2s.neural.heads import HeadSpec, head_schedule, train_heads
+from bayes_w2s.neural.losses import NEEDS_STRENGTHS
+from bayes_w2s.neural.train import minibatch_order, n_epochs_touched, strengths_length
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _heads_ref import reference  # noqa: E402
+
+N, D, N_TRAIN, B = 260, 7, 90, 16
+TOL = 1e-6
+
+
+def _world(c, seed=0):
+    rng = np.random.default_rng(seed)
+    # anisotropic, off-centre features: the standardization matters
+    feats = (rng.normal(size=(N, D)) * rng.uniform(0.3, 4, D) + rng.normal(0, 2, D))
+    return rng, feats.astype(np.float32)
+
+
+def _targets(rng, n, c):
+    q = torch.softmax(torch.tensor(rng.normal(0, 2, (n, c))), -1).numpy()
+    q[: n // 4] = np.eye(c)[rng.integers(0, c, n // 4)]  # some hard labels (exact zeros)
+    return q.astype(np.float32)
+
+
+def _spec(rng, loss, opt, *, wd=0.0, schedule="cosine", over="visits", steps=23, seed=0, cap=None):
+    s = None
+    if loss in NEEDS_STRENGTHS or over != "visits":
+        s = rng.uniform(0.02, 2.5, strengths_length(over, N_TRAIN, steps, B))
+    return HeadSpec(loss, lr=0.4 if opt == "sgd" else 0.03, n_steps=steps, seed=seed,
+                    optimizer=opt, lr_schedule=schedule, weight_decay=wd, max_distance=cap,
+                    strengths=s, over=over, batch_size=B)
+
+
+def _check(res, m, feats, tidx, tg, spec, **kw):
+    model, log, keeper = reference(feats, tidx, tg, spec, **kw)
+    w_ref = model.net.weight.detach().numpy().T  # (D, C)
+    np.testing.assert_allclose(res.weight[m].numpy(), w_ref, atol=TOL, rtol=0)
+    np.testing.assert_allclose(res.bias[m].numpy(), model.net.bias.detach().numpy(), atol=TOL)
+    x = torch.as_tensor(feats)
+    np.testing.assert_allclose(res.predict(np.arange(N), heads=[m])[0],
+                               model(x).detach().numpy(), atol=10 * TOL)
+    mine = res.log(m)
+    assert mine.n_steps == log.n_steps and mine.influence == pytest.approx(log.influence, rel=1e-12)
+    if np.isfinite(mine.losses).all():  # with record_losses
+        np.testing.assert_allclose(mine.losses, log.losses, atol=10 * TOL)
+    for key in ("param_distance", "lr_strength_sum", "distance_bound", "kl_from_init", "kl_bound"):
+        a, b = mine.extra[key], log.extra[key]
+        assert (math.isnan(a) and math.isnan(b)) or a == pytest.approx(b, rel=1e-5, abs=1e-9), key
+    assert mine.extra["certificate"] == log.extra["certificate"]
+    assert mine.extra["movement_step"] == log.extra["movement_step"]
+    np.testing.assert_allclose(mine.extra["influence_per_epoch"], log.extra["influence_per_epoch"],
+                               rtol=1e-12)
+    if keeper is not None:
+        assert mine.extra["checkpoint"] == keeper.summary()
+    return model
+
+
+CASES = [
+    (loss, opt, wd, sched)
+    for loss in ("xent", "logconf", "product", "ve", "tempered")
+    for opt in ("sgd", "adam")
+    for wd, sched in ((0.0, "cosine"), (0.05, "constant"))
+]
+
+
+@pytest.mark.parametrize("c", [2, 3])
+def test_every_loss_optimizer_decay_and_schedule_equals_the_one_head_loop(c):
+    # all 20 combinations in one call: mixed losses, optimizers, decays, schedules, step counts,
+    # seeds and training rows; each head equals train.train on its own
+    rng, feats = _world(c, seed=c)
+    specs = [_spec(rng, loss, opt, wd=wd, schedule=sched, steps=15 + 2 * i, seed=i % 3)
+             for i, (loss, opt, wd, sched) in enumerate(CASES)]
+    tidx = np.array([rng.permutation(N)[:N_TRAIN] if i % 3 else np.arange(N_TRAIN)
+                     for i in range(len(specs))])
+    tg = np.array([_targets(rng, N_TRAIN, c) for _ in specs])
+    held = np.tile(np.arange(N - 60, N), (len(specs), 1))
+    res = train_heads(feats, tidx, tg, specs, heldout=held, record_losses=True)
+    assert np.isfinite(res.losses[0, : specs[0].n_steps]).all()
+    for m, spec in enumerate(specs):
+        _check(res, m, feats, tidx[m], tg[m], spec, heldout=held[m])
+
+
+@pytest.mark.parametrize("over", ["visits", "per_pass", "steps"])
+def test_strengths_over_visits_per_pass_and_steps(over):
+    rng, feats = _world(2, seed=7)
+    specs = [_spec(rng, loss, "sgd", over=over, steps=31, seed=s)
+             for loss in ("ve", "tempered") for s in (0, 1)]
+    tidx = np.tile(np.arange(N_TRAIN), (len(specs), 1))
+    tg = np.tile(_targets(rng, N_TRAIN, 2), (len(specs), 1, 1))
+    res = train_heads(feats, tidx, tg, specs)
+    for m, spec in enumerate(specs):
+        _check(res, m, feats, tidx[m], tg[m], spec)
+    # strengths that differ only in one visit's value change only the influence by that value
+    assert res.influence[0] != res.influence[2]
+
+
+def test_early_stopping_equals_best_checkpoint():
+    rng, feats = _world(3, seed=3)
+    specs = [_spec(rng, loss, opt, steps=40 + 3 * i, seed=i)
+             for i, (loss, opt) in enumerate([("xent", "sgd"), ("logconf", "sgd"),
+                                              ("ve", "adam"), ("product", "adam")])]
+    m = len(specs)
+    tidx = np.tile(np.arange(N_TRAIN), (m, 1))
+    tg = np.array([_targets(rng, N_TRAIN, 3) for _ in specs])
+    v_idx = np.tile(np.arange(N_TRAIN, N_TRAIN + 50), (m, 1))
+    v_t = np.array([_targets(rng, 50, 3) for _ in specs])
+    held = np.tile(np.arange(N - 40, N), (m, 1))
+    res = train_heads(feats, tidx, tg, specs, val=(v_idx, v_t), eval_every=6, heldout=held)
+    steps = []
+    for h, spec in enumerate(specs):
+        _check(res, h, feats, tidx[h], tg[h], spec, val=(v_idx[h], v_t[h]), eval_every=6,
+               heldout=held[h])
+        steps.append(res.best_step[h])
+    assert any(s < spec.n_steps for s, spec in zip(steps, specs))  # it does stop early
+
+
+def test_movement_cap_is_projected_sgd_and_binds():
+    rng, feats = _world(2, seed=5)
+    specs = [_spec(rng, "xent", opt, steps=30, cap=cap)
+             for opt in ("sgd", "adam") for cap in (None, 0.1, 0.3)]
+    tidx = np.tile(np.arange(N_TRAIN), (len(specs), 1))
+    tg = np.tile(_targets(rng, N_TRAIN, 2), (len(specs), 1, 1))
+    res = train_heads(feats, tidx, tg, specs)
+    for m, spec in enumerate(specs):
+        _check(res, m, feats, tidx[m], tg[m], spec)
+    free = res.param_distance[[0, 3]]
+    assert np.all(free > 0.35)  # the caps below bind
+    np.testing.assert_allclose(res.param_distance[[1, 4]], 0.1, rtol=1e-5)
+    assert np.all(res.param_distance[[2, 5]] <= 0.3 * (1 + 1e-6))  # may end back inside
+
+
+def test_init_weights_and_standardize_off():
+    rng, feats = _world(3, seed=9)
+    specs = [_spec(rng, "xent", "sgd", steps=12, seed=s) for s in (0, 1)]
+    tidx = np.tile(np.arange(N_TRAIN), (2, 1))
+    tg = np.array([_targets(rng, N_TRAIN, 3) for _ in specs])
+    w0 = rng.normal(0, 0.3, (2, D, 3)).astype(np.float32)
+    b0 = rng.normal(0, 0.3, (2, 3)).astype(np.float32)
+    res = train_heads(feats, tidx, tg, specs, init=(w0, b0))
+    for m, spec in enumerate(specs):
+        _check(res, m, feats, tidx[m], tg[m], spec, init=(w0[m], b0[m]))
+    np.testing.assert_allclose(res.predict(np.arange(5), init=True)[1],
+                               ((feats[:5] - res.mean[1].numpy()) / res.std[1].numpy()) @ w0[1]
+                               + b0[1], atol=1e-5)
+    raw = train_heads(feats, tidx, tg, specs, standardize=False)
+    assert torch.all(raw.mean == 0) and torch.all(raw.std == 1)
+    assert not torch.allclose(raw.weight, train_heads(feats, tidx, tg, specs).weight)
+
+
+def test_head_schedule_is_the_loop_order_and_its_bookkeeping():
+    spec = HeadSpec("ve", 0.1, n_steps=20, seed=4, batch_size=B,
+                    strengths=np.linspace(0.1, 1, strengths_length("visits", 50, 20, B)))
+    plan = head_schedule(spec, 50)
+    idx, epoch = plan["idx"], plan["epoch"]
+    assert idx.shape == epoch.shape == (20, B)
+    # the permutations the old lazy loop drew, read in order
+    gen = torch.Generator().manual_seed(4)
+    perms = torch.cat([torch.randperm(50, generator=gen) for _ in range(n_epochs_touched(50, 20, B))])
+    assert torch.equal(idx.ravel(), perms[: 20 * B])
+    assert torch.equal(epoch.ravel(), torch.arange(20 * B) // 50)
+    # a shorter run's order is a prefix of a longer one's (so heads of different lengths share)
+    assert torch.equal(minibatch_order(50, 7, B, 4)[0], idx[:7])
+    s = spec.strengths[(epoch * 50 + idx).numpy()]
+    assert plan["influence"] == pytest.approx(s.sum(), rel=1e-12)
+    np.testing.assert_allclose(plan["influence_per_epoch"].sum(), s.sum(), rtol=1e-12)
+    g = math.sqrt(2) * np.minimum(1, s).mean(1)
+    assert plan["lr_strength_cum"][-1] == pytest.approx((plan["lrs"] * g).sum(), rel=1e-12)
+    assert plan["lrs"][0] == pytest.approx(0.1) and plan["lrs"][-1] < 0.01  # cosine
+
+
+def test_shared_streams_and_padding_give_the_same_heads():
+    # heads trained alone, or alongside others that share (or not) their minibatches, agree
+    rng, feats = _world(2, seed=11)
+    specs = [_spec(rng, loss, "sgd", steps=18, seed=s) for s in (0, 0, 0, 1) for loss in ("xent",)]
+    tidx = np.tile(np.arange(N_TRAIN), (4, 1))
+    tg = np.array([_targets(rng, N_TRAIN, 2) for _ in specs])
+    together = train_heads(feats, tidx, tg, specs)
+    for m in range(4):
+        alone = train_heads(feats, tidx[m : m + 1], tg[m : m + 1], [specs[m]])
+        np.testing.assert_allclose(together.weight[m], alone.weight[0], atol=TOL)
+
+
+def test_bad_inputs_are_refused_with_clear_errors():
+    rng, feats = _world(2)
+    spec = _spec(rng, "xent", "sgd", steps=5)
+    tidx, tg = np.arange(N_TRAIN)[None], _targets(rng, N_TRAIN, 2)[None]
+    with pytest.raises(ValueError, match="needs strengths"):
+        HeadSpec("ve", 0.1, 5, 0)
+    with pytest.raises(ValueError, match="optimizer"):
+        HeadSpec("xent", 0.1, 5, 0, optimizer="rmsprop")
+    with pytest.raises(ValueError, match="max_distance"):
+        HeadSpec("xent", 0.1, 5, 0, max_distance=0.0)
+    with pytest.raises(ValueError, match="lr"):
+        HeadSpec("xent", -1.0, 5, 0)
+    with pytest.raises(ValueError, match="targets"):
+        train_heads(feats, tidx, tg[:, :10], [spec])
+    with pytest.raises(ValueError, match="outside"):
+        train_heads(feats, tidx + N, tg, [spec])
+    with pytest.raises(ValueError, match="M=1"):
+        train_heads(feats, np.tile(tidx, (2, 1)), tg, [spec])
+    with pytest.raises(ValueError, match="eval_every"):
+        train_heads(feats, tidx, tg, [spec], val=(tidx, tg))
+    with pytest.raises(ValueError, match="needs val"):
+        train_heads(feats, tidx, tg, [spec], eval_every=3)
+    bad = HeadSpec("ve", 0.1, 5, 0, strengths=np.ones(3))
+    with pytest.raises(ValueError, match="strengths over 'visits'"):
+        train_heads(feats, tidx, tg, [bad])
