@@ -48,7 +48,7 @@ from .evaluate import agreement_on_weak_errors, auroc
 from .methods import DEFAULT_SCHEDULES, MethodSpec, run_limit, softmax, weak_confidence
 from .recipes import Recipe, parse_recipe
 from .stages import StudentData, _dataset, student_data
-from .student import StudentFit, select_and_fit
+from .student import StudentFit, fit_recipes
 
 __all__ = [
     "DEFAULT_SCHEDULES",
@@ -84,13 +84,18 @@ def run_seed(
     progress: bool = False,
     backend: Backend | None = None,
     on_head=None,
+    batched: bool = True,
 ) -> dict:
-    """One seed of the pipeline; returns one tidy row (see the module docstring)."""
+    """One seed of the pipeline; returns one tidy row (see the module docstring).
+
+    Stages: :func:`~.stages.student_data` -> :func:`~.student.fit_recipes` (linear heads on
+    frozen features batched when ``batched``) -> :func:`evaluate_row`.
+    """
     cache = cache if cache is not None else ArrayCache()
     backend = backend or Backend(cfg, _dataset(cfg.dataset), cache, progress)
     recipe = recipe_of(cfg)
     sd = student_data(cfg, seed, cache=cache, backend=backend, progress=progress)
-    fit = select_and_fit(recipe, cfg, backend, seed, sd, on_head=on_head)
+    (fit,) = fit_recipes([recipe], cfg, backend, seed, sd, on_head=on_head, batched=batched)
     return evaluate_row(cfg, recipe, sd, fit)
 
 
@@ -215,11 +220,13 @@ def run(
     progress: bool = False,
     methods: tuple[str, ...] | None = None,
     show_progress: bool | str | None = False,
+    batched: bool = True,
 ) -> pd.DataFrame:
     """Rows for every (method, seed); ``methods`` defaults to ``(cfg.method,)``.
 
-    One backend (features/tokens) is shared across methods and seeds; weak and ceiling
-    outputs come from the cache after the first method of each seed. ``show_progress``: the
+    One backend (features/tokens) is shared across methods and seeds; per seed the weak model,
+    ceiling and student data are built once and every recipe's heads (all grid values) train
+    together (:func:`~.student.fit_recipes`; ``batched=False``: one at a time). ``show_progress``: the
     overall head count with an ETA (None: a bar on a terminal, log lines otherwise; True: a
     bar; "log": log lines; False: nothing).
     """
@@ -236,13 +243,16 @@ def run(
     rows = []
     try:
         for seed in seeds:
-            for m in methods:
-                t0 = time.perf_counter()
-                row = run_seed(
-                    replace(cfg, method=m), int(seed), cache=cache, progress=progress,
-                    backend=backend, on_head=bar.tick if bar else None,
-                )
-                row["wall_s"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            sd = student_data(cfg, int(seed), cache=cache, backend=backend, progress=progress)
+            fits = fit_recipes(
+                recipes, cfg, backend, int(seed), sd, on_head=bar.tick if bar else None,
+                batched=batched,
+            )
+            wall = time.perf_counter() - t0
+            for m, recipe, fit in zip(methods, recipes, fits):
+                row = evaluate_row(replace(cfg, method=m), recipe, sd, fit)
+                row["wall_s"] = wall / len(recipes)  # the seed's time, shared by its rows
                 rows.append(row)
     finally:
         if bar:

@@ -41,7 +41,14 @@ from .methods import method_strengths
 from .recipes import Recipe
 from .train import TrainConfig, TrainLog, predict_logits, train
 
-__all__ = ["StudentFit", "centroid_logits", "fit_recipe", "select_and_fit", "student_train_config"]
+__all__ = [
+    "StudentFit",
+    "centroid_logits",
+    "fit_recipe",
+    "fit_recipes",
+    "select_and_fit",
+    "student_train_config",
+]
 
 
 @dataclass(frozen=True)
@@ -193,38 +200,133 @@ def _agreement(logits: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(logits.argmax(1) == labels)) if len(labels) else math.nan
 
 
+def _rules(sd) -> dict:
+    """rule -> ((idx, targets (m, C)) to early-stop on, predict-set name, labels (m,))."""
+    gt_t = np.eye(sd.n_classes, dtype=np.float32)[sd.y_gt_val]
+    return {
+        "weak-val": ((sd.val_idx, sd.q_val), "val", sd.q_val.argmax(1)),
+        "gt-val": ((sd.gt_val_idx, gt_t), "gt_val", sd.y_gt_val),
+    }
+
+
+def _check_rules(recipe: Recipe, sd) -> None:
+    rules = _rules(sd)
+    for rule in {recipe.stop, recipe.select.rule if recipe.select else None} - {None}:
+        if len(rules[rule][2]) == 0:
+            raise ValueError(f"{recipe.label()} needs a {rule} split: set val_frac / n_gt_val > 0")
+
+
+def _select(recipe: Recipe, sd, fits: list) -> StudentFit:
+    """Pick the grid value of highest validation score (first on ties); ``fits`` in grid order
+    as ``(concrete, logits, log, tcfg)``."""
+    test_accs = tuple(_agreement(f[1]["test"], sd.y_test) for f in fits)
+    if recipe.select is None:
+        concrete, logits, log, tcfg = fits[0]
+        return StudentFit(concrete, logits, log, math.nan, (), test_accs, tcfg)
+    _, name, labels = _rules(sd)[recipe.select.rule]
+    scores = tuple(_agreement(f[1][name], labels) for f in fits)
+    best = int(np.argmax(scores))  # first of the highest: the most regularized on ties
+    concrete, logits, log, tcfg = fits[best]
+    return StudentFit(concrete, logits, log, recipe.select.grid[best], scores, test_accs, tcfg)
+
+
+def _predict_sets(sd) -> dict:
+    return {k: v for k, v in {"test": sd.test_idx, "val": sd.val_idx, "gt_val": sd.gt_val_idx}.items() if len(v)}
+
+
 def select_and_fit(recipe: Recipe, cfg: W2SConfig, backend: Backend, seed: int, sd, *, on_head=None) -> StudentFit:
     """Train ``recipe`` (every grid value if it selects) on ``sd``'s student split; select.
 
     ``sd`` is a :class:`~.stages.StudentData`; ``on_head()`` is called after every head trained
-    (progress). See the module docstring for the scores.
+    (progress). See the module docstring for the scores. One head at a time
+    (:func:`~.train.train`); :func:`fit_recipes` batches linear heads.
     """
-    splits = {"test": sd.test_idx, "val": sd.val_idx, "gt_val": sd.gt_val_idx}
-    weak_val = (sd.val_idx, sd.q_val)
-    gt_val = (sd.gt_val_idx, np.eye(sd.n_classes, dtype=np.float32)[sd.y_gt_val])
-    rules = {"weak-val": (weak_val, sd.q_val.argmax(1)), "gt-val": (gt_val, sd.y_gt_val)}
-    for rule in {recipe.stop, recipe.select.rule if recipe.select else None} - {None}:
-        if len(rules[rule][1]) == 0:
-            raise ValueError(f"{recipe.label()} needs a {rule} split: set val_frac / n_gt_val > 0")
-    stop_val = rules[recipe.stop][0] if recipe.stop else None
+    _check_rules(recipe, sd)
+    stop_val = _rules(sd)[recipe.stop][0] if recipe.stop else None
     fits = []
     for concrete in recipe.grid():
         logits, log, tcfg = fit_recipe(
-            concrete, cfg, backend, seed, sd.train_idx, sd.q_train,
-            {k: v for k, v in splits.items() if len(v)},
+            concrete, cfg, backend, seed, sd.train_idx, sd.q_train, _predict_sets(sd),
             stop_val=stop_val, heldout=sd.test_idx, desc=f"student {concrete.label()}",
         )
         fits.append((concrete, logits, log, tcfg))
         if on_head is not None:
             on_head()
-    test_accs = tuple(_agreement(f[1]["test"], sd.y_test) for f in fits)
-    if recipe.select is None:
-        concrete, logits, log, tcfg = fits[0]
-        return StudentFit(concrete, logits, log, math.nan, (), test_accs, tcfg)
-    name, labels = {"weak-val": ("val", rules["weak-val"][1]), "gt-val": ("gt_val", sd.y_gt_val)}[
-        recipe.select.rule
+    return _select(recipe, sd, fits)
+
+
+def _batchable(concrete: Recipe, cfg: W2SConfig) -> bool:
+    """A linear head on frozen features without a prior anchor: :func:`~.heads.train_heads`."""
+    if cfg.mode != "features" or cfg.head_hidden or concrete.loss == "centroid":
+        return False
+    tcfg = student_train_config(cfg, concrete)
+    return not (tcfg.anchor and tcfg.anchor_weight > 0)
+
+
+def fit_recipes(
+    recipes, cfg: W2SConfig, backend: Backend, seed: int, sd, *, on_head=None, batched: bool = True
+) -> list[StudentFit]:
+    """:func:`select_and_fit` for every recipe of one seed, linear heads trained at once.
+
+    Every concrete recipe (grid value) that is a linear head on frozen features without an
+    anchor becomes one :class:`~.heads.HeadSpec`; they train in one :func:`~.heads.train_heads`
+    call per early-stopping rule (each head equals :func:`~.train.train` to ~1e-6). The rest
+    (centroid, anchors, token models) go one at a time. ``batched=False``: all one at a time.
+    """
+    from .heads import HeadSpec, train_heads
+
+    for r in recipes:
+        _check_rules(r, sd)
+    rules = _rules(sd)
+    preds = _predict_sets(sd)
+    results: dict = {}  # (recipe index, grid index) -> (concrete, logits, log, tcfg)
+    groups: dict = {}  # stop rule -> [(key, concrete, HeadSpec, tcfg)]
+    n = len(sd.q_train)
+    for i, r in enumerate(recipes):
+        for j, concrete in enumerate(r.grid()):
+            if batched and _batchable(concrete, cfg):
+                tcfg = student_train_config(cfg, concrete)
+                spec = concrete.method_spec()
+                n_steps = tcfg.n_steps(n)
+                head = HeadSpec(
+                    loss=spec.loss, lr=tcfg.lr, n_steps=n_steps, seed=seed,
+                    optimizer=tcfg.optimizer, lr_schedule=tcfg.lr_schedule,
+                    weight_decay=tcfg.weight_decay, max_distance=concrete.cap,
+                    strengths=method_strengths(spec, sd.q_train, n_steps, tcfg.batch_size),
+                    over=spec.over, batch_size=tcfg.batch_size,
+                )
+                every = cfg.eval_every or max(1, n_steps // 25)
+                groups.setdefault((concrete.stop, every if concrete.stop else 0), []).append(
+                    ((i, j), concrete, head, tcfg)
+                )
+                continue
+            stop_val = rules[concrete.stop][0] if concrete.stop else None
+            logits, log, tcfg = fit_recipe(
+                concrete, cfg, backend, seed, sd.train_idx, sd.q_train, preds,
+                stop_val=stop_val, heldout=sd.test_idx, desc=f"student {concrete.label()}",
+            )
+            results[(i, j)] = (concrete, logits, log, tcfg)
+            if on_head is not None:
+                on_head()
+    for (stop, every), members in groups.items():
+        feats = backend.features(cfg.strong)
+        m = len(members)
+        val = None
+        if stop:
+            v_idx, v_t = rules[stop][0]
+            val = (np.tile(v_idx, (m, 1)), np.broadcast_to(v_t, (m, *v_t.shape)).copy())
+        res = train_heads(
+            feats, np.tile(sd.train_idx, (m, 1)),
+            np.broadcast_to(sd.q_train, (m, *sd.q_train.shape)).astype(np.float32),
+            [h for _, _, h, _ in members], val=val, eval_every=every,
+            heldout=np.tile(sd.test_idx, (m, 1)), device=backend.cfg.device,
+        )
+        logits = {k: res.predict(idx) for k, idx in preds.items()}  # (M, n, C) each
+        for k, (key, concrete, _, tcfg) in enumerate(members):
+            results[key] = (concrete, {name: v[k] for name, v in logits.items()}, res.log(k), tcfg)
+            if on_head is not None:
+                on_head()
+    return [
+        _select(r, sd, [results[(i, j)] for j in range(len(r.grid()))])
+        for i, r in enumerate(recipes)
     ]
-    scores = tuple(_agreement(f[1][name], labels) for f in fits)
-    best = int(np.argmax(scores))  # first of the highest: the most regularized on ties
-    concrete, logits, log, tcfg = fits[best]
-    return StudentFit(concrete, logits, log, recipe.select.grid[best], scores, test_accs, tcfg)

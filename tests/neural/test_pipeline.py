@@ -33,7 +33,7 @@ def test_smoke_all_methods_and_cache_reuse(tiny_cfg, cache):
         assert df[col].between(0, 1).all(), col
     # one weak model, one ceiling and one feature pass per backbone, reused by every method
     assert cache.misses == {"features": 2, "weak": 2, "ceiling": 2}
-    assert cache.hits == {"weak": 10, "ceiling": 10}
+    assert cache.hits == {}  # per seed, the student data are built once for every method
     # the weak/ceiling numbers are shared across methods within a seed
     assert df.groupby("seed").acc_weak.nunique().eq(1).all()
     # a second run in a fresh process-level backend reads everything from disk

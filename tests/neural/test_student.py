@@ -104,3 +104,13 @@ def test_gt_val_selection_states_its_size(tiny_cfg, cache):
     with pytest.raises(ValueError, match="gt-val split"):
         run_seed(replace(tiny_cfg, method="xent+wd(0.1|10:gt-val)", n_gt_val=0), 0,
                  cache=ArrayCache(enabled=False))
+
+
+def test_batched_heads_equal_one_at_a_time(tiny_cfg, cache):
+    methods = ("xent", "ve+budget(1|10:weak-val)", "xent+cap(0.01)", "xent+stop(weak-val)",
+               "xent+wd(0.1|3:weak-val)", "logconf", "product")
+    a = run(tiny_cfg, (0,), cache=cache, methods=methods)
+    b = run(tiny_cfg, (0,), cache=cache, methods=methods, batched=False)
+    for col in ("acc_w2s", "param_distance", "selected"):
+        np.testing.assert_allclose(a[col].to_numpy(float), b[col].to_numpy(float), atol=1e-4, err_msg=col)
+    assert list(a.method) == list(b.method) and list(a.val_scores) == list(b.val_scores)
