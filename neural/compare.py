@@ -29,11 +29,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bayes_w2s.harness.runs import config_to_dict, save_figure, write_run
+from bayes_w2s.harness.runs import save_figure, write_run
 
-from .cache import ArrayCache, cache_key
+from .cache import ArrayCache
 from .evaluate import pgr_summary
 from .figures import plot_pgr, redraw
+from .folders import folder_name
 from .pipeline import W2SConfig, run
 from .recipes import parse_recipe
 from .stats import paired_pgr_diff
@@ -140,13 +141,6 @@ def compare_summary(rows: pd.DataFrame, *, n_boot: int = 2000, seed: int = 0) ->
                 out.update(pgr_diff_reg=d, diff_reg_lo=lo, diff_reg_hi=hi)
         extra.append(out)
     return pd.concat([summary, pd.DataFrame(extra, index=summary.index)], axis=1)
-
-
-def folder_name(kind: str, cfg, tag: str | None = None) -> str:
-    """``<kind>__<tag>__<mode>__<hash of cfg>``; ``tag`` defaults to ``<weak>_to_<strong>``."""
-    b = cfg.base
-    tag = (tag or f"{b.weak}_to_{b.strong}").replace("/", "-").replace(":", "-")
-    return f"{kind}__{tag}__{b.mode}__{cache_key(config_to_dict(cfg))[:8]}"
 
 
 def write_compare(
