@@ -36,7 +36,6 @@ import time
 import warnings
 from dataclasses import replace
 
-import numpy as np
 import pandas as pd
 
 from bayes_w2s.core.metrics import PGRUndefinedWarning, accuracy, agreement, pgr

@@ -140,16 +140,30 @@ class Recipe:
         if self.stop is not None and self.stop not in RULES:
             raise ValueError(f"stop rule must be one of {RULES}, got {self.stop!r}")
         plain = (None, "visits", None, None, 0.0, None, 0.0, None, None, None, None)
-        if self.loss == "centroid" and (
-            self.schedule, self.over, self.optimizer, self.lr, self.weight_decay, self.anchor,
-            self.anchor_weight, self.cap, self.steps, self.epochs, self.stop,
-        ) != plain:
-            raise ValueError("centroid is closed-form: it takes no schedule, optimizer or regularizer")
-        if self.select is not None:
-            if self.select.knob not in self.knobs():
-                raise ValueError(
-                    f"{self.label()}: cannot select {self.select.knob!r}; this recipe has {self.knobs()}"
-                )
+        if (
+            self.loss == "centroid"
+            and (
+                self.schedule,
+                self.over,
+                self.optimizer,
+                self.lr,
+                self.weight_decay,
+                self.anchor,
+                self.anchor_weight,
+                self.cap,
+                self.steps,
+                self.epochs,
+                self.stop,
+            )
+            != plain
+        ):
+            raise ValueError(
+                "centroid is closed-form: it takes no schedule, optimizer or regularizer"
+            )
+        if self.select is not None and self.select.knob not in self.knobs():
+            raise ValueError(
+                f"{self.label()}: cannot select {self.select.knob!r}; it has {self.knobs()}"
+            )
         if self.cap is not None and self.cap > 0 and self.optimizer == "adam":
             raise ValueError("a movement cap is projected SGD: use it with sgd")
 
@@ -179,8 +193,14 @@ class Recipe:
             return False
         sel = self.select.knob if self.select else None
         return bool(
-            self.loss == "centroid" or self.weight_decay or self.anchor or self.cap is not None
-            or self.stop or self.lr is not None or self.steps is not None or sel
+            self.loss == "centroid"
+            or self.weight_decay
+            or self.anchor
+            or self.cap is not None
+            or self.stop
+            or self.lr is not None
+            or self.steps is not None
+            or sel
         )
 
     def schedule_obj(self):
@@ -205,7 +225,7 @@ class Recipe:
         if knob == "lr":
             return replace(base, lr=float(value))
         if knob == "steps":
-            return replace(base, steps=int(round(value)))
+            return replace(base, steps=round(value))
         if knob == "wd":
             return replace(base, weight_decay=float(value))
         if knob in ("l2", "kl"):
@@ -268,7 +288,9 @@ def _num(v) -> str:
 
 
 def _sched_spec(sched) -> str:
-    return f"{sched.name}:" + ",".join(f"{f.name}={getattr(sched, f.name)!r}" for f in fields(sched))
+    return f"{sched.name}:" + ",".join(
+        f"{f.name}={getattr(sched, f.name)!r}" for f in fields(sched)
+    )
 
 
 def _split_top(text: str, seps: str) -> list[tuple[str, str]]:
@@ -309,7 +331,9 @@ def _float(text: str, where: str) -> float:
     try:
         return float(text)
     except ValueError:
-        raise ValueError(f"{where}: expected a number, 'select' or a grid a|b|c, got {text!r}") from None
+        raise ValueError(
+            f"{where}: expected a number, 'select' or a grid a|b|c, got {text!r}"
+        ) from None
 
 
 def parse_recipe(text: str) -> Recipe:
@@ -320,7 +344,9 @@ def parse_recipe(text: str) -> Recipe:
     tokens = _split_top(text, "+@")
     base = tokens[0][1].strip()
     if base != "centroid" and base not in LOSSES:
-        raise ValueError(f"unknown method {base!r} in {text!r}; known: centroid, {', '.join(LOSSES)}")
+        raise ValueError(
+            f"unknown method {base!r} in {text!r}; known: centroid, {', '.join(LOSSES)}"
+        )
     kw: dict = {"loss": base}
     selects: list[Selection] = []
 
@@ -354,8 +380,10 @@ def parse_recipe(text: str) -> Recipe:
                 raise ValueError(f"{text!r}: two schedules")
             sname = tok.partition(":")[0].partition("(")[0]
             if sname not in SCHEDULES:
-                raise ValueError(f"{text!r}: unknown part {tok!r}; schedules: {', '.join(SCHEDULES)}; "
-                                 f"regularizers: {', '.join(_PARTS)}")
+                raise ValueError(
+                    f"{text!r}: unknown part {tok!r}; schedules: {', '.join(SCHEDULES)}; "
+                    f"regularizers: {', '.join(_PARTS)}"
+                )
             if paren:
                 names = [f.name for f in fields(SCHEDULES[sname])]
                 args = [a for a in inner.split(",")] if inner.strip() else []
@@ -380,8 +408,10 @@ def parse_recipe(text: str) -> Recipe:
                 elif key in OVER:
                     kw["over"] = key
                 else:
-                    raise ValueError(f"{text!r}: unknown option @{tok}; use @lr=, @steps=, @epochs=, "
-                                     f"@sgd, @adam or @{'/@'.join(OVER)}")
+                    raise ValueError(
+                        f"{text!r}: unknown option @{tok}; use @lr=, @steps=, @epochs=, "
+                        f"@sgd, @adam or @{'/@'.join(OVER)}"
+                    )
             elif key == "lr":
                 put("lr", _value(v, "lr", text), "lr")
             elif key == "steps":
@@ -414,7 +444,14 @@ def split_recipes(text: str) -> tuple[str, ...]:
         if not tok:
             continue
         head = tok.split("@")[0]
-        if sep == "," and out and "=" in head and "+" in out[-1] and "+" not in tok and "(" not in tok:
+        if (
+            sep == ","
+            and out
+            and "=" in head
+            and "+" in out[-1]
+            and "+" not in tok
+            and "(" not in tok
+        ):
             out[-1] += "," + tok
         else:
             out.append(tok)

@@ -110,8 +110,15 @@ def weak_stage(cfg: W2SConfig, backend: Backend, ix: dict, y: np.ndarray, seed: 
             train_idx, val_idx = train_idx[:cut], train_idx[cut:]
             preds["val"] = val_idx
         out, log = fit_predict(
-            backend, cfg.weak, train_idx, _onehot(y[train_idx], c), xent_loss,
-            cfg.train_config(), seed, preds, desc="weak",
+            backend,
+            cfg.weak,
+            train_idx,
+            _onehot(y[train_idx], c),
+            xent_loss,
+            cfg.train_config(),
+            seed,
+            preds,
+            desc="weak",
         )
         t = (
             fit_temperature(out.pop("val"), y[val_idx])
@@ -138,8 +145,15 @@ def ceiling_stage(cfg: W2SConfig, backend: Backend, ix: dict, y: np.ndarray, see
     def compute():
         idx = ix["weak_train"]
         out, log = fit_predict(
-            backend, cfg.strong, idx, _onehot(y[idx], backend.data.n_classes), xent_loss,
-            cfg.train_config(), seed, {"test": ix["test"]}, desc="ceiling",
+            backend,
+            cfg.strong,
+            idx,
+            _onehot(y[idx], backend.data.n_classes),
+            xent_loss,
+            cfg.train_config(),
+            seed,
+            {"test": ix["test"]},
+            desc="ceiling",
         )
         return {**out, "seconds": np.array(log.seconds)}
 
@@ -182,8 +196,14 @@ def student_data(
         rec = rec.grid()[0]
         half = len(label_idx) // 2
         out, _, _ = fit_recipe(
-            rec, replace(cfg, strong=cfg.intermediate), backend, seed, label_idx[:half], q[:half],
-            {"second": label_idx[half:]}, desc="intermediate",
+            rec,
+            replace(cfg, strong=cfg.intermediate),
+            backend,
+            seed,
+            label_idx[:half],
+            q[:half],
+            {"second": label_idx[half:]},
+            desc="intermediate",
         )
         label_idx, q = label_idx[half:], softmax(out["second"])
     n_val = round(cfg.val_frac * len(label_idx))
@@ -191,7 +211,9 @@ def student_data(
         raise ValueError(f"val_frac={cfg.val_frac} of {len(label_idx)} weak labels leaves no split")
     cut = len(label_idx) - n_val
     n_gt = min(cfg.n_gt_val, len(ix["weak_train"]) - 1)
-    gt_val_idx = ix["weak_train"][len(ix["weak_train"]) - n_gt:] if n_gt > 0 else ix["weak_train"][:0]
+    gt_val_idx = (
+        ix["weak_train"][len(ix["weak_train"]) - n_gt :] if n_gt > 0 else ix["weak_train"][:0]
+    )
     y_test = y[ix["test"]]
     p_weak, p_ceil = softmax(weak["test"]), softmax(ceiling["test"])
     feats = backend.features(cfg.strong) if cfg.mode == "features" else None
@@ -222,4 +244,3 @@ def student_data(
         x_gt_val=x(gt_val_idx),
         x_test=x(ix["test"]),
     )
-

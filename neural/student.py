@@ -95,8 +95,14 @@ def centroid_logits(x_train: np.ndarray, q: np.ndarray, x: np.ndarray) -> np.nda
     centroids; ``x (n, D)`` are the inputs scored.
     """
     x_train, q, x = (np.asarray(a, np.float64) for a in (x_train, q, x))
-    if x_train.ndim != 2 or q.shape != (len(x_train), q.shape[1]) or x.shape[1:] != x_train.shape[1:]:
-        raise ValueError(f"need x_train (n, D), q (n, C), x (m, D); got {x_train.shape}, {q.shape}, {x.shape}")
+    if (
+        x_train.ndim != 2
+        or q.shape != (len(x_train), q.shape[1])
+        or x.shape[1:] != x_train.shape[1:]
+    ):
+        raise ValueError(
+            f"need x_train (n, D), q (n, C), x (m, D); got {x_train.shape}, {q.shape}, {x.shape}"
+        )
     mass = q.sum(0)  # (C,)
     if np.any(mass <= 0):
         raise ValueError("a class has no weak-label mass: its centroid is undefined")
@@ -146,7 +152,11 @@ def fit_recipe(
         if cfg.mode != "features":
             raise ValueError("centroid needs frozen features (mode='features')")
         x = backend.features(cfg.strong)
-        return {k: centroid_logits(x[train_idx], q, x[idx]) for k, idx in predict.items()}, None, None
+        return (
+            {k: centroid_logits(x[train_idx], q, x[idx]) for k, idx in predict.items()},
+            None,
+            None,
+        )
     tcfg = student_train_config(cfg, recipe)
     spec = recipe.method_spec()
     n_steps = tcfg.n_steps(len(q))
@@ -161,8 +171,12 @@ def fit_recipe(
             raise ValueError(f"{recipe.label()}: no {recipe.stop} split to stop on")
         every = cfg.eval_every or max(1, n_steps // 25)
         keeper = BestCheckpoint(
-            model, backend.inputs(cfg.strong, stop_val[0]), stop_val[1], every,
-            device=backend.cfg.device, batch_size=tcfg.eval_batch_size,
+            model,
+            backend.inputs(cfg.strong, stop_val[0]),
+            stop_val[1],
+            every,
+            device=backend.cfg.device,
+            batch_size=tcfg.eval_batch_size,
         )
         hooks.append(keeper.on_step)
 
@@ -189,8 +203,12 @@ def fit_recipe(
     if keeper is not None:
         log.extra["checkpoint"] = keeper.summary()
     out = {
-        k: predict_logits(model, backend.inputs(cfg.strong, idx), batch_size=tcfg.eval_batch_size,
-                          device=backend.cfg.device)
+        k: predict_logits(
+            model,
+            backend.inputs(cfg.strong, idx),
+            batch_size=tcfg.eval_batch_size,
+            device=backend.cfg.device,
+        )
         for k, idx in predict.items()
     }
     return out, log, tcfg
@@ -231,10 +249,16 @@ def _select(recipe: Recipe, sd, fits: list) -> StudentFit:
 
 
 def _predict_sets(sd) -> dict:
-    return {k: v for k, v in {"test": sd.test_idx, "val": sd.val_idx, "gt_val": sd.gt_val_idx}.items() if len(v)}
+    return {
+        k: v
+        for k, v in {"test": sd.test_idx, "val": sd.val_idx, "gt_val": sd.gt_val_idx}.items()
+        if len(v)
+    }
 
 
-def select_and_fit(recipe: Recipe, cfg: W2SConfig, backend: Backend, seed: int, sd, *, on_head=None) -> StudentFit:
+def select_and_fit(
+    recipe: Recipe, cfg: W2SConfig, backend: Backend, seed: int, sd, *, on_head=None
+) -> StudentFit:
     """Train ``recipe`` (every grid value if it selects) on ``sd``'s student split; select.
 
     ``sd`` is a :class:`~.stages.StudentData`; ``on_head()`` is called after every head trained
@@ -246,8 +270,16 @@ def select_and_fit(recipe: Recipe, cfg: W2SConfig, backend: Backend, seed: int, 
     fits = []
     for concrete in recipe.grid():
         logits, log, tcfg = fit_recipe(
-            concrete, cfg, backend, seed, sd.train_idx, sd.q_train, _predict_sets(sd),
-            stop_val=stop_val, heldout=sd.test_idx, desc=f"student {concrete.label()}",
+            concrete,
+            cfg,
+            backend,
+            seed,
+            sd.train_idx,
+            sd.q_train,
+            _predict_sets(sd),
+            stop_val=stop_val,
+            heldout=sd.test_idx,
+            desc=f"student {concrete.label()}",
         )
         fits.append((concrete, logits, log, tcfg))
         if on_head is not None:
@@ -289,11 +321,17 @@ def fit_recipes(
                 spec = concrete.method_spec()
                 n_steps = tcfg.n_steps(n)
                 head = HeadSpec(
-                    loss=spec.loss, lr=tcfg.lr, n_steps=n_steps, seed=seed,
-                    optimizer=tcfg.optimizer, lr_schedule=tcfg.lr_schedule,
-                    weight_decay=tcfg.weight_decay, max_distance=concrete.cap,
+                    loss=spec.loss,
+                    lr=tcfg.lr,
+                    n_steps=n_steps,
+                    seed=seed,
+                    optimizer=tcfg.optimizer,
+                    lr_schedule=tcfg.lr_schedule,
+                    weight_decay=tcfg.weight_decay,
+                    max_distance=concrete.cap,
                     strengths=method_strengths(spec, sd.q_train, n_steps, tcfg.batch_size),
-                    over=spec.over, batch_size=tcfg.batch_size,
+                    over=spec.over,
+                    batch_size=tcfg.batch_size,
                 )
                 every = cfg.eval_every or max(1, n_steps // 25)
                 groups.setdefault((concrete.stop, every if concrete.stop else 0), []).append(
@@ -302,8 +340,16 @@ def fit_recipes(
                 continue
             stop_val = rules[concrete.stop][0] if concrete.stop else None
             logits, log, tcfg = fit_recipe(
-                concrete, cfg, backend, seed, sd.train_idx, sd.q_train, preds,
-                stop_val=stop_val, heldout=sd.test_idx, desc=f"student {concrete.label()}",
+                concrete,
+                cfg,
+                backend,
+                seed,
+                sd.train_idx,
+                sd.q_train,
+                preds,
+                stop_val=stop_val,
+                heldout=sd.test_idx,
+                desc=f"student {concrete.label()}",
             )
             results[(i, j)] = (concrete, logits, log, tcfg)
             if on_head is not None:
@@ -316,10 +362,14 @@ def fit_recipes(
             v_idx, v_t = rules[stop][0]
             val = (np.tile(v_idx, (m, 1)), np.broadcast_to(v_t, (m, *v_t.shape)).copy())
         res = train_heads(
-            feats, np.tile(sd.train_idx, (m, 1)),
+            feats,
+            np.tile(sd.train_idx, (m, 1)),
             np.broadcast_to(sd.q_train, (m, *sd.q_train.shape)).astype(np.float32),
-            [h for _, _, h, _ in members], val=val, eval_every=every,
-            heldout=np.tile(sd.test_idx, (m, 1)), device=backend.cfg.device,
+            [h for _, _, h, _ in members],
+            val=val,
+            eval_every=every,
+            heldout=np.tile(sd.test_idx, (m, 1)),
+            device=backend.cfg.device,
         )
         logits = {k: res.predict(idx) for k, idx in preds.items()}  # (M, n, C) each
         for k, (key, concrete, _, tcfg) in enumerate(members):

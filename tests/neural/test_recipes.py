@@ -40,8 +40,17 @@ def test_label_round_trips(label):
 
 
 @pytest.mark.parametrize(
-    "old", ["ve+budget:budget=40", "ve+geometric:first=3,ratio=0.995@steps", "ve+constant:value=3",
-            "tempered+confidence:budget=4000", "ve", "tempered", "xent", "ve+budget:budget=20@per_pass"]
+    "old",
+    [
+        "ve+budget:budget=40",
+        "ve+geometric:first=3,ratio=0.995@steps",
+        "ve+constant:value=3",
+        "tempered+confidence:budget=4000",
+        "ve",
+        "tempered",
+        "xent",
+        "ve+budget:budget=20@per_pass",
+    ],
 )
 def test_old_method_strings_parse_to_the_same_training(old):
     r = parse_recipe(old)
@@ -69,12 +78,20 @@ def test_default_compare_labels_are_unique_and_include_the_baselines():
     labels = [parse_recipe(m).label() for m in DEFAULT_METHODS]
     assert len(set(labels)) == len(labels)
     assert "centroid" in labels
-    assert any(parse_recipe(m).weight_decay or (parse_recipe(m).select and
-               parse_recipe(m).select.knob == "wd") for m in DEFAULT_METHODS)
+    assert any(
+        parse_recipe(m).weight_decay
+        or (parse_recipe(m).select and parse_recipe(m).select.knob == "wd")
+        for m in DEFAULT_METHODS
+    )
     assert any("weak-val" in m for m in labels)
     regs = [m for m in DEFAULT_METHODS if parse_recipe(m).is_regularized_baseline()]
-    assert set(regs) == {"xent+wd(select:weak-val)", "xent@lr=select:weak-val",
-                         "xent+cap(select:weak-val)", "centroid", "xent+stop(weak-val)"}
+    assert set(regs) == {
+        "xent+wd(select:weak-val)",
+        "xent@lr=select:weak-val",
+        "xent+cap(select:weak-val)",
+        "centroid",
+        "xent+stop(weak-val)",
+    }
     assert not parse_recipe("ve+budget(40)").is_regularized_baseline()
     assert not parse_recipe("xent").is_regularized_baseline()
 
@@ -106,7 +123,9 @@ def test_bad_recipes_fail_clearly(bad, match):
 def test_split_recipes_respects_parentheses_and_old_parameter_lists():
     text = "xent,ve+geometric(3,0.995)@steps,ve+geometric:first=2,ratio=0.9@steps,xent+wd(1|10:weak-val)"
     assert split_recipes(text) == (
-        "xent", "ve+geometric(3,0.995)@steps", "ve+geometric:first=2,ratio=0.9@steps",
+        "xent",
+        "ve+geometric(3,0.995)@steps",
+        "ve+geometric:first=2,ratio=0.9@steps",
         "xent+wd(1|10:weak-val)",
     )
     assert split_recipes("a+b(1);c") == ("a+b(1)", "c")
@@ -114,7 +133,9 @@ def test_split_recipes_respects_parentheses_and_old_parameter_lists():
 
 def test_recipe_value_is_frozen_and_hashable():
     r = parse_recipe("xent+wd(10)")
-    with pytest.raises(Exception):
+    import dataclasses
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
         r.loss = "ve"  # type: ignore[misc]
     assert len({r, parse_recipe("xent+wd(10)"), Recipe("xent", weight_decay=10.0)}) == 1
     assert np.isclose(r.with_value("wd", 3).weight_decay, 3)

@@ -40,8 +40,12 @@ def test_centroid_soft_labels_brute_force():
 
 
 def test_cap_bounds_the_movement_and_selection_picks_the_best_validation_score(tiny_cfg, cache):
-    df = run(tiny_cfg, (0,), cache=cache,
-             methods=("xent", "xent+cap(0.01)", "xent+wd(0.1|1|10:weak-val)", "centroid"))
+    df = run(
+        tiny_cfg,
+        (0,),
+        cache=cache,
+        methods=("xent", "xent+cap(0.01)", "xent+wd(0.1|1|10:weak-val)", "centroid"),
+    )
     r = df.set_index("method")
     assert r.loc["xent+cap(0.01)", "param_distance"] <= 0.01 + 1e-6
     assert r.loc["xent", "param_distance"] > 0.02  # the cap bound something
@@ -59,10 +63,19 @@ def test_cap_bounds_the_movement_and_selection_picks_the_best_validation_score(t
 
 def test_student_settings_never_touch_weak_or_ceiling(tiny_cfg, cache):
     base = run_seed(tiny_cfg, 0, cache=cache)
-    for change in (dict(epochs=3.0), dict(steps=7), dict(student_lr=0.01), dict(anchor="l2", anchor_weight=1.0),
-                   dict(weight_decay=1.0), dict(eval_every=2), dict(method="xent+wd(3)@lr=0.01@steps=5")):
+    for change in (
+        dict(epochs=3.0),
+        dict(steps=7),
+        dict(student_lr=0.01),
+        dict(anchor="l2", anchor_weight=1.0),
+        dict(weight_decay=1.0),
+        dict(eval_every=2),
+        dict(method="xent+wd(3)@lr=0.01@steps=5"),
+    ):
         row = run_seed(replace(tiny_cfg, **change), 0, cache=cache)
-        assert (row["acc_weak"], row["acc_ceiling"]) == (base["acc_weak"], base["acc_ceiling"]), change
+        assert (row["acc_weak"], row["acc_ceiling"]) == (base["acc_weak"], base["acc_ceiling"]), (
+            change
+        )
     assert cache.misses["weak"] == 1 and cache.misses["ceiling"] == 1
 
 
@@ -86,8 +99,12 @@ def test_user_baseline_in_ten_lines(tiny_cfg, cache):
 
 
 def test_compare_summary_has_selection_and_best_regularized_columns(tiny_cfg, cache):
-    rows = run(tiny_cfg, (0, 1, 2), cache=cache,
-               methods=("xent", "ve+budget(1|100:weak-val)", "xent+wd(0.1|10:weak-val)", "centroid"))
+    rows = run(
+        tiny_cfg,
+        (0, 1, 2),
+        cache=cache,
+        methods=("xent", "ve+budget(1|100:weak-val)", "xent+wd(0.1|10:weak-val)", "centroid"),
+    )
     s = compare_summary(rows, n_boot=200).set_index("method")
     reg = s.loc[["xent+wd(0.1|10:weak-val)", "centroid"], "pgr"]
     assert (s["best_reg"] == reg.idxmax()).all()
@@ -102,15 +119,27 @@ def test_gt_val_selection_states_its_size(tiny_cfg, cache):
     row = run_seed(replace(tiny_cfg, method="xent+wd(0.1|10:gt-val)", n_gt_val=30), 0, cache=cache)
     assert row["n_gt_val"] == 30 and row["select_rule"] == "gt-val"
     with pytest.raises(ValueError, match="gt-val split"):
-        run_seed(replace(tiny_cfg, method="xent+wd(0.1|10:gt-val)", n_gt_val=0), 0,
-                 cache=ArrayCache(enabled=False))
+        run_seed(
+            replace(tiny_cfg, method="xent+wd(0.1|10:gt-val)", n_gt_val=0),
+            0,
+            cache=ArrayCache(enabled=False),
+        )
 
 
 def test_batched_heads_equal_one_at_a_time(tiny_cfg, cache):
-    methods = ("xent", "ve+budget(1|10:weak-val)", "xent+cap(0.01)", "xent+stop(weak-val)",
-               "xent+wd(0.1|3:weak-val)", "logconf", "product")
+    methods = (
+        "xent",
+        "ve+budget(1|10:weak-val)",
+        "xent+cap(0.01)",
+        "xent+stop(weak-val)",
+        "xent+wd(0.1|3:weak-val)",
+        "logconf",
+        "product",
+    )
     a = run(tiny_cfg, (0,), cache=cache, methods=methods)
     b = run(tiny_cfg, (0,), cache=cache, methods=methods, batched=False)
     for col in ("acc_w2s", "param_distance", "selected"):
-        np.testing.assert_allclose(a[col].to_numpy(float), b[col].to_numpy(float), atol=1e-4, err_msg=col)
+        np.testing.assert_allclose(
+            a[col].to_numpy(float), b[col].to_numpy(float), atol=1e-4, err_msg=col
+        )
     assert list(a.method) == list(b.method) and list(a.val_scores) == list(b.val_scores)
