@@ -9,8 +9,8 @@ Student-only settings (``steps``, ``epochs``, ``student_lr``, ``anchor``, ``weig
 splits as a :class:`StudentData`, so a new baseline is a few lines::
 
     sd = student_data(W2SConfig(), seed=0)
-    clf = LogisticRegression(C=0.1).fit(sd.x_train, sd.q_train.argmax(1))
-    acc = (clf.predict(sd.x_test) == sd.y_test).mean()
+    clf = LogisticRegression(C=0.01).fit(sd.standardize(sd.x_train), sd.q_train.argmax(1))
+    acc = (clf.predict(sd.standardize(sd.x_test)) == sd.y_test).mean()
     pgr = (acc - sd.acc_weak) / (sd.acc_ceiling - sd.acc_weak)
 
 Splits of the weak-labelled set ``weak_label`` (after bootstrapping, if any): the first
@@ -82,6 +82,16 @@ class StudentData:
     x_val: np.ndarray | None = None
     x_gt_val: np.ndarray | None = None
     x_test: np.ndarray | None = None
+
+    def standardize(self, x: np.ndarray) -> np.ndarray:
+        """``(x - mean) / max(std, 1e-6)`` with the mean and unbiased std of ``x_train`` (the
+        students' own standardization, :class:`~.features.FeatureHead`); constant feature
+        columns (mpnet has two) map to 0 instead of NaN."""
+        if self.x_train is None:
+            raise ValueError("no frozen features: student_data needs mode='features'")
+        x_train = self.x_train.astype(np.float64)
+        std = np.maximum(x_train.std(0, ddof=1), 1e-6)
+        return ((np.asarray(x, np.float64) - x_train.mean(0)) / std).astype(np.float32)
 
 
 def _gt_key(cfg: W2SConfig, data: TextDataset, seed: int) -> dict:

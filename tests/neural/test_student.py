@@ -1,6 +1,7 @@
 """The student stage: centroid, movement cap, selection on the weak-labelled split, the public
 student_data, and student-only settings that must not touch the weak model or the ceiling."""
 
+import dataclasses
 import math
 from dataclasses import replace
 
@@ -92,10 +93,17 @@ def test_user_baseline_in_ten_lines(tiny_cfg, cache):
     """The example of docs/findings/neural_recipes.md: logistic regression on the weak labels."""
     lm = pytest.importorskip("sklearn.linear_model")
     sd = student_data(tiny_cfg, seed=0, cache=cache)
-    clf = lm.LogisticRegression(C=0.1, max_iter=1000).fit(sd.x_train, sd.q_train.argmax(1))
-    acc = float((clf.predict(sd.x_test) == sd.y_test).mean())
+    x_train, x_test = sd.standardize(sd.x_train), sd.standardize(sd.x_test)
+    clf = lm.LogisticRegression(C=0.01, max_iter=1000).fit(x_train, sd.q_train.argmax(1))
+    acc = float((clf.predict(x_test) == sd.y_test).mean())
     pgr = (acc - sd.acc_weak) / (sd.acc_ceiling - sd.acc_weak)
     assert 0 <= acc <= 1 and math.isfinite(pgr)
+    assert np.allclose(x_train.mean(0), 0, atol=1e-4)
+    # a constant feature column standardizes to 0, not NaN
+    x = sd.x_train.copy()
+    x[:, 0] = 1.0
+    sd2 = dataclasses.replace(sd, x_train=x)
+    assert np.isfinite(sd2.standardize(x)).all() and (sd2.standardize(x)[:, 0] == 0).all()
 
 
 def test_compare_summary_has_selection_and_best_regularized_columns(tiny_cfg, cache):
