@@ -3,7 +3,7 @@
 Layout: logits and targets ``(..., B, H, C)`` (the batch axis third from the end, one column
 per head, as the batched loop produces them), strengths ``(..., B, H)``, and per-head
 ``c = (c, 1 - c)``, two ``(..., H)`` float32 tensors of logconf's confidence weight. ``LOSS_VALUES[name]`` gives the per-head batch
-mean ``(..., H)``, op for op the one-head loss of :mod:`.losses`; ``LOSS_GRADS[name]`` gives
+mean ``(..., H)``, op for op the one-head loss of :mod:`.losses`; :func:`loss_grad` gives
 its gradient in the logits ``(..., B, H, C)`` in closed form (no autograd), as autograd
 computes it: with ``lp = log_softmax(z)``, ``p = exp(lp)`` and ``go = dL/d lp``, the
 log-softmax backward is ``dL/dz = go - p * sum_c go``, and
@@ -28,7 +28,8 @@ import torch.nn.functional as F
 
 from .losses import LOSSES
 
-__all__ = ["LOSS_GRADS", "LOSS_VALUES", "logconf_c", "logit_grad_bound_per_example"]
+__all__ = ["LOSS_GO", "LOSS_VALUES", "log_rm1", "logconf_c", "logit_grad_bound_per_example",
+           "loss_grad"]
 
 
 def logconf_c(frac: np.ndarray) -> np.ndarray:
@@ -107,41 +108,55 @@ LOSS_VALUES = {"xent": _xent, "logconf": _logconf, "product": _product, "ve": _v
 
 
 # --- gradients in the logits, (..., B, H, C) ----------------------------------------------
-
-def _lsm_backward(go, lp):
-    return go - torch.exp(lp) * go.sum(-1, keepdim=True)
-
-
-def _xent_grad(z, q, c, s):
-    inv_b = 1.0 / z.shape[-3]
-    return _lsm_backward(q * -inv_b, F.log_softmax(z, -1))
+# The loop computes lp = log_softmax(z) and p = exp(lp) once for all heads, asks each loss
+# block for go = dL/d lp, and applies the log-softmax backward once: dL/dz = go - p sum_c go.
+# Shared inputs: lq = log(max(q, 0)) (-inf where q = 0; gathered from a table made once) and,
+# for ve, lrm1 = log(r - 1) = s + log(-expm1(-s)).
 
 
-def _logconf_grad(z, q, c, s):
-    inv_b = 1.0 / z.shape[-3]
-    return _lsm_backward(_logconf_target(z, q, c) * -inv_b, F.log_softmax(z, -1))
+def _go_xent(lp, p, q, lq, c, s, lrm1, inv_b):
+    return q * -inv_b
 
 
-def _product_grad(z, q, c, s):
-    inv_b = 1.0 / z.shape[-3]
-    return _lsm_backward(_product_target(z, q) * -inv_b, F.log_softmax(z, -1))
+def _go_logconf(lp, p, q, lq, c, s, lrm1, inv_b):
+    c, one_minus_c = c
+    hard = harden(p, q)  # p = exp(lp): the detached student prediction
+    return (one_minus_c[..., None, :, None] * q + c[..., None, :, None] * hard) * -inv_b
 
 
-def _ve_grad(z, q, c, s):
-    inv_b = 1.0 / z.shape[-3]
-    lp, u, log_m, a = _ve_parts(z, q, s)
-    d_log_m = -inv_b / (1 + torch.exp(-a))  # d/da logaddexp(0, a) = sigmoid(a)
-    return _lsm_backward(torch.exp(u - log_m[..., None]) * d_log_m[..., None], lp)
+def _go_product(lp, p, q, lq, c, s, lrm1, inv_b):
+    return torch.softmax(lp + lq, -1) * -inv_b  # t ∝ p q, detached
 
 
-def _tempered_grad(z, q, c, s):
-    inv_b = 1.0 / z.shape[-3]
-    return _lsm_backward(q * -(s * inv_b)[..., None], F.log_softmax(z, -1))
+def _go_ve(lp, p, q, lq, c, s, lrm1, inv_b):
+    u = lp + lq  # log(p q)
+    log_m = torch.logsumexp(u, dim=-1)  # (..., B, H)
+    d_log_m = -inv_b / (1 + torch.exp(-(lrm1 + log_m)))  # d/da logaddexp(0, a) = sigmoid(a)
+    return torch.exp(u - log_m[..., None]) * d_log_m[..., None]
 
 
-LOSS_GRADS = {"xent": _xent_grad, "logconf": _logconf_grad, "product": _product_grad,
-              "ve": _ve_grad, "tempered": _tempered_grad}
-assert set(LOSS_GRADS) == set(LOSS_VALUES) == set(LOSSES)
+def _go_tempered(lp, p, q, lq, c, s, lrm1, inv_b):
+    return q * -(s * inv_b)[..., None]
+
+
+LOSS_GO = {"xent": _go_xent, "logconf": _go_logconf, "product": _go_product, "ve": _go_ve,
+           "tempered": _go_tempered}
+assert set(LOSS_GO) == set(LOSS_VALUES) == set(LOSSES)
+
+
+def log_rm1(s: torch.Tensor) -> torch.Tensor:
+    """``log(r - 1) = s + log(-expm1(-s))`` for ``r = e^s`` (-inf at s = 0), as ve_loss."""
+    return s + torch.log(-torch.expm1(-s))
+
+
+def loss_grad(name: str, z, q, c=None, s=None) -> torch.Tensor:
+    """``dL/dz (..., B, H, C)`` of loss ``name`` (per-head batch mean) in closed form."""
+    lp = F.log_softmax(z, -1)
+    p = torch.exp(lp)
+    go = LOSS_GO[name](lp, p, q, torch.log(q.clamp_min(0)), c, s,
+                       log_rm1(s) if s is not None else None, 1.0 / z.shape[-3])
+    return go - p * go.sum(-1, keepdim=True)
+
 
 _SQRT2 = math.sqrt(2.0)
 

@@ -14,11 +14,11 @@ import math
 import numpy as np
 import torch
 
-from .head_losses import LOSS_GRADS, LOSS_VALUES, logconf_c
+from .head_losses import LOSS_GO, LOSS_VALUES, log_rm1, logconf_c
 from .heads import BETA1, BETA2, EPS, head_schedule
 from .train import OVER, minibatch_order
 
-BATCHED_ORDER = tuple(LOSS_GRADS)
+BATCHED_ORDER = tuple(LOSS_GO)
 
 __all__ = ["run_heads"]
 
@@ -83,10 +83,18 @@ def run_heads(features, train_idx, targets, specs, *, val, eval_every, heldout, 
     feats = features.to(device=device, dtype=torch.float32)  # (N_all, D)
     m, n = train_idx.shape
     d, c = feats.shape[1], targets.shape[2]
-    plans = [head_schedule(s, n) for s in specs]  # validates strengths; a-priori bookkeeping
+    plans, orders = [], {}
+    for s in specs:  # validates strengths; a-priori bookkeeping (orders shared by seed)
+        key = (s.n_steps, s.batch_size, s.seed)
+        if key not in orders:
+            orders[key] = minibatch_order(n, *key)
+        plan = head_schedule(s, n, order=orders[key])
+        plans.append({k: plan[k] for k in ("lrs", "influence", "influence_per_epoch",
+                                           "lr_strength_cum")})
     # per-head standardization from its own training rows (float64 statistics, as Backend)
     mean = torch.zeros(m, d, device=device)
     std = torch.ones(m, d, device=device)
+    stat_group = np.zeros(m, dtype=np.int64)  # heads with the same standardization
     if standardize:
         _, first, inverse = np.unique(train_idx, axis=0, return_index=True, return_inverse=True)
         for u, h in enumerate(first):
@@ -94,6 +102,7 @@ def run_heads(features, train_idx, targets, specs, *, val, eval_every, heldout, 
             mask = torch.as_tensor(inverse.ravel() == u, device=device)
             mean[mask] = x.mean(0).float()
             std[mask] = x.std(0).clamp_min(1e-6).float()
+        stat_group = inverse.ravel().astype(np.int64)
     w0 = init[0].to(device) if init is not None else torch.zeros(m, d, c, device=device)
     b0 = init[1].to(device) if init is not None else torch.zeros(m, c, device=device)
     weight, bias = w0.clone(), b0.clone()
@@ -118,8 +127,8 @@ def run_heads(features, train_idx, targets, specs, *, val, eval_every, heldout, 
     if heldout is not None:
         from .heads import _predict
 
-        z0 = _predict(feats, mean, std, w0, b0, heldout, None, 1 << 24)
-        z1 = _predict(feats, mean, std, weight, bias, heldout, None, 1 << 24)
+        z0 = _predict(feats, mean, std, w0, b0, heldout, None, stat_group)
+        z1 = _predict(feats, mean, std, weight, bias, heldout, None, stat_group)
         kl = _prediction_kl(z1, z0)
     return {
         "specs": tuple(specs), "weight": weight.cpu(), "bias": bias.cpu(),
@@ -132,6 +141,7 @@ def run_heads(features, train_idx, targets, specs, *, val, eval_every, heldout, 
         "best_step": out["best_step"], "val_acc_best": out["val_acc_best"],
         "val_acc_final": out["val_acc_final"], "n_evals": out["n_evals"],
         "init_weight": w0.cpu(), "init_bias": b0.cpu(), "heldout": heldout,
+        "stat_group": stat_group,
     }
 
 
@@ -180,8 +190,8 @@ def _run_group(heads, opt, bsz, feats, train_idx, targets, specs, plans, val, ev
     slot, blocks = _layout(heads, specs, train_idx, val)
     n_streams, k_max = slot.shape
     real = slot >= 0
-    hh = np.where(real, slot, slot[:, :1])  # padding borrows its stream's first head's data
     rep = np.array([row[row >= 0][0] for row in slot])  # one head per stream
+    hh = np.where(real, slot, rep[:, None])  # padding borrows a head of its stream's data
     t_max = max(specs[h].n_steps for h in heads)
     # minibatches per stream over the longest run: every shorter run's order is a prefix
     orders = [minibatch_order(n, t_max, bsz, specs[h].seed) for h in rep]
@@ -207,6 +217,8 @@ def _run_group(heads, opt, bsz, feats, train_idx, targets, specs, plans, val, ev
     tgs = torch.as_tensor(np.ascontiguousarray(
         np.where(real[:, None, :, None], targets[hh].transpose(0, 2, 1, 3), np.float32(1 / c))),
         device=dev).view(n_streams * n, k_max * c)  # (S n, K C)
+    need_lq = "ve" in blocks or "product" in blocks
+    lq_all = torch.log(tgs.clamp_min(0)) if need_lq else None  # log q (-inf at 0), once
     # per-step step sizes (T, S, K): the scalar each update multiplies by (0 once done)
     alpha = np.zeros((t_max, n_streams, k_max))
     frac = np.zeros((t_max, n_streams, k_max))
@@ -235,7 +247,7 @@ def _run_group(heads, opt, bsz, feats, train_idx, targets, specs, plans, val, ev
     cap_t = torch.as_tensor(np.where(np.isfinite(cap), cap, 1.0), dtype=torch.float32,
                             device=dev)
     any_cap = bool(capped.any())
-    strengths = _Strengths(slot, specs, n, idx_s, ep_s, dev)
+    strengths = _Strengths(slot, specs, n, idx_s, ep_s, bsz, need_lrm1="ve" in blocks)
     w = weight[torch.as_tensor(hh, device=dev)].permute(0, 2, 1, 3).contiguous()  # (S,D,K,C)
     b = bias[torch.as_tensor(hh, device=dev)].clone()  # (S, K, C)
     w0, b0 = w.clone(), b.clone()
@@ -251,51 +263,67 @@ def _run_group(heads, opt, bsz, feats, train_idx, targets, specs, plans, val, ev
         best_step = torch.zeros(n_streams, k_max, dtype=torch.long, device=dev)
         last_acc = torch.full((n_streams, k_max), math.nan, dtype=torch.float64, device=dev)
         n_evals = torch.zeros(n_streams, k_max, dtype=torch.long, device=dev)
-        steps_h = torch.as_tensor(np.where(real, np.array([s.n_steps for s in specs])[hh], 0),
-                                  device=dev)  # (S, K)
+        steps_np = np.where(real, np.array([s.n_steps for s in specs])[hh], 0)  # (S, K)
     losses = []
     kc = k_max * c
-    grads = [None] * len(blocks)
+    inv_b = 1.0 / bsz
+    one_block = len(blocks) == 1
+    go = torch.empty(n_streams, bsz, k_max, c, device=dev)
     for t in range(t_max):
         it = idx_s[:, t]  # (S, B)
         flat = (it + offset).view(-1)  # (S B,)
         x = batch_x(flat)  # (S, B, D)
         z = torch.baddbmm(b.view(n_streams, 1, kc), x, w.view(n_streams, d, kc))
         z = z.view(n_streams, bsz, k_max, c)  # (S, B, K, C)
+        lp = torch.log_softmax(z, -1)
+        p = torch.exp(lp)
         q = tgs.index_select(0, flat).view(n_streams, bsz, k_max, c)  # (S, B, K, C)
-        s = strengths.at(t, it) if strengths.any else None  # (S, B, K)
+        lq = lq_all.index_select(0, flat).view(n_streams, bsz, k_max, c) if need_lq else None
+        s, lrm1 = strengths.at(t) if strengths.any else (None, None)  # (S, B, K) each
         row = []
-        for j, (name, (a, e)) in enumerate(blocks.items()):
-            cj = (conf[0][t, :, :], conf[1][t, :, :]) if name == "logconf" else None
-            args = (z[:, :, a:e], q[:, :, a:e], cj, s[:, :, a:e] if s is not None else None)
-            grads[j] = LOSS_GRADS[name](*args)
+        for name, (a, e) in blocks.items():
+            cj = (conf[0][t], conf[1][t]) if name == "logconf" else None
+            sj = s[:, :, a:e] if s is not None else None
+            go_j = LOSS_GO[name](lp[:, :, a:e], p[:, :, a:e], q[:, :, a:e],
+                                 lq[:, :, a:e] if lq is not None else None, cj, sj,
+                                 lrm1[:, :, a:e] if lrm1 is not None else None, inv_b)
+            if one_block:
+                go = go_j
+            else:
+                go[:, :, a:e] = go_j
             if record_losses:
-                row.append(LOSS_VALUES[name](*args))
+                row.append(LOSS_VALUES[name](z[:, :, a:e], q[:, :, a:e], cj, sj))
         if record_losses:
             losses.append(torch.cat(row, -1))  # (S, K)
-        g = torch.cat(grads, 2).view(n_streams, bsz, kc) if len(grads) > 1 else \
-            grads[0].reshape(n_streams, bsz, kc)
-        gw = torch.bmm(x.transpose(1, 2), g).view(n_streams, d, k_max, c)  # (S, D, K, C)
-        gb = g.sum(1).view(n_streams, k_max, c)  # (S, K, C)
-        if any_wd:
-            gw = gw + wd * w
-            gb = gb + wd[:, 0] * b
-        al = alpha_t[t].view(n_streams, 1, k_max, 1)
+        g = (go - p * go.sum(-1, keepdim=True)).view(n_streams, bsz, kc)  # dL/dz
+        al = alpha_t[t].view(n_streams, 1, k_max, 1)  # -eta_t (Adam: / (1 - beta1^t))
         if opt == "adam":
+            gw = torch.bmm(x.transpose(1, 2), g).view(n_streams, d, k_max, c)  # (S, D, K, C)
+            gb = g.sum(1).view(n_streams, k_max, c)  # (S, K, C)
+            if any_wd:  # coupled decay g + wd theta (one op, the same roundings as mul, add)
+                gw = torch.addcmul(gw, wd, w)
+                gb = torch.addcmul(gb, wd[:, 0], b)
             bc2_sqrt = (1 - BETA2 ** (t + 1)) ** 0.5
-            for p, gp, mp, vp, ap in ((w, gw, mw, vw, al), (b, gb, mb, vb, al[:, 0])):
+            for th, gp, mp, vp, ap in ((w, gw, mw, vw, al), (b, gb, mb, vb, al[:, 0])):
                 mp.lerp_(gp, 1 - BETA1)
                 vp.mul_(BETA2).addcmul_(gp, gp, value=1 - BETA2)
-                p.add_((mp * ap) / (vp.sqrt() / bc2_sqrt).add_(EPS))
-        else:
-            w.add_(gw * al)
-            b.add_(gb * al[:, 0])
+                th.add_((mp * ap) / (vp.sqrt() / bc2_sqrt).add_(EPS))
+        else:  # theta + [x~^T (-eta dL/dz) + (-eta wd) theta]: one rounding of theta per step
+            gs = (g.view(n_streams, bsz, k_max, c) * al).view(n_streams, bsz, kc)
+            if any_wd:
+                upd = torch.bmm(x.transpose(1, 2), gs).view(n_streams, d, k_max, c)
+                w.add_(upd.addcmul_(w, al * wd))
+                b.add_(gs.sum(1).view(n_streams, k_max, c).addcmul_(b, al[:, 0] * wd[:, 0]))
+            else:
+                w.view(n_streams, d, kc).baddbmm_(x.transpose(1, 2), gs)
+                b.add_(gs.sum(1).view(n_streams, k_max, c))
         if any_cap:
             _project(w, b, w0, b0, capped & (alpha_t[t] != 0), cap_t)
         if val is not None:
             done = t + 1
-            due = (steps_h >= done) & ((done % eval_every == 0) | (steps_h == done))
-            if bool(due.any()):
+            due = (steps_np >= done) & ((done % eval_every == 0) | (steps_np == done))
+            if due.any():  # decided on the host: no device sync per step
+                due = torch.as_tensor(due, device=dev)
                 zv = torch.baddbmm(b.view(n_streams, 1, kc), xv, w.view(n_streams, d, kc))
                 pred = zv.view(n_streams, -1, k_max, c).argmax(-1).transpose(1, 2)  # (S,K,n_v)
                 acc = (pred == lab_v).sum(-1).double() / lab_v.shape[-1]  # (S, K)
@@ -324,42 +352,68 @@ def _run_group(heads, opt, bsz, feats, train_idx, targets, specs, plans, val, ev
 
 
 class _Strengths:
-    """Per-step strengths ``(S, B, K)`` float32 from one table row per distinct array, each
-    head reading its row at ``e n + i`` (visits), ``i`` (per pass) or ``t`` (steps)."""
+    """Per-step strengths ``(S, B, K)`` float32 (and ``log(r - 1)`` for ve) of every slot.
 
-    def __init__(self, slot, specs, n, idx_s, ep_s, dev):
-        tables, self.n = {}, n
-        tab = np.zeros(slot.shape, dtype=np.int64)
-        last = np.zeros(slot.shape, dtype=np.int64)
-        mode = np.zeros(slot.shape, dtype=np.int64)  # 0 visits, 1 per pass, 2 steps
+    Each distinct (strength array, index) pair of a stream is a column ``u``; a head reads
+    its array at
+    ``e n + i`` (visits), ``i`` (per pass) or ``t`` (steps). Values are made for a chunk of
+    steps at a time as ``(T_chunk, S, B, U)`` and gathered per step into the K slots.
+    """
+
+    def __init__(self, slot, specs, n, idx_s, ep_s, bsz, *, need_lrm1, max_elems=1 << 22):
+        n_streams = slot.shape[0]
+        arrays: dict = {b"": (0, np.zeros(1))}  # distinct arrays -> (offset in table, array)
+        size = 1
+        local = [{} for _ in range(n_streams)]  # per stream: (array, index) -> column
+        slot_u = np.zeros(slot.shape, dtype=np.int64)  # column 0: no strengths (zeros)
         for (s, k), h in np.ndenumerate(slot):
             st = specs[h].strengths if h >= 0 else None
             if st is None:
                 continue
-            tab[s, k] = tables.setdefault(st.tobytes(), (len(tables) + 1, st))[0]
-            last[s, k] = len(st) - 1
-            mode[s, k] = OVER.index(specs[h].over)
-        self.any = bool(tables)
+            if st.tobytes() not in arrays:
+                arrays[st.tobytes()] = (size, st)
+                size += len(st)
+            key = (st.tobytes(), OVER.index(specs[h].over))
+            slot_u[s, k] = local[s].setdefault(key, len(local[s]) + 1)
+        self.any = len(arrays) > 1
         if not self.any:
             return
-        l_max = max(len(st) for _, st in tables.values())
-        self.table = torch.zeros(len(tables) + 1, l_max, dtype=torch.float32, device=dev)
-        for row, st in tables.values():
-            self.table[row, : len(st)] = torch.tensor(st, dtype=torch.float32)
-        self.tab = torch.as_tensor(tab * l_max, device=dev)[:, None]  # (S, 1, K) row starts
+        dev = idx_s.device
+        n_cols = 1 + max(len(cols) for cols in local)
+        start = np.zeros((n_streams, n_cols), dtype=np.int64)
+        last = np.zeros((n_streams, n_cols), dtype=np.int64)
+        mode = np.zeros((n_streams, n_cols), dtype=np.int64)
+        for s, cols in enumerate(local):
+            for (key, mo), u in cols.items():
+                start[s, u], last[s, u], mode[s, u] = arrays[key][0], len(arrays[key][1]) - 1, mo
+        self.table = torch.as_tensor(np.concatenate([a for _, a in arrays.values()]),
+                                     dtype=torch.float32, device=dev)
+        self.start = torch.as_tensor(start, device=dev)[:, None]  # (S, 1, U)
         self.last = torch.as_tensor(last, device=dev)[:, None]
-        self.modes = sorted(set(mode[tab > 0].tolist()))
         self.mode = torch.as_tensor(mode, device=dev)[:, None]
-        self.ep_s = ep_s
+        self.gidx = torch.as_tensor(slot_u, device=dev)[:, None, :].expand(-1, bsz, -1)
+        self.vis, self.idx = ep_s * n + idx_s, idx_s  # (S, T, B)
+        self.need_lrm1 = need_lrm1
+        self.chunk = max(1, max_elems // (n_streams * bsz * n_cols))
+        self.t0 = self.t1 = 0
 
-    def at(self, t, it):
-        pos = None
-        for mo in self.modes:  # (S, B, 1) positions, broadcast over the K heads
-            p = (self.ep_s[:, t] * self.n + it if mo == 0 else it if mo == 1
-                 else torch.full_like(it, t))[:, :, None]
-            pos = p if pos is None else torch.where(self.mode == mo, p, pos)
-        pos = torch.minimum(pos, self.last).add_(self.tab)  # (S, B, K) flat table positions
-        return self.table.take(pos)
+    def _fill(self, t0):
+        t1 = min(self.vis.shape[1], t0 + self.chunk)
+        vis = self.vis[:, t0:t1].transpose(0, 1)[..., None]  # (Tc, S, B, 1)
+        idx = self.idx[:, t0:t1].transpose(0, 1)[..., None]
+        steps = torch.arange(t0, t1, device=vis.device)[:, None, None, None]
+        pos = torch.where(self.mode == 0, vis, torch.where(self.mode == 1, idx, steps))
+        pos = torch.minimum(pos, self.last) + self.start  # (Tc, S, B, U) into the flat table
+        self.s = self.table.take(pos)
+        self.lrm1 = log_rm1(self.s) if self.need_lrm1 else None
+        self.t0, self.t1 = t0, t1
+
+    def at(self, t):
+        if not self.t0 <= t < self.t1:
+            self._fill(t)
+        s = torch.gather(self.s[t - self.t0], 2, self.gidx)  # (S, B, K)
+        lrm1 = torch.gather(self.lrm1[t - self.t0], 2, self.gidx) if self.need_lrm1 else None
+        return s, lrm1
 
 
 def _project(w, b, w0, b0, capped, cap):

@@ -1,7 +1,6 @@
 """The one-at-a-time reference for tests of :mod:`bayes_w2s.neural.heads`: train.train on a
 FeatureHead built as Backend.model builds it, one head after another."""
 
-import numpy as np
 import torch
 from bayes_w2s.neural.backend import BestCheckpoint
 from bayes_w2s.neural.features import FeatureHead

@@ -43,7 +43,10 @@ def _run(spec, optimizer, seed, lr, epochs=3.0):
     s = method_strengths(m, q, cfg.n_steps(n), cfg.batch_size)
     held = {"features": torch.tensor(rng.normal(size=(50, d)), dtype=torch.float32)}
     head = FeatureHead(d, 3, mean=x.mean(0), std=x.std(0), seed=seed)
-    torch.nn.init.normal_(head.net.weight, std=0.3)  # a non-uniform initial model
+    # a non-uniform initial model, from a seeded generator: torch seeds its global generator
+    # afresh in every process, so an unseeded draw gave a new param_distance per process
+    torch.nn.init.normal_(head.net.weight, std=0.3,
+                          generator=torch.Generator().manual_seed(seed))
     return train(head, {"features": x}, q, L.get_loss(m.loss), cfg, seed=seed,
                  strengths=s, strengths_over=m.over, heldout=held).extra
 

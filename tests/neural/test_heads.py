@@ -1,8 +1,6 @@
 """Batched heads equal the one-at-a-time loop: train_heads vs train.train, head by head."""
 
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,8 +9,7 @@ from bayes_w2s.neural.heads import HeadSpec, head_schedule, train_heads
 from bayes_w2s.neural.losses import NEEDS_STRENGTHS
 from bayes_w2s.neural.train import minibatch_order, n_epochs_touched, strengths_length
 
-sys.path.insert(0, str(Path(__file__).parent))
-from _heads_ref import reference  # noqa: E402
+from ._heads_ref import reference
 
 N, D, N_TRAIN, B = 260, 7, 90, 16
 TOL = 1e-6
@@ -180,11 +177,15 @@ def test_head_schedule_is_the_loop_order_and_its_bookkeeping():
 def test_shared_streams_and_padding_give_the_same_heads():
     # heads trained alone, or alongside others that share (or not) their minibatches, agree
     rng, feats = _world(2, seed=11)
-    specs = [_spec(rng, loss, "sgd", steps=18, seed=s) for s in (0, 0, 0, 1) for loss in ("xent",)]
+    # three heads share a stream (rows and seed) with different lengths, schedules, losses
+    specs = [_spec(rng, "xent", "sgd", steps=18), _spec(rng, "ve", "sgd", steps=25),
+             _spec(rng, "tempered", "sgd", steps=11, schedule="constant", over="steps"),
+             _spec(rng, "xent", "sgd", steps=18, seed=1)]
     tidx = np.tile(np.arange(N_TRAIN), (4, 1))
     tg = np.array([_targets(rng, N_TRAIN, 2) for _ in specs])
     together = train_heads(feats, tidx, tg, specs)
     for m in range(4):
+        _check(together, m, feats, tidx[m], tg[m], specs[m])
         alone = train_heads(feats, tidx[m : m + 1], tg[m : m + 1], [specs[m]])
         np.testing.assert_allclose(together.weight[m], alone.weight[0], atol=TOL)
 
@@ -214,3 +215,47 @@ def test_bad_inputs_are_refused_with_clear_errors():
     bad = HeadSpec("ve", 0.1, 5, 0, strengths=np.ones(3))
     with pytest.raises(ValueError, match="strengths over 'visits'"):
         train_heads(feats, tidx, tg, [bad])
+
+
+@pytest.mark.parametrize("name", ["xent", "logconf", "product", "ve", "tempered"])
+@pytest.mark.parametrize("c", [2, 3])
+def test_batched_loss_values_and_closed_form_gradients_match_the_one_head_losses(name, c):
+    from bayes_w2s.neural.head_losses import LOSS_VALUES, logconf_c, loss_grad
+    from bayes_w2s.neural.losses import get_loss
+
+    rng = np.random.default_rng(c)
+    s_, b, h = 3, 24, 4  # streams, batch, heads: layout (S, B, H, C)
+    z = torch.tensor(rng.normal(0, 4, (s_, b, h, c)), dtype=torch.float32)
+    q = torch.softmax(torch.tensor(rng.normal(0, 3, (s_, b, h, c))), -1).float()
+    q[:, :6] = torch.eye(c)[rng.integers(0, c, (s_, 6, h))]  # hard labels
+    st = torch.tensor(rng.uniform(0, 3, (s_, b, h)), dtype=torch.float32)
+    st[0, 0] = 0.0  # strength zero: no evidence, no gradient
+    frac = rng.uniform(0, 0.2, (s_, h))  # logconf's ramp and its plateau
+    cw = logconf_c(frac)
+    conf = (torch.tensor(cw, dtype=torch.float32), torch.tensor(1 - cw, dtype=torch.float32))
+    value = LOSS_VALUES[name](z, q, conf, st)  # (S, H)
+    grad = loss_grad(name, z, q, conf, st)  # (S, B, H, C)
+    for i in range(s_):
+        for j in range(h):
+            zz = z[i, :, j].clone().requires_grad_(True)
+            one = get_loss(name)(zz, q[i, :, j], step_frac=float(frac[i, j]),
+                                 strengths=st[i, :, j])
+            (g,) = torch.autograd.grad(one, zz)
+            one = one.detach()
+            assert float(value[i, j]) == pytest.approx(one.item(), rel=1e-6, abs=1e-7)
+            torch.testing.assert_close(grad[i, :, j], g, rtol=1e-5, atol=1e-7)
+
+
+def test_spec_from_a_train_config_round_trips():
+    from bayes_w2s.neural.train import TrainConfig
+
+    cfg = TrainConfig(batch_size=16, epochs=3, lr=0.2, optimizer="sgd", weight_decay=0.01,
+                      lr_schedule="constant", threads=1)
+    spec = HeadSpec.from_train_config("xent", cfg, n=100, seed=3, max_distance=0.5)
+    assert spec.n_steps == cfg.n_steps(100) == 19 and spec.max_distance == 0.5
+    back = spec.train_config()
+    for f in ("batch_size", "lr", "optimizer", "weight_decay", "lr_schedule"):
+        assert getattr(back, f) == getattr(cfg, f), f
+    with pytest.raises(ValueError, match="anchor"):
+        HeadSpec.from_train_config("xent", TrainConfig(anchor="l2", anchor_weight=1.0), n=10,
+                                   seed=0)

@@ -39,8 +39,9 @@ def test_preference_pairs_compare_a_fresh_with_a_rotten_snippet():
 
 def test_pair_logits_are_bradley_terry_and_antisymmetric():
     head = FeatureHead(3, 1, seed=0)
-    torch.nn.init.normal_(head.net.weight)
-    xa, xb = torch.randn(5, 3), torch.randn(5, 3)
+    gen = torch.Generator().manual_seed(0)  # seeded: the global generator differs per process
+    torch.nn.init.normal_(head.net.weight, generator=gen)
+    xa, xb = torch.randn(5, 3, generator=gen), torch.randn(5, 3, generator=gen)
     p = torch.softmax(pair_logits(head, xa, xb), -1)[:, 1]
     want = torch.sigmoid(head(xa)[:, 0] - head(xb)[:, 0])
     torch.testing.assert_close(p, want)
