@@ -7,10 +7,10 @@
     bayes-w2s neural assets mpnet gemma-270m     (download, verify and unpack the larger models)
     bayes-w2s neural reward [--weak W --strong S] (pairwise reward models; `reward --help`)
 
-Methods: ``xent``, ``logconf``, ``product``, ``ve[+SCHEDULE][@steps]``,
-``tempered[+SCHEDULE][@steps]`` with SCHEDULE a bayes_w2s schedule spec such as
-``budget:budget=40``, ``constant:value=3``, ``geometric:first=3,ratio=0.99`` or
-``confidence:budget=40``. Modes: ``features`` (cached frozen features, default), ``probe``,
+Methods are student recipes (``bayes_w2s.neural.recipes``): ``xent``, ``logconf``, ``product``,
+``centroid``, ``ve+budget(40)``, ``xent+wd(10)``, ``xent@lr=1e-4``, ``xent+cap(0.1)``,
+``xent+stop(weak-val)``, ``ve+budget(select:weak-val)`` (knob selected on the weak-labelled
+validation split); the old ``ve+budget:budget=40`` form parses. Modes: ``features`` (cached frozen features, default), ``probe``,
 ``finetune``, ``lora``. Every command writes a run folder under ``--out`` (default runs/).
 """
 
