@@ -10,7 +10,10 @@ Modules (one concept each):
 * :mod:`.cache` — on-disk array cache keyed by a hash of everything that matters
 * :mod:`.methods` — MethodSpec (loss + schedule), weak confidence, temperature scaling
 * :mod:`.backend` — inputs (cached features or tokens) and fresh models for the pipeline
-* :mod:`.pipeline` — W2SConfig, run_seed/run: weak -> labels -> ceiling -> student -> metrics
+* :mod:`.recipes` — Recipe: one student recipe per compare row, parsed from / printed to a label
+* :mod:`.stages` — splits -> weak -> weak labels -> ceiling -> StudentData (``student_data``)
+* :mod:`.student` — a recipe trained (batched heads), its knob selected on a validation split
+* :mod:`.pipeline` — W2SConfig, run_seed/run: the stages chained, one row per recipe and seed
 * :mod:`.evaluate` — AUROC, agreement on weak errors, PGR with bootstrap CIs over seeds
 * :mod:`.compare`, :mod:`.mimicry` — the two experiments; :mod:`.cli` — ``bayes-w2s neural``
 
@@ -32,9 +35,12 @@ _PUBLIC = {
     "features": ["cached_features", "FeatureHead"],
     "cache": ["ArrayCache"],
     "pipeline": ["W2SConfig", "run_seed", "run"],
+    "recipes": ["Recipe", "Selection", "parse_recipe", "DEFAULT_GRIDS"],
+    "stages": ["StudentData", "student_data"],
+    "student": ["centroid_logits", "fit_recipes"],
     "methods": ["MethodSpec", "fit_temperature", "weak_confidence"],
     "evaluate": ["auroc", "agreement_on_weak_errors", "bootstrap_pgr", "pgr_summary"],
-    "compare": ["CompareConfig", "run_compare", "DEFAULT_METHODS"],
+    "compare": ["CompareConfig", "run_compare", "compare_summary", "DEFAULT_METHODS"],
     "mimicry": ["MimicryConfig", "run_mimicry"],
 }
 _WHERE = {name: module for module, names in _PUBLIC.items() for name in names}

@@ -55,6 +55,12 @@ class Backend:
                 )
         return self._store[spec]
 
+    def features(self, spec: str) -> np.ndarray:
+        """Frozen features ``(n, H)`` float32 of the whole dataset (``features`` mode only)."""
+        if self.cfg.mode != "features":
+            raise ValueError(f"frozen features need mode='features', not {self.cfg.mode!r}")
+        return self._get(spec).numpy()
+
     def inputs(self, spec: str, idx: np.ndarray) -> dict:
         store = self._get(spec)
         t = torch.as_tensor(idx, dtype=torch.long)

@@ -7,10 +7,10 @@
     bayes-w2s neural assets mpnet gemma-270m     (download, verify and unpack the larger models)
     bayes-w2s neural reward [--weak W --strong S] (pairwise reward models; `reward --help`)
 
-Methods: ``xent``, ``logconf``, ``product``, ``ve[+SCHEDULE][@steps]``,
-``tempered[+SCHEDULE][@steps]`` with SCHEDULE a bayes_w2s schedule spec such as
-``budget:budget=40``, ``constant:value=3``, ``geometric:first=3,ratio=0.99`` or
-``confidence:budget=40``. Modes: ``features`` (cached frozen features, default), ``probe``,
+Methods are student recipes (``bayes_w2s.neural.recipes``): ``xent``, ``logconf``, ``product``,
+``centroid``, ``ve+budget(40)``, ``xent+wd(10)``, ``xent@lr=1e-4``, ``xent+cap(0.1)``,
+``xent+stop(weak-val)``, ``ve+budget(select:weak-val)`` (knob selected on the weak-labelled
+validation split); the old ``ve+budget:budget=40`` form parses. Modes: ``features`` (cached frozen features, default), ``probe``,
 ``finetune``, ``lora``. Every command writes a run folder under ``--out`` (default runs/).
 """
 
@@ -31,6 +31,7 @@ from .cli_options import (  # noqa: E402 - the option tables and their checks
     PIPELINE,
     SEED_DEFAULTS,
     SEEDS,
+    _check_method_specs,
     _check_methods,
     _check_models,
     methods_of as _methods,
@@ -102,6 +103,8 @@ def _make_base(W2SConfig, args, method: str):
         standardize=not args.no_standardize,
         eval_every=args.eval_every,
         val_frac=args.val_frac,
+        n_gt_val=args.n_gt_val,
+        weight_decay=args.weight_decay,
     )
 
 
@@ -115,29 +118,39 @@ def _progress(args) -> bool:
     return not args.no_progress and sys.stderr.isatty()
 
 
+def _ci(d, lo, hi) -> str:
+    import math
+
+    if not math.isfinite(d):
+        return ""
+    return f"{d:+.2f} [{lo:+.2f},{hi:+.2f}]" if math.isfinite(lo) else f"{d:+.2f}"
+
+
 def _fmt(summary) -> str:
-    cols = [
-        c
-        for c in (
-            "method",
-            "n_seeds",
-            "acc_weak",
-            "acc_ceiling",
-            "acc_w2s",
-            "pgr",
-            "pgr_lo",
-            "pgr_hi",
-            "pgr_diff",
-            "diff_lo",
-            "diff_hi",
-            "agree_on_weak_errors",
-            "influence",
-            "param_distance",
-            "distance_bound",
+    """The summary in ~100 columns: recipe, selected value, accuracy, PGR and paired diffs."""
+    import pandas as pd
+
+    out = pd.DataFrame({"method": summary["method"].str.slice(0, 28)})
+    if "selected_median" in summary:
+        out["sel"] = [f"{v:.3g}" if pd.notna(v) else "" for v in summary["selected_median"]]
+    out["acc"] = summary["acc_w2s"].map(lambda v: f"{v:.3f}")
+    out["PGR [CI]"] = [_ci(*r) for r in summary[["pgr", "pgr_lo", "pgr_hi"]].to_numpy(float)]
+    if "pgr_diff" in summary:
+        out["-xent [CI]"] = [
+            _ci(*r) for r in summary[["pgr_diff", "diff_lo", "diff_hi"]].to_numpy(float)
+        ]
+    if "pgr_diff_reg" in summary:
+        out["-best reg [CI]"] = [
+            _ci(*r) for r in summary[["pgr_diff_reg", "diff_reg_lo", "diff_reg_hi"]].to_numpy(float)
+        ]
+    text = out.to_string(index=False)
+    if "best_reg" in summary and summary["best_reg"].iloc[0]:
+        acc = summary.iloc[0]
+        text += (
+            f"\nweak {acc['acc_weak']:.3f}, ceiling {acc['acc_ceiling']:.3f}; best regularized "
+            f"baseline: {summary['best_reg'].iloc[0]} (highest test PGR: conservative for VE)"
         )
-        if c in summary
-    ]
-    return summary[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}")
+    return text
 
 
 def _config_error(err: Exception, cls) -> UsageError:
@@ -169,7 +182,9 @@ def _cmd_compare(args, methods: tuple[str, ...], kind: str) -> int:
         raise _config_error(err, _w2s()) from None
     _folder(args, f"neural_{kind}", cfg)
     t0 = time.perf_counter()
-    rows, summary = run_compare(cfg, cache=_cache(args), progress=_progress(args))
+    rows, summary = run_compare(
+        cfg, cache=_cache(args), progress=False, show_progress="log" if args.no_progress else None
+    )
     wall = time.perf_counter() - t0
     folder = write_compare(
         args.out,
@@ -269,7 +284,7 @@ def _reward_args(p: argparse.ArgumentParser) -> None:
     d = RewardConfig()
     add_option(p, "weak", dataclass_option(PIPELINE["weak"], d.weak))
     add_option(p, "strong", dataclass_option(PIPELINE["strong"], d.strong))
-    add_option(p, "methods", Option("method specs, ';'- or comma-separated", check=_check_methods,
+    add_option(p, "methods", Option("method specs (loss+schedule), ';'- or comma-separated", check=_check_method_specs,
                                     default=";".join(d.methods)))
     for name, meaning in (("n_weak_train", "ground-truth items for the weak reward model"),
                           ("n_weak_label", "items the weak model labels (pairs drawn among them)"),
@@ -313,7 +328,8 @@ def build_parser() -> argparse.ArgumentParser:
                                        check=_check_methods, default="xent"))
     p_cmp = sub.add_parser("compare", help="every method on one pair: PGR table + bar figure")
     _add_pipeline_args(p_cmp, "compare")
-    add_option(p_cmp, "methods", Option(f"method specs, ';'- or comma-separated ({len(DEFAULT_METHODS)} by default)",
+    add_option(p_cmp, "methods", Option(f"student recipes, ';'- or comma-separated, e.g. xent;xent+wd(select:weak-val);ve+budget(40);centroid "
+                                        f"({len(DEFAULT_METHODS)} by default: peers, selected VE, selected regularized baselines)",
                                         check=_check_methods, default=";".join(DEFAULT_METHODS)))
     p_mim = sub.add_parser("mimicry", help="PGR and agreement-on-weak-errors vs weak data and steps")
     _add_pipeline_args(p_mim, "mimicry")

@@ -14,20 +14,11 @@ SEED_DEFAULTS = {"compare": 10, "ladder": 10, "mimicry": 5, "run": 3, "reward": 
 
 
 def methods_of(text: str) -> tuple[str, ...]:
-    # schedule specs contain commas inside ':' parameter lists: split on ';' if present
-    sep = ";" if ";" in text else None
-    if sep:
-        return tuple(t.strip() for t in text.split(";") if t.strip())
-    out: list[str] = []
-    for tok in text.split(","):
-        tok = tok.strip()
-        if not tok:
-            continue
-        if out and "=" in tok and "+" in out[-1] and "+" not in tok:
-            out[-1] += "," + tok  # a schedule parameter that followed a comma
-        else:
-            out.append(tok)
-    return tuple(out)
+    """Student recipes split on ``,`` or ``;`` outside parentheses; an old ``k=v`` schedule
+    parameter after a comma continues the previous spec (:func:`.recipes.split_recipes`)."""
+    from .recipes import split_recipes
+
+    return tuple(split_recipes(text))
 
 
 def models_of(text: str) -> tuple[str, ...]:
@@ -45,6 +36,20 @@ def models_of(text: str) -> tuple[str, ...]:
 
 
 def _check_methods(text: str) -> None:
+    from .recipes import parse_recipe
+
+    methods = methods_of(text)
+    if not methods:
+        raise ValueError("give at least one recipe, e.g. xent, xent+wd(select:weak-val) or ve+budget(40)")
+    if len(set(methods)) != len(methods):
+        raise ValueError("a recipe is listed twice; give each recipe once")
+    labels = [parse_recipe(m).label() for m in methods]
+    if len(set(labels)) != len(labels):
+        raise ValueError("two recipes are the same recipe (same label); give each once")
+
+
+def _check_method_specs(text: str) -> None:
+    """Loss + schedule specs only (``neural reward`` trains no recipe knobs)."""
     from .methods import MethodSpec
 
     methods = methods_of(text)
@@ -136,7 +141,7 @@ PIPELINE = {
     "batch_size": Option("training batch size", "int", low=1, default=32),
     "lr": Option("learning rate", "float", low=0, low_open=True,
                  default_text="1e-3 for features/probe, 5e-5 for finetune/lora"),
-    "epochs": Option("training epochs", "float", low=0, low_open=True, default_text="10 features/probe, 2 finetune/lora"),
+    "epochs": Option("student training epochs (the weak model and ceiling keep the default)", "float", low=0, low_open=True, default_text="10 features/probe, 2 finetune/lora"),
     "steps": Option("student optimizer steps (overrides --epochs)", "int", low=1, default_text="from --epochs"),
     "head_hidden": Option("MLP head width on features (0: a linear head)", "int", low=0, default=0),
     "weak_temperature": Option("temperature of the weak soft labels, or 'fit' (fitted on held-out ground truth)",
@@ -151,10 +156,14 @@ PIPELINE = {
     "student_lr": Option("student learning rate", "float", low=0, low_open=True, default_text="0.1 under SGD, else --lr"),
     "head_lr_mult": Option("head step / backbone step for token models", "float", low=0, low_open=True,
                            default_text="20 finetune/lora, 1 probe"),
-    "eval_every": Option("score a held-out validation split every N steps and keep the best checkpoint (0: never)",
-                         "int", low=0, default=0),
-    "val_frac": Option("validation fraction when --eval-every > 0", "float", low=0, high=0.5, low_open=True,
-                       high_open=True, default=0.1),
+    "eval_every": Option("early-stop every student: score the weak-labelled validation split every N steps "
+                         "and keep the best checkpoint (0: never)", "int", low=0, default=0),
+    "val_frac": Option("fraction of the weak-labelled split held out from every student as its weak-labelled "
+                       "validation split (selection, early stopping)", "float", low=0, high=0.5, low_open=True,
+                       high_open=True, default=0.2),
+    "weight_decay": Option("student weight decay (a recipe's +wd(..) overrides it)", "float", low=0, default=0.0),
+    "n_gt_val": Option("ground-truth validation examples (end of weak-train) for gt-val selection", "int",
+                       low=0, default=100),
     "device": Option("torch device: auto, cpu, cuda, cuda:N or mps", check=_check_device, default="auto"),
 }
 FLAGS = {  # store_true options: (help)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .methods import MethodSpec
 from .models import MODES, ModelSpec
 from .train import TrainConfig
 
@@ -46,9 +45,14 @@ class W2SConfig:
     input features standardized (``standardize``; see :class:`~.models.Classifier` for why a
     small finetune otherwise stays at the majority class). Batch 32 throughout.
 
-    ``eval_every > 0``: hold out the last ``val_frac`` of each model's training set (ground
-    truth for weak and ceiling, weak labels for the student, as in EleutherAI/w2s), score it
-    every ``eval_every`` steps and keep the best checkpoint; the row records the chosen steps.
+    Student-only settings (they never touch the weak model or the ceiling, whose epochs are
+    ``gt_epochs``): ``method`` (a :mod:`.recipes` label, whose own fields override the rest),
+    ``epochs``, ``steps``, ``student_lr``, ``student_optimizer``, ``anchor``, ``weight_decay``
+    and ``eval_every``. The last ``val_frac`` of the weak-labelled split is held out from every
+    student as the weak-labelled validation split (selection, early stopping); ``n_gt_val``
+    ground-truth examples (the end of ``weak_train``) form the optional ground-truth validation
+    split. ``eval_every > 0`` early-stops the student on the weak-labelled validation split
+    (scored every ``eval_every`` steps, best checkpoint kept; EleutherAI/w2s practice).
     """
 
     weak: str = "minilm-l0"
@@ -77,7 +81,10 @@ class W2SConfig:
     head_lr_mult: float | None = None
     standardize: bool = True
     eval_every: int = 0
-    val_frac: float = 0.1
+    val_frac: float = 0.2
+    n_gt_val: int = 100
+    weight_decay: float = 0.0
+    gt_epochs: float | None = None
 
     def head_mult(self) -> float:
         """``head_lr_mult``, default 20 for ``finetune``/``lora`` and 1 otherwise."""
@@ -90,13 +97,21 @@ class W2SConfig:
             raise ValueError(f"head_lr_mult must be > 0, got {self.head_lr_mult!r}")
         if isinstance(self.eval_every, bool) or int(self.eval_every) != self.eval_every or self.eval_every < 0:
             raise ValueError(f"eval_every must be a non-negative integer, got {self.eval_every!r}")
-        if not 0 < self.val_frac < 0.5:
-            raise ValueError(f"val_frac must be in (0, 0.5), got {self.val_frac!r}")
+        if not 0 <= self.val_frac < 0.5:
+            raise ValueError(f"val_frac must be in [0, 0.5), got {self.val_frac!r}")
+        if isinstance(self.n_gt_val, bool) or int(self.n_gt_val) != self.n_gt_val or self.n_gt_val < 0:
+            raise ValueError(f"n_gt_val must be a non-negative integer, got {self.n_gt_val!r}")
+        if not self.weight_decay >= 0:
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+        if self.gt_epochs is not None and not self.gt_epochs > 0:
+            raise ValueError(f"gt_epochs must be > 0, got {self.gt_epochs!r}")
         if self.n_weak_gt is not None and self.n_weak_gt < 1:
             raise ValueError(f"n_weak_gt must be >= 1 or None, got {self.n_weak_gt}")
         if self.mode not in ALL_MODES:
             raise ValueError(f"unknown mode {self.mode!r}; choose from {ALL_MODES}")
-        MethodSpec.parse(self.method)
+        from .recipes import parse_recipe
+
+        parse_recipe(self.method)
         for name in ("weak", "strong") + (("intermediate",) if self.intermediate else ()):
             ModelSpec.parse(getattr(self, name))
         if self.weak_temperature != "fit":
@@ -120,9 +135,11 @@ class W2SConfig:
             lr = self.student_lr if self.student_lr is not None else STUDENT_SGD_LR
         elif student and self.student_lr is not None:
             lr = self.student_lr
+        epochs = self.epochs if student else self.gt_epochs
         return TrainConfig(
             batch_size=self.batch_size,
-            epochs=self.epochs if self.epochs is not None else (10.0 if feats else 2.0),
+            epochs=epochs if epochs is not None else (10.0 if feats else 2.0),
+            weight_decay=self.weight_decay if student else 0.0,
             lr=lr,
             optimizer=opt,
             steps=self.steps if student else None,

@@ -4,8 +4,9 @@
 redraws every figure of the folder:
 
 * compare folders (``neural_compare*``): ``pgr.png/.pdf`` — left, each method's PGR of the
-  seed means with its percentile bootstrap CI over seeds; right, its PGR difference from
-  ``xent`` with the *paired* bootstrap CI (:mod:`.stats`), filled where the CI excludes 0;
+  seed means with its percentile bootstrap CI over seeds; then its PGR difference from
+  ``xent`` and from the best regularized baseline with *paired* bootstrap CIs (:mod:`.stats`),
+  filled where the CI excludes 0;
   ``movement.png/.pdf`` — measured parameter distance from init against the certified bound
   (:mod:`.certificate`), per run, on log axes with the line ``measured = bound``;
 * mimicry folders (``neural_mimicry*``, rows with an ``axis`` column): ``mimicry.png/.pdf`` —
@@ -27,14 +28,16 @@ __all__ = ["plot_mimicry", "plot_movement", "plot_pgr", "redraw"]
 
 
 def plot_pgr(summary: pd.DataFrame, ax=None):
-    """PGR per method with bootstrap CIs, and paired differences from xent with their CIs."""
+    """PGR per method with bootstrap CIs; paired differences from xent and (when the summary
+    has them, :func:`~.compare.compare_summary`) from the best regularized baseline."""
     import matplotlib.pyplot as plt
 
     from bayes_w2s.harness import style
 
     with style.context():
         if ax is None:
-            fig, axes = plt.subplots(1, 2, figsize=(11.0, 4.0))
+            three = "pgr_diff_reg" in summary and summary["pgr_diff_reg"].notna().any()
+            fig, axes = plt.subplots(1, 3 if three else 2, figsize=(16.0 if three else 11.0, 4.3))
         else:
             axes = np.atleast_1d(ax)
             fig = axes[0].figure
@@ -50,21 +53,23 @@ def plot_pgr(summary: pd.DataFrame, ax=None):
     a.set_xticks(x, summary["method"], rotation=25, ha="right", fontsize=8)
     a.set_ylabel(f"PGR ({level:.0%} bootstrap CI, {n} seeds)")
     a.set_title("performance gap recovered", fontsize=10)
-    if len(axes) > 1 and "pgr_diff" in summary:
-        b = axes[1]
-        d = summary["pgr_diff"].to_numpy(float)
-        dlo = np.nan_to_num(d - summary["diff_lo"].to_numpy(float))
-        dhi = np.nan_to_num(summary["diff_hi"].to_numpy(float) - d)
-        sig = summary.get("diff_excludes_0", pd.Series(False, index=summary.index))
-        sig = sig.astype(str).str.lower().eq("true").to_numpy()
+    refs = [("pgr_diff", "diff_lo", "diff_hi", "xent")]
+    if "pgr_diff_reg" in summary and summary["pgr_diff_reg"].notna().any():
+        refs.append(("pgr_diff_reg", "diff_reg_lo", "diff_reg_hi", str(summary["best_reg"].iloc[0])))
+    for b, (col, lo_c, hi_c, ref) in zip(axes[1:], [r for r in refs if r[0] in summary]):
+        d = summary[col].to_numpy(float)
+        dlo = np.nan_to_num(d - summary[lo_c].to_numpy(float))
+        dhi = np.nan_to_num(summary[hi_c].to_numpy(float) - d)
+        sig = (summary[lo_c].to_numpy(float) > 0) | (summary[hi_c].to_numpy(float) < 0)
         b.errorbar(x, d, yerr=np.vstack([dlo, dhi]), fmt="none", ecolor="#333333", capsize=4)
         b.scatter(x[sig], d[sig], color="#D55E00", zorder=3, label="CI excludes 0")
         b.scatter(x[~sig], d[~sig], facecolor="white", edgecolor="#D55E00", zorder=3,
                   label="CI covers 0")
         b.axhline(0, color="k", lw=0.8)
         b.set_xticks(x, summary["method"], rotation=25, ha="right", fontsize=8)
-        b.set_ylabel(f"PGR - PGR(xent) (paired {level:.0%} CI)")
-        b.set_title("difference from xent, same seeds and splits", fontsize=10)
+        b.set_ylabel(f"PGR difference (paired {level:.0%} CI)")
+        title = "minus xent" if ref == "xent" else f"minus best regularized: {ref}"
+        b.set_title(f"{title}\n(same seeds and splits)", fontsize=9)
         b.legend(fontsize=7)
     fig.tight_layout()
     return fig

@@ -27,7 +27,7 @@ import pandas as pd
 from bayes_w2s.harness.runs import save_figure, write_run
 
 from .cache import ArrayCache
-from .compare import folder_name
+from .folders import folder_name
 from .evaluate import bootstrap_pgr
 from .models import ModelSpec
 from .pipeline import W2SConfig, _dataset, run

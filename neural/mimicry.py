@@ -31,7 +31,9 @@ import pandas as pd
 from bayes_w2s.harness.runs import atomic_write_text, write_run
 
 from .cache import ArrayCache
-from .compare import folder_name, save_figure
+from bayes_w2s.harness.runs import save_figure
+
+from .folders import folder_name
 from .figures import plot_mimicry
 from .pipeline import W2SConfig, run
 

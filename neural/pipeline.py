@@ -19,81 +19,60 @@ them, so every method reuses one weak model and one ceiling per seed.
 
 Modes: ``features`` (default; frozen pooled features computed once and cached, heads
 trained — seconds per run), ``probe``, ``finetune``, ``lora`` (token-level models).
-Methods are ``NAME`` or ``NAME+SCHEDULE[@steps]``, e.g. ``ve+budget:budget=20`` or
-``ve+geometric:first=3,ratio=0.99@steps``; see :class:`MethodSpec`.
+A method is a student recipe (:mod:`.recipes`): ``xent``, ``xent+wd(10)``, ``ve+budget(40)``,
+``ve+budget(select:weak-val)``, ``centroid``, ``xent+stop(weak-val)``; the old
+``ve+budget:budget=20`` strings parse. The stages are explicit functions:
+:func:`~.stages.student_data` (splits, weak model, weak labels, ceiling, the student's training
+and validation splits) then :func:`~.student.select_and_fit` (the recipe, with its selection)
+then :func:`evaluate_row` (test metrics).
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import sys
 import time
 import warnings
 from dataclasses import replace
-from functools import lru_cache
 
-import numpy as np
 import pandas as pd
 
 from bayes_w2s.core.metrics import PGRUndefinedWarning, accuracy, agreement, pgr
 
-from .backend import Backend, fit_predict
+from .backend import Backend
 from .cache import ArrayCache
 from .config import MOVEMENT_COLUMNS, W2SConfig
-from .data import TextDataset, load_dataset, make_splits
 from .evaluate import agreement_on_weak_errors, auroc
-from .losses import get_loss, xent_loss
-from .methods import (
-    DEFAULT_SCHEDULES,
-    MethodSpec,
-    fit_temperature,
-    method_strengths,
-    run_limit,
-    softmax,
-    weak_confidence,
-)
-from .models import ModelSpec
+from .methods import DEFAULT_SCHEDULES, MethodSpec, run_limit, softmax, weak_confidence
+from .recipes import Recipe, parse_recipe
+from .stages import StudentData, _dataset, student_data
+from .student import StudentFit, fit_recipes
 
-__all__ = ["DEFAULT_SCHEDULES", "MethodSpec", "W2SConfig", "run", "run_seed", "weak_confidence"]
+__all__ = [
+    "DEFAULT_SCHEDULES",
+    "MethodSpec",
+    "StudentData",
+    "W2SConfig",
+    "evaluate_row",
+    "recipe_of",
+    "run",
+    "run_seed",
+    "student_data",
+    "weak_confidence",
+]
 
-@lru_cache(maxsize=4)
-def _dataset(spec: str) -> TextDataset:
-    return load_dataset(spec)
-
-
-def _onehot(labels: np.ndarray, c: int) -> np.ndarray:
-    return np.eye(c, dtype=np.float32)[labels]
-
-
-def _common_key(cfg: W2SConfig, data: TextDataset, seed: int) -> dict:
-    return {
-        "data": data.fingerprint(),
-        "seed": seed,
-        "mode": cfg.mode,
-        "sizes": [cfg.n_weak_train, cfg.n_weak_label, cfg.n_test],
-        "max_length": cfg.max_length,
-        "head_hidden": cfg.head_hidden,
-        "train": repr(cfg.train_config()),
-        "head": [cfg.standardize, cfg.head_mult()] if cfg.mode != "features" else None,
-        "val": [cfg.eval_every, cfg.val_frac] if cfg.eval_every else None,
-    }
+log = logging.getLogger("bayes_w2s.neural")
+_ = _dataset  # re-exported for callers that load a config's dataset
 
 
-def _holdout(cfg: W2SConfig, idx: np.ndarray, targets: np.ndarray):
-    """``(train_idx, train_targets, val)``: the last ``val_frac`` held out when ``eval_every``."""
-    if not cfg.eval_every:
-        return idx, targets, None
-    n_val = round(cfg.val_frac * len(idx))
-    if n_val < 1 or n_val >= len(idx):
-        raise ValueError(f"val_frac={cfg.val_frac} of {len(idx)} examples leaves no split")
-    cut = len(idx) - n_val
-    return idx[:cut], targets[:cut], (idx[cut:], targets[cut:])
-
-
-def _checkpoint_arrays(log) -> dict:
-    ck = log.extra.get("checkpoint") if log.extra else None
-    if not ck:
-        return {}
-    return {f"ck_{k}": np.array(v) for k, v in ck.items()}
+def recipe_of(cfg: W2SConfig) -> Recipe:
+    """The student recipe of ``cfg``: ``cfg.method`` parsed; ``eval_every > 0`` adds
+    early stopping on the weak-labelled validation split when the recipe has none."""
+    recipe = parse_recipe(cfg.method)
+    if cfg.eval_every and not recipe.stop and recipe.loss != "centroid":
+        recipe = replace(recipe, stop="weak-val")
+    return recipe
 
 
 def run_seed(
@@ -103,143 +82,61 @@ def run_seed(
     cache: ArrayCache | None = None,
     progress: bool = False,
     backend: Backend | None = None,
+    on_head=None,
+    batched: bool = True,
 ) -> dict:
-    """One seed of the pipeline; returns one tidy row (see the module docstring)."""
+    """One seed of the pipeline; returns one tidy row (see the module docstring).
+
+    Stages: :func:`~.stages.student_data` -> :func:`~.student.fit_recipes` (linear heads on
+    frozen features batched when ``batched``) -> :func:`evaluate_row`.
+    """
     cache = cache if cache is not None else ArrayCache()
-    data = _dataset(cfg.dataset)
-    if data.n_classes < 2:
-        raise ValueError(f"{cfg.dataset} has fewer than two classes")
-    backend = backend or Backend(cfg, data, cache, progress)
-    splits = make_splits(data, cfg.n_weak_train, cfg.n_weak_label, cfg.n_test, seed)
-    ix = splits.indices
-    c = data.n_classes
-    y = data.labels
-    base = _common_key(cfg, data, seed)
-    gt_cfg = cfg.train_config()
+    backend = backend or Backend(cfg, _dataset(cfg.dataset), cache, progress)
+    recipe = recipe_of(cfg)
+    sd = student_data(cfg, seed, cache=cache, backend=backend, progress=progress)
+    (fit,) = fit_recipes([recipe], cfg, backend, seed, sd, on_head=on_head, batched=batched)
+    return evaluate_row(cfg, recipe, sd, fit)
 
-    def weak_fn():
-        train_idx = ix["weak_train"][: cfg.n_weak_gt]  # the weak supervisor may see fewer labels
-        if cfg.weak_temperature == "fit":
-            cut = int(0.8 * len(train_idx))
-            train_idx, val_idx = train_idx[:cut], train_idx[cut:]
-        preds = {"weak_label": ix["weak_label"], "test": ix["test"]}
-        if cfg.weak_temperature == "fit":
-            preds["val"] = val_idx
-        fit_idx, fit_t, ck_val = _holdout(cfg, train_idx, _onehot(y[train_idx], c))
-        out, log = fit_predict(
-            backend,
-            cfg.weak,
-            fit_idx,
-            fit_t,
-            xent_loss,
-            gt_cfg,
-            seed,
-            preds,
-            desc="weak",
-            val=ck_val,
-        )
-        t = (
-            fit_temperature(out.pop("val"), y[val_idx])
-            if cfg.weak_temperature == "fit"
-            else float(cfg.weak_temperature)
-        )
-        return {
-            **out,
-            "temperature": np.array(t),
-            "seconds": np.array(log.seconds),
-            **_checkpoint_arrays(log),
-        }
 
-    weak = cache.get_or_compute(
-        "weak",
-        {
-            **base,
-            "weak": ModelSpec.parse(cfg.weak).key(),
-            "n_weak_gt": cfg.n_weak_gt,
-            "temperature": cfg.weak_temperature,
-        },
-        weak_fn,
-    )
-    # the ceiling sees weak_train and predicts test; with n_test > 0 neither moves with n_weak_label
-    ceil_key = {**base, "strong": ModelSpec.parse(cfg.strong).key()}
-    if cfg.n_test:
-        ceil_key["sizes"] = [cfg.n_weak_train, cfg.n_test]
-    ceiling = cache.get_or_compute(
-        "ceiling", ceil_key, lambda: _ceiling(backend, cfg, ix, y, c, gt_cfg, seed)
-    )
-    temperature = float(weak["temperature"])
-    q = softmax(weak["weak_label"] / temperature)  # (n_weak_label, C) soft weak labels
-    method = MethodSpec.parse(cfg.method)
-    loss = get_loss(method.loss)
-    s_cfg = cfg.train_config(student=True)
-    label_idx = ix["weak_label"]
-    if cfg.intermediate:  # bootstrapping: weak -> intermediate -> strong
-        half = len(label_idx) // 2
-        first, second = label_idx[:half], label_idx[half:]
-        q1 = q[:half]
-        out, _ = fit_predict(
-            backend,
-            cfg.intermediate,
-            first,
-            q1,
-            loss,
-            s_cfg,
-            seed,
-            {"second": second},
-            strengths=method_strengths(method, q1, s_cfg.n_steps(half), s_cfg.batch_size),
-            over=method.over,
-            desc="intermediate",
-        )
-        label_idx, q = second, softmax(out["second"])
-    label_idx, q, s_val = _holdout(cfg, label_idx, q)
-    strengths = method_strengths(method, q, s_cfg.n_steps(len(q)), s_cfg.batch_size)
-    out, log = fit_predict(
-        backend,
-        cfg.strong,
-        label_idx,
-        q,
-        loss,
-        s_cfg,
-        seed,
-        {"test": ix["test"]},
-        strengths=strengths,
-        over=method.over,
-        heldout=ix["test"],
-        desc=f"student {method.loss}",
-        val=s_val,
-    )
-    ck = {}
-    if cfg.eval_every:
-        ck = {
-            "weak_best_step": int(weak.get("ck_best_step", -1)),
-            "ceiling_best_step": int(ceiling.get("ck_best_step", -1)),
-            "ceiling_val_acc": float(ceiling.get("ck_val_acc_best", np.nan)),
-            **{f"student_{k}": v for k, v in (log.extra.get("checkpoint") or {}).items()},
-        }
-    y_test = y[ix["test"]]
-    p_weak, p_ceil, p_w2s = softmax(weak["test"]), softmax(ceiling["test"]), softmax(out["test"])
-    acc_weak, acc_ceil, acc_w2s = (
-        accuracy(p_weak, y_test),
-        accuracy(p_ceil, y_test),
-        accuracy(p_w2s, y_test),
-    )
+def _fmt_grid(values) -> str:
+    return " ".join(f"{v:.4g}" for v in values)
+
+
+def evaluate_row(cfg: W2SConfig, recipe: Recipe, sd: StudentData, fit: StudentFit) -> dict:
+    """The row of one (recipe, seed): test accuracies, PGR, mimicry, influence, selection."""
+    y_test = sd.y_test
+    p_weak, p_ceil, p_w2s = sd.p_weak_test, sd.p_ceiling_test, softmax(fit.logits["test"])
+    acc_weak, acc_ceil, acc_w2s = sd.acc_weak, sd.acc_ceiling, accuracy(p_w2s, y_test)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PGRUndefinedWarning)
         seed_pgr = pgr(acc_weak, acc_w2s, acc_ceil)
-    limit = run_limit(method, len(q), log.n_steps, s_cfg.batch_size)
+    lg, tcfg, n = fit.log, fit.tcfg, len(sd.q_train)
+    if lg is not None:
+        spec = fit.recipe.method_spec()
+        limit = run_limit(spec, n, lg.n_steps, tcfg.batch_size)
+        bounded = spec.schedule is not None
+        moves = {k: lg.extra[k] for k in MOVEMENT_COLUMNS}
+        ck = lg.extra.get("checkpoint") or {}
+    else:  # centroid: closed form, no training run
+        limit, bounded, moves, ck = math.nan, False, dict.fromkeys(MOVEMENT_COLUMNS, math.nan), {}
+        moves["certificate"] = "closed form (no training run)"
+    sel = recipe.select
+    pred_w2s, pred_weak = p_w2s.argmax(1), p_weak.argmax(1)
     return {
-        "method": method.label(),
-        "loss": method.loss,
-        "seed": seed,
+        "method": recipe.label(),
+        "loss": recipe.loss,
+        "seed": sd.seed,
         "weak": cfg.weak,
         "strong": cfg.strong,
         "mode": cfg.mode,
         "dataset": cfg.dataset,
         "n_weak_train": cfg.n_weak_train,
         "n_weak_gt": min(cfg.n_weak_gt or cfg.n_weak_train, cfg.n_weak_train),
-        "n_weak_label": len(label_idx),
+        "n_weak_label": n,
+        "n_val": len(sd.val_idx),
+        "n_gt_val": len(sd.gt_val_idx) if sel is not None and sel.rule == "gt-val" else 0,
         "n_test": len(y_test),
-        "steps": log.n_steps,
+        "steps": lg.n_steps if lg is not None else 0,
         "intermediate": cfg.intermediate or "",
         "acc_weak": acc_weak,
         "acc_ceiling": acc_ceil,
@@ -248,42 +145,70 @@ def run_seed(
         "auroc_weak": auroc(p_weak, y_test),
         "auroc_ceiling": auroc(p_ceil, y_test),
         "auroc_w2s": auroc(p_w2s, y_test),
-        "weak_label_acc": accuracy(q, y[label_idx]),
-        "weak_temperature": temperature,
-        "agree_weak": agreement(p_w2s.argmax(1), p_weak.argmax(1)),
-        "agree_on_weak_errors": agreement_on_weak_errors(p_w2s.argmax(1), p_weak.argmax(1), y_test),
+        "weak_label_acc": accuracy(sd.q_train, sd.y_train),
+        "weak_temperature": sd.temperature,
+        "agree_weak": agreement(pred_w2s, pred_weak),
+        "agree_on_weak_errors": agreement_on_weak_errors(pred_w2s, pred_weak, y_test),
+        # selection: knob, rule, chosen value, validation scores of the grid (grid order)
+        "select_knob": sel.knob if sel else "",
+        "select_rule": sel.rule if sel else (recipe.stop or ""),
+        "selected": fit.selected,
+        "selected_recipe": fit.recipe.label(),
+        "grid": _fmt_grid(sel.grid) if sel else "",
+        "val_scores": _fmt_grid(fit.scores),
+        "acc_w2s_oracle": max(fit.test_accs),  # ORACLE: best grid value on test
+        **{f"student_{k}": v for k, v in ck.items()},  # early stopping: best_step, val_acc_*
         # influence spent: sum of per-visit strengths; xent-like methods condition fully (r = inf)
-        "influence": log.influence if strengths is not None else math.inf,
+        "influence": (lg.influence if bounded else math.inf) if lg is not None else math.nan,
         "influence_limit": limit,
-        "influence_per_epoch": " ".join(f"{v:.6g}" for v in log.extra["influence_per_epoch"]),
-        "bounded": math.isfinite(limit),
-        "optimizer": s_cfg.optimizer,
-        "student_lr": s_cfg.lr,
-        **{k: log.extra[k] for k in MOVEMENT_COLUMNS},
-        "anchor": cfg.anchor or "",
-        "anchor_weight": cfg.anchor_weight,
-        "seconds": log.seconds,
-        "examples_per_s": log.examples_per_s,
-        **ck,
+        "influence_per_epoch": " ".join(f"{v:.6g}" for v in lg.extra["influence_per_epoch"])
+        if lg is not None
+        else "",
+        "bounded": bool(bounded and math.isfinite(limit)),
+        "optimizer": tcfg.optimizer if tcfg else "",
+        "student_lr": tcfg.lr if tcfg else math.nan,
+        "weight_decay": tcfg.weight_decay if tcfg else math.nan,
+        "cap": fit.recipe.cap if fit.recipe.cap is not None else math.nan,
+        **moves,
+        "anchor": (tcfg.anchor or "") if tcfg else "",
+        "anchor_weight": tcfg.anchor_weight if tcfg else 0.0,
+        "seconds": lg.seconds if lg is not None else 0.0,
+        "examples_per_s": lg.examples_per_s if lg is not None else math.nan,
     }
 
 
-def _ceiling(backend, cfg, ix, y, c, gt_cfg, seed):
-    idx = ix["weak_train"]
-    fit_idx, fit_t, ck_val = _holdout(cfg, idx, _onehot(y[idx], c))
-    out, log = fit_predict(
-        backend,
-        cfg.strong,
-        fit_idx,
-        fit_t,
-        xent_loss,
-        gt_cfg,
-        seed,
-        {"test": ix["test"]},
-        desc="ceiling",
-        val=ck_val,
-    )
-    return {**out, "seconds": np.array(log.seconds), **_checkpoint_arrays(log)}
+class _Progress:
+    """Heads trained out of the total, with an ETA: a tqdm bar (``show=True``, or ``None`` on
+    a terminal), else (``"log"``, or ``None`` off a terminal) one ``logging`` line per
+    ~``every`` seconds."""
+
+    def __init__(self, total: int, show: bool | str | None, every: float = 10.0):
+        self.total, self.done, self.every = total, 0, every
+        self.t0 = self.last = time.perf_counter()
+        self.bar = None
+        if show is None:
+            show = sys.stderr.isatty()
+        if show is True:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, desc="heads", unit="head")
+
+    def tick(self) -> None:
+        self.done += 1
+        if self.bar is not None:
+            self.bar.update(1)
+            return
+        now = time.perf_counter()
+        if now - self.last >= self.every or self.done == self.total:
+            self.last = now
+            rate = self.done / max(now - self.t0, 1e-9)
+            eta = (self.total - self.done) / rate if rate > 0 else math.inf
+            log.info("%d/%d heads, %.0f s elapsed, ETA %.0f s", self.done, self.total,
+                     now - self.t0, eta)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def run(
@@ -293,24 +218,42 @@ def run(
     cache: ArrayCache | None = None,
     progress: bool = False,
     methods: tuple[str, ...] | None = None,
+    show_progress: bool | str | None = False,
+    batched: bool = True,
 ) -> pd.DataFrame:
     """Rows for every (method, seed); ``methods`` defaults to ``(cfg.method,)``.
 
-    One backend (features/tokens) is shared across methods and seeds; weak and ceiling
-    outputs come from the cache after the first method of each seed.
+    One backend (features/tokens) is shared across methods and seeds; per seed the weak model,
+    ceiling and student data are built once and every recipe's heads (all grid values) train
+    together (:func:`~.student.fit_recipes`; ``batched=False``: one at a time). ``show_progress``: the
+    overall head count with an ETA (None: a bar on a terminal, log lines otherwise; True: a
+    bar; "log": log lines; False: nothing).
     """
     cache = cache if cache is not None else ArrayCache()
     methods = tuple(methods) if methods else (cfg.method,)
-    for m in methods:
-        MethodSpec.parse(m)
+    recipes = [recipe_of(replace(cfg, method=m)) for m in methods]
+    labels = [r.label() for r in recipes]
+    dup = {lab for lab in labels if labels.count(lab) > 1}
+    if dup:
+        raise ValueError(f"methods must have unique labels; repeated: {sorted(dup)}")
     backend = Backend(cfg, _dataset(cfg.dataset), cache, progress)
+    bar = _Progress(len(seeds) * sum(len(r.grid()) for r in recipes), show_progress) \
+        if show_progress is not False else None
     rows = []
-    for seed in seeds:
-        for m in methods:
+    try:
+        for seed in seeds:
             t0 = time.perf_counter()
-            row = run_seed(
-                replace(cfg, method=m), int(seed), cache=cache, progress=progress, backend=backend
+            sd = student_data(cfg, int(seed), cache=cache, backend=backend, progress=progress)
+            fits = fit_recipes(
+                recipes, cfg, backend, int(seed), sd, on_head=bar.tick if bar else None,
+                batched=batched,
             )
-            row["wall_s"] = time.perf_counter() - t0
-            rows.append(row)
+            wall = time.perf_counter() - t0
+            for m, recipe, fit in zip(methods, recipes, fits):
+                row = evaluate_row(replace(cfg, method=m), recipe, sd, fit)
+                row["wall_s"] = wall / len(recipes)  # the seed's time, shared by its rows
+                rows.append(row)
+    finally:
+        if bar:
+            bar.close()
     return pd.DataFrame(rows)

@@ -33,7 +33,7 @@ def test_smoke_all_methods_and_cache_reuse(tiny_cfg, cache):
         assert df[col].between(0, 1).all(), col
     # one weak model, one ceiling and one feature pass per backbone, reused by every method
     assert cache.misses == {"features": 2, "weak": 2, "ceiling": 2}
-    assert cache.hits == {"weak": 10, "ceiling": 10}
+    assert cache.hits == {}  # per seed, the student data are built once for every method
     # the weak/ceiling numbers are shared across methods within a seed
     assert df.groupby("seed").acc_weak.nunique().eq(1).all()
     # a second run in a fresh process-level backend reads everything from disk
@@ -53,10 +53,13 @@ def test_influence_is_logged(tiny_cfg, cache):
     )
     row = df.set_index("loss")
     assert math.isinf(row.loc["xent", "influence"]) and not row.loc["xent", "bounded"]
-    # run-level budget: 10 steps of 32 = 320 visits of 100 examples touch 4 epochs, each
-    # visit slot gets 5 / 400, so the run spends 5 * 320 / 400 = 4 <= 5 (not 3.2 x 5)
+    # run-level budget: 8 steps of 32 = 256 visits of the 80 training examples (20 of the 100
+    # weak labels are the validation split) touch 4 epochs, each visit slot gets 5 / 320, so
+    # the run spends 5 * 256 / 320 = 4 <= 5 (not 3.2 x 5)
+    n = row.loc["ve", "n_weak_label"]
+    assert n == 80
     visits = row.loc["ve", "steps"] * 32
-    assert row.loc["ve", "influence"] == pytest.approx(5 * visits / (math.ceil(visits / 100) * 100))
+    assert row.loc["ve", "influence"] == pytest.approx(5 * visits / (math.ceil(visits / n) * n))
     assert row.loc["ve", "bounded"] and row.loc["ve", "influence_limit"] == 5
     assert row.loc["tempered", "influence"] == pytest.approx(0.5 * visits)
 
@@ -90,7 +93,8 @@ def test_finetune_lora_bootstrap_anchor_temperature(cache):
         weak_temperature="fit",
     )
     df = run(cfg, (0,), cache=cache, methods=("xent", "ve"))
-    assert len(df) == 2 and (df.n_weak_label == 24).all() and (df.intermediate == STRONG).all()
+    # the intermediate relabels the second half (24); a fifth of it (5) is the validation split
+    assert len(df) == 2 and (df.n_weak_label == 19).all() and (df.intermediate == STRONG).all()
     assert df.weak_temperature.iloc[0] > 0
     df = run(
         replace(cfg, mode="lora", anchor="l2", intermediate=None, weak_temperature="2"),
