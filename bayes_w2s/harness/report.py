@@ -174,8 +174,18 @@ def _render_region(root: Path, name: str, opts: dict) -> str:
             raise FileNotFoundError(f"region {name}: no {path.relative_to(root)}")
         digits = int(opts["digits"]) if "digits" in opts else None
         return render_csv(_read_csv(path), digits, f"{RESULTS_DIR}/{path.name}")
+    if name.startswith("neural:"):
+        from bayes_w2s.harness.report_neural import NEURAL_REGIONS
+
+        if name[7:] not in NEURAL_REGIONS:
+            raise KeyError(f"README region {name!r}: choose neural:{{{','.join(NEURAL_REGIONS)}}}")
+        stem, renderer = NEURAL_REGIONS[name[7:]]
+        path = root / RESULTS_DIR / f"{stem}.csv"
+        if not path.is_file():
+            raise FileNotFoundError(f"region {name}: no {path.relative_to(root)}")
+        return renderer(_read_csv(path), f"{RESULTS_DIR}/{path.name}")
     if name not in SECTIONS_BY_REGION:
-        raise KeyError(f"README region {name!r}: no such report section or csv:STEM")
+        raise KeyError(f"README region {name!r}: no such report section, csv:STEM or neural:NAME")
     section, renderer = SECTIONS_BY_REGION[name]
     path = root / RESULTS_DIR / f"{section.experiment}.csv"
     if not path.is_file():
