@@ -39,12 +39,16 @@ from torch import nn
 
 from .certificate import (
     certificate_valid,
+    count_flips,
     input_scales,
     kl_bound,
     logit_grad_bound,
+    loss_name,
     param_distance,
     prediction_kl,
+    standardized_features,
 )
+from .certificate_linear import certify_linear_head
 from .losses import kl_anchor, l2_anchor
 
 __all__ = [
@@ -310,6 +314,7 @@ def _train(
     losses = np.zeros(n_steps)
     influence = 0.0
     lr_strength_cum = np.zeros(n_steps + 1)  # [t]: sum_{u < t} eta_u * mean_{i in b_u} g(s_i)
+    path = {"order": [], "lrs": [], "strengths": []}  # what the a-priori certificate needs
     show = sys.stderr.isatty() if progress is None else progress
     model.train()
     t0 = time.perf_counter()
@@ -342,6 +347,9 @@ def _train(
         lr_strength_cum[step + 1] = lr_strength_cum[step] + opt.param_groups[0][
             "lr"
         ] * logit_grad_bound(loss_fn, s_np, len(idx))
+        path["order"].append(idx.numpy())
+        path["lrs"].append(opt.param_groups[0]["lr"])
+        path["strengths"].append(s_np)
         with _autocast(device):
             logits = model(**batch)  # (B, C)
         loss = loss_fn(logits.float(), targets[idx].to(device), step_frac=frac, strengths=s)
@@ -365,7 +373,7 @@ def _train(
     model.eval()
     extra = _movement(
         model, inputs, params, theta0, cfg, float(lr_strength_cum[at]), heldout, heldout_init,
-        device,
+        device, loss_fn=loss_fn, targets=targets, path=path, at=at,
     )
     extra["movement_step"] = at
     extra["influence_per_epoch"] = epoch_influence if strengths is not None else []
@@ -384,26 +392,70 @@ def _add_epochs(acc: list, epochs: np.ndarray, s: np.ndarray) -> None:
         acc[e] += v
 
 
-def _movement(model, inputs, params, theta0, cfg, lr_strength_sum, heldout, heldout_init, device):
-    """Measured movement next to the certified bound (see :mod:`.certificate`)."""
+def _movement(
+    model, inputs, params, theta0, cfg, lr_strength_sum, heldout, heldout_init, device, *,
+    loss_fn=None, targets=None, path=None, at=None,
+):
+    """Measured movement next to the certified bounds (see :mod:`.certificate` and
+    :mod:`.certificate_linear`): the old ``distance_bound`` (largest input norm; weight decay
+    and an L2 anchor enter as the contraction), the data-dependent ``distance_bound_data``
+    (least of the per-example, Gram and linearized bounds), the reference classifier's
+    distance, and on held-out inputs ``flip_bound`` (predictions that may differ from the
+    reference) next to ``flips_measured``."""
     why = certificate_valid(cfg)
-    scales = input_scales(model, inputs)
-    if scales is None and not why:
+    feats = standardized_features(model, inputs)
+    name = loss_name(loss_fn)
+    if feats is None and not why:
         why = "no gradient bound derived for this model (only a linear feature head)"
-    dist_bound = (
-        lr_strength_sum * float(scales.max()) if not why and math.isfinite(lr_strength_sum)
-        else math.nan
-    )
+    if name is None and not why:
+        why = "no gradient bound derived for this loss"
     out = {
         "param_distance": param_distance(params, theta0),
-        "distance_bound": dist_bound,
+        "distance_bound": math.nan,
         "lr_strength_sum": lr_strength_sum,
         "certificate": why,
         "kl_from_init": math.nan,
         "kl_bound": math.nan,
+        "distance_bound_data": math.nan,
+        "reference_distance": math.nan,
+        "kl_bound_data": math.nan,
+        "flip_bound": math.nan,
+        "flips_measured": math.nan,
     }
+    final = None
     if heldout is not None:
         final = predict_logits(model, heldout, batch_size=cfg.eval_batch_size, device=device)
         out["kl_from_init"] = prediction_kl(final, heldout_init)
-        out["kl_bound"] = kl_bound(dist_bound, input_scales(model, heldout))
+    if why or path is None or not math.isfinite(lr_strength_sum):
+        return out
+    at = len(path["order"]) if at is None else at
+    strengths = None if path["strengths"][0] is None else np.stack(path["strengths"][:at])
+    init = np.hstack(
+        [theta0[0].double().cpu().numpy(), theta0[1].double().cpu().numpy()[:, None]]
+    ) if len(theta0) == 2 else None
+    held = standardized_features(model, heldout) if heldout is not None else None
+    if at == 0:
+        out.update(distance_bound=0.0, distance_bound_data=0.0, reference_distance=0.0)
+        return out
+    cert = certify_linear_head(
+        feats, np.asarray(targets, float), np.stack(path["order"][:at]),
+        np.asarray(path["lrs"][:at]), name, strengths=strengths,
+        weight_decay=cfg.weight_decay,
+        anchor_weight=cfg.anchor_weight if cfg.anchor == "l2" else 0.0,
+        cap=getattr(cfg, "movement_cap", None), init=init, heldout=held,
+    )
+    out.update(
+        distance_bound_norms=cert.distance_bound_norms,
+        distance_bound_gram=cert.distance_bound_gram,
+        distance_bound_linear=cert.distance_bound_linear,
+        distance_bound=cert.distance_bound_max,
+        distance_bound_data=cert.distance_bound,
+        reference_distance=cert.reference_distance,
+        kl_bound_data=cert.kl_bound,
+        flip_bound=cert.flip_bound,
+    )
+    if held is not None:
+        out["kl_bound"] = kl_bound(cert.distance_bound_max, input_scales(model, heldout))
+        if cert.reference_logits is not None:
+            out["flips_measured"] = count_flips(final, cert.reference_logits)
     return out
