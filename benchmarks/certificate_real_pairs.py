@@ -2,6 +2,7 @@
 
     python benchmarks/certificate_real_pairs.py --pair default --seeds 0-4 --out /tmp/cert
     python benchmarks/certificate_real_pairs.py --pair mpnet --seeds 0-4 --out /tmp/cert
+    python benchmarks/certificate_real_pairs.py --summarize /tmp/cert/certificate_mpnet.csv
 
 One row per (method, seed) with the pipeline's row (``param_distance``, ``distance_bound``
 (old constants), ``distance_bound_data``, ``flip_bound``, ``flips_measured`` ...) plus the
@@ -51,12 +52,52 @@ class WDConfig(W2SConfig):
         return replace(tc, weight_decay=self.student_weight_decay) if student else tc
 
 
+def summarize(df: pd.DataFrame) -> pd.DataFrame:
+    """Per method, over seeds: means of the measured movement and of each bound, the
+    bound/measured ratios (mean and worst seed), flips measured vs the flip bound, and the KL."""
+    d = df.copy()
+    d["ratio_old"] = d["distance_bound"] / d["param_distance"]
+    d["ratio_data"] = d["distance_bound_data"] / d["param_distance"]
+    d["flip_frac_bound"] = d["flip_bound"] / d["n_test"]
+    d["flip_frac"] = d["flips_measured"] / d["n_test"]
+    g = d.groupby("label", sort=False)
+    out = pd.DataFrame({
+        "seeds": g.size(),
+        "pgr": g["pgr"].mean(),
+        "dist": g["param_distance"].mean(),
+        "old_bound": g["distance_bound"].mean(),
+        "old_ratio": g["ratio_old"].mean(),
+        "norms": g["distance_bound_norms"].mean(),
+        "gram": g["distance_bound_gram"].mean(),
+        "linear": g["distance_bound_linear"].mean(),
+        "data_bound": g["distance_bound_data"].mean(),
+        "data_ratio": g["ratio_data"].mean(),
+        "data_ratio_max": g["ratio_data"].max(),
+        "ref_dist": g["reference_distance"].mean(),
+        "flips": g["flip_frac"].mean(),
+        "flip_bound": g["flip_frac_bound"].mean(),
+        "flip_bound_max": g["flip_frac_bound"].max(),
+        "kl": g["kl_from_init"].mean(),
+        "kl_bound_old": g["kl_bound"].mean(),
+        "kl_bound_data": g["kl_bound_data"].mean(),
+        "valid": g.apply(lambda x: bool((x.param_distance <= x.distance_bound_data).all()
+                                        and (x.flips_measured <= x.flip_bound).all()
+                                        and (x.kl_from_init <= x.kl_bound_data).all())),
+    })
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--pair", choices=sorted(PAIRS), default="default")
     ap.add_argument("--seeds", default="0-4")
     ap.add_argument("--out", default="/tmp/cert")
+    ap.add_argument("--summarize", help="print the summary of a written CSV and exit")
     args = ap.parse_args()
+    if args.summarize:
+        with pd.option_context("display.width", 250, "display.max_columns", 30):
+            print(summarize(pd.read_csv(args.summarize)).to_string(float_format="%.4g"))
+        return
     lo, _, hi = args.seeds.partition("-")
     seeds = range(int(lo), int(hi or lo) + 1)
     captured = {}

@@ -21,8 +21,10 @@ the initial model's predictions). Strengths index, by ``strengths_over``:
 * ``"steps"``: ``(n_steps,)``, one strength per optimizer step for every example of its batch.
 
 The influence spent ``sum over visits of s`` is returned in total and per epoch, with the
-movement certificate of :mod:`.certificate` (parameter distance from init, its bound, and on
-``heldout`` inputs the KL of the final predictions from the initial ones, and its bound).
+movement certificate of :mod:`.certificate_linear` (parameter distance from init and its a-priori
+bounds, computed from the recorded minibatch order, learning rates and strengths; on
+``heldout`` inputs the KL of the final predictions from the initial ones and its bounds, and
+the number of predictions that differ from the reference classifier with its bound).
 """
 
 from __future__ import annotations
@@ -125,9 +127,14 @@ class TrainLog:
     """What a run did: ``losses (n_steps,)``, the influence spent, examples/s and seconds.
 
     ``extra``: ``influence_per_epoch`` (list), ``param_distance`` ``||theta_T - theta_0||``,
-    ``distance_bound`` (certificate (1) of :mod:`.certificate`; NaN when it does not apply),
-    ``lr_strength_sum`` ``sum_{t<T} eta_t mean_i g(s_i)``, ``certificate`` ("" or why not), and
-    with held-out inputs ``kl_from_init`` and ``kl_bound``; all for the weights left in the
+    ``distance_bound`` (the first certificate, largest input norm, bound (B0) of
+    :mod:`.certificate_linear`; weight decay and an L2 anchor enter as its contraction; NaN
+    when it does not apply), ``distance_bound_data`` (the least of the data-dependent bounds
+    (B1)-(B3), each also under ``distance_bound_{norms,gram,linear}``), ``reference_distance``
+    ``||R_T||`` (the linearized path), ``lr_strength_sum`` ``sum_{t<T} eta_t mean_i g(s_i)``,
+    ``certificate`` ("" or why not), and with held-out inputs ``kl_from_init``, ``kl_bound``,
+    ``kl_bound_data``, ``flip_bound`` (held-out predictions that may differ from the reference
+    classifier ``Theta_0 + R_T``) and ``flips_measured``; all for the weights left in the
     model, those after ``T = movement_step`` steps (``n_steps`` unless ``on_end`` restored an
     earlier checkpoint).
     """
@@ -434,8 +441,10 @@ def _movement(
         [theta0[0].double().cpu().numpy(), theta0[1].double().cpu().numpy()[:, None]]
     ) if len(theta0) == 2 else None
     held = standardized_features(model, heldout) if heldout is not None else None
-    if at == 0:
+    if at == 0:  # restored the initial weights: nothing moved
         out.update(distance_bound=0.0, distance_bound_data=0.0, reference_distance=0.0)
+        if held is not None:
+            out.update(kl_bound=0.0, kl_bound_data=0.0, flip_bound=0.0, flips_measured=0)
         return out
     cert = certify_linear_head(
         feats, np.asarray(targets, float), np.stack(path["order"][:at]),
