@@ -203,14 +203,19 @@ def certify_linear_head(
     drift = weight_decay * float(np.linalg.norm(theta0)) * float(abs_c.sum())
     b0 = float(abs_c @ g_old.mean(1)) * float(norms.max()) + drift
     b1 = float(abs_c @ (g * norms[order]).mean(1)) + drift
-    kabs = np.abs(u @ u.T)  # (N, N)
+    kabs = u @ u.T  # (N, N) Gram matrix K, made |K| in place below
     alpha = np.bincount(order.ravel(), (abs_c[:, None] * g / bsz).ravel(), minlength=n)
-    b2 = _quad(alpha, kabs) + drift
+    b2_signed = math.inf
     if loss == "ve" and c_cls == 2 and np.all(c >= 0):  # (B2+): signs known a priori
         sign = np.sign(q[:, 1] - q[:, 0])  # (N,)
-        k_signed = np.maximum(sign[:, None] * (u @ u.T) * sign[None, :], 0.0)  # (N, N)
-        b2 = min(b2, _quad(alpha, k_signed) + drift)
-        del k_signed
+        sa = sign * alpha
+        m_pos = kabs * sa[None, :]  # (N, N) sigma_j alpha_j K_jl sigma_l alpha_l, then (.)_+
+        m_pos *= sa[:, None]
+        np.maximum(m_pos, 0.0, out=m_pos)
+        b2_signed = math.sqrt(float(m_pos.sum())) + drift
+        del m_pos
+    np.abs(kabs, out=kabs)
+    b2 = min(_quad(alpha, kabs) + drift, b2_signed)
 
     lip = logit_hessian_bound(loss, q_v, s_v).reshape(t_steps, bsz)
     b3, ref_dist, reference, never_capped = math.nan, math.nan, np.full_like(theta0, np.nan), True

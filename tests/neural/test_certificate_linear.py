@@ -323,3 +323,49 @@ def test_certificate_validates_its_inputs():
         C.logit_grad_bound_data("hinge", q)
     with pytest.raises(ValueError, match="non-negative"):
         sgd_coefficients(lrs, weight_decay=-1.0)
+
+
+def test_flip_bound_needs_its_sqrt2_and_binds():
+    # two classes, inputs along one direction, an initial bias against the (hard) label: the
+    # reference and the trained head differ by a remainder along (1, -1), so the margin moves
+    # by exactly sqrt 2 ||delta||; held-out points whose reference margin sits inside that
+    # window flip, and some sit beyond ||delta|| (a criterion without sqrt 2 misses them)
+    x, q, order = _aligned()
+    lrs = np.full(len(order), 1e-3)
+    init = np.zeros((2, 4))
+    init[:, 3] = [-0.5, 0.5]
+    direction = np.array([0.6, -0.8, 0.0])
+    w = np.diff(certify_linear_head(x, q, order, lrs, "xent", init=init).reference, axis=0)[0]
+    t_cross = -w[3] / (w[:3] @ direction)  # where the reference margin crosses 0
+    held = np.linspace(0.9, 1.2, 3001)[:, None] * t_cross * direction
+    th, _ = _sgd(x, q, order, lrs, "xent", init=init)
+    cert = certify_linear_head(x, q, order, lrs, "xent", init=init, heldout=held)
+    z_t = np.hstack([held, np.ones((len(held), 1))]) @ th.T
+    flipped = z_t.argmax(1) != cert.reference_logits.argmax(1)
+    assert flipped.sum() >= 5 and np.all(cert.may_flip[flipped])
+    margin = np.abs(cert.reference_logits[:, 0] - cert.reference_logits[:, 1])
+    assert np.any(margin[flipped] > cert.remainder_bound[flipped])
+    # the count binds within the factor 2 of not knowing the remainder's sign: inputs whose
+    # reference margin lies on the other side of 0 are counted but cannot flip here
+    assert cert.flip_bound <= 2.2 * flipped.sum()
+
+
+def test_remainder_cap_covers_an_overshooting_gradient():
+    # xent to a soft label from the opposite vertex with a large step: the gradient turns
+    # around, ||e - e0|| ~ ||e|| + ||e0|| exceeds g, and the cap g + ||e0|| must allow for it
+    x, q, order = _aligned(label=(0.7, 0.3))
+    lrs = np.full(len(order), 1e-3)
+    lrs[0] = 20.0  # one long step to the other vertex, then small ones that stay there
+    init = np.zeros((2, 4))
+    init[:, 3] = [-20.0, 20.0]
+    held = x[:1]
+    th, _ = _sgd(x, q, order, lrs, "xent", init=init)
+    cert = certify_linear_head(x, q, order, lrs, "xent", init=init, heldout=held)
+    z_t = np.hstack([held, [[1.0]]]) @ th.T
+    gap = np.linalg.norm(z_t - cert.reference_logits, axis=1)[0]
+    g = C.logit_grad_bound_data("xent", q[:1])[0]
+    assert gap <= cert.remainder_bound[0]
+    # what a cap of g alone would allow for the same path (step 0 has e = e0)
+    _, c = sgd_coefficients(lrs)
+    k = 1 + (x[0] ** 2).sum()
+    assert gap > g * c[1:].sum() * k * 1.2
