@@ -155,13 +155,18 @@ def logit_grad_bound_data(name: str, q: np.ndarray, s: np.ndarray | None = None)
         return s * _ce_sup(q)
     if name in ("logconf", "product"):
         return np.full(len(q), SQRT2)
-    a = np.expm1(s)  # (n,) A = r - 1
+    return _ve_g(np.expm1(s), q)
+
+
+def _ve_g(a: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """The VE gradient bound from ``A = e^s - 1`` ``(n,)`` and ``q`` ``(n, C)``."""
     rho, qmin, qmax = q.max(1) - q.min(1), q.min(1), q.max(1)
     with np.errstate(over="ignore", invalid="ignore"):
         b1 = a * rho / (2 * SQRT2 * (1 + a * qmin))
         b3 = np.where(np.isinf(a), SQRT2, SQRT2 * a * qmax / (1 + a * qmax))
     b1 = np.where(np.isinf(a), np.inf, b1)
-    return np.minimum(np.minimum(b1, np.sinh(s / 2)), b3)
+    sinh = np.where(np.isinf(a), np.inf, np.sqrt(a * a / (4.0 * (a + 1.0))))  # sinh(s/2)
+    return np.minimum(np.minimum(b1, sinh), b3)
 
 
 def logit_hessian_bound(name: str, q: np.ndarray, s: np.ndarray | None = None) -> np.ndarray:
@@ -205,7 +210,11 @@ def logit_hessian_bound_binary(
     q, s = _check_qs(name, q, s)
     if q.shape[1] != 2:
         raise ValueError("the local bound is derived for two classes only")
-    d0, w = np.abs(np.asarray(d0, float)), np.asarray(w, float)
+    return _binary_local(name, q, s, np.abs(np.asarray(d0, float)), np.asarray(w, float))
+
+
+def _binary_local(name, q, s, d0, w):
+    """:func:`logit_hessian_bound_binary` without the input checks (the certificate's loop)."""
     if name in ("logconf", "product"):
         return np.full(len(q), math.nan)
     if name in ("xent", "tempered"):
@@ -217,7 +226,7 @@ def logit_hessian_bound_binary(
     rho, qmin = q.max(1) - q.min(1), q.min(1)
     with np.errstate(over="ignore", invalid="ignore"):
         k = np.where(np.isinf(a), np.inf, a * rho / (4.0 * (1.0 + a * qmin)))
-    return np.minimum(2.0 * (k * np.tanh((d0 + w) / 2.0) + k * k), logit_hessian_bound(name, q, s))
+    return np.minimum(2.0 * (k * np.tanh((d0 + w) / 2.0) + k * k), 2.0 * k + _ve_g(a, q) ** 2)
 
 
 def _log_softmax(z: np.ndarray) -> np.ndarray:

@@ -77,7 +77,7 @@ from .certificate import (
     logit_grad,
     logit_grad_bound_data,
     logit_hessian_bound,
-    logit_hessian_bound_binary,
+    _binary_local,
 )
 
 __all__ = ["LinearCertificate", "certify_linear_head", "sgd_coefficients"]
@@ -237,13 +237,13 @@ def certify_linear_head(
             move = ru + xi[idx]  # (B,) bound on ||Delta_t u_k||
             lip_t = lip[t]
             if c_cls == 2:  # the margin moves by at most sqrt 2 * move: a local L
-                lip_t = logit_hessian_bound_binary(
-                    loss, q[idx], None if s is None else s[t], d0[idx], SQRT2 * move
+                lip_t = _binary_local(
+                    loss, q[idx], None if s is None else s[t], np.abs(d0[idx]), SQRT2 * move
                 )
             beta = np.minimum(lip_t * move, g[t] + e0_norm[t])  # (B,)
             np.add.at(beta_acc, idx, abs_c[t] * beta / bsz)
             lr_t = float(lrs[t])
-            xi = abs(rho[t]) * xi + kabs[:, idx] @ (lr_t / bsz * beta)  # (N,)
+            xi = abs(rho[t]) * xi + (lr_t / bsz * beta) @ kabs[idx]  # (N,); |K| symmetric
             rem = abs(rho[t]) * rem + lr_t / bsz * float(beta @ norms[idx])
             r_mat = rho[t] * r_mat - lr_t * (e0[t].T @ u[idx] / bsz + weight_decay * theta0)
         if cap is not None and never_capped:
