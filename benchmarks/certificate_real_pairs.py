@@ -120,7 +120,8 @@ def main() -> None:
             rows.append(row)
             print(f"{args.pair} seed {seed} {label}: dist {row['param_distance']:.4g} old "
                   f"{row['distance_bound']:.4g} data {row['distance_bound_data']:.4g} flips "
-                  f"{row['flips_measured']}/{row['flip_bound']} ({row['wall_s']:.1f} s)", flush=True)
+                  f"{row['flips_measured']}/{row['flip_bound']} ({row['wall_s']:.1f} s)",
+                  flush=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(rows).to_csv(out / f"certificate_{args.pair}.csv", index=False)

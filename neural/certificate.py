@@ -275,7 +275,12 @@ def standardized_features(model: torch.nn.Module, inputs: dict) -> np.ndarray | 
     is a linear head on features (a ``net`` that is one ``nn.Linear`` and ``mean``/``std``
     buffers, as :class:`~.features.FeatureHead`); else None."""
     net = getattr(model, "net", None)
-    if not isinstance(net, torch.nn.Linear) or not hasattr(model, "mean") or "features" not in inputs:
+    if (
+        not isinstance(net, torch.nn.Linear)
+        or net.bias is None
+        or not hasattr(model, "mean")
+        or "features" not in inputs
+    ):
         return None
     x = inputs["features"].float()
     z = (x - model.mean.detach().cpu()) / model.std.detach().cpu()  # (n, H) float32 as forward

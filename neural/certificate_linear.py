@@ -72,15 +72,16 @@ import numpy as np
 
 from .certificate import (
     SQRT2,
+    _binary_local,
     _old_g,
+    count_flips,
     kl_bound_per_input,
     logit_grad,
     logit_grad_bound_data,
     logit_hessian_bound,
-    _binary_local,
 )
 
-__all__ = ["LinearCertificate", "certify_linear_head", "sgd_coefficients"]
+__all__ = ["LinearCertificate", "certificate_columns", "certify_linear_head", "sgd_coefficients"]
 
 _FLOAT_TOL = 1e-5
 
@@ -115,7 +116,8 @@ class LinearCertificate:
 
 
 def sgd_coefficients(lrs: np.ndarray, weight_decay: float = 0.0, anchor_weight: float = 0.0):
-    """``(rho (T,), c (T,))``: ``rho_t = 1 - eta_t (lambda + a)``, ``c_t = eta_t prod_{u>t} rho_u``."""
+    """``(rho (T,), c (T,))``: ``rho_t = 1 - eta_t (lambda + a)``,
+    ``c_t = eta_t prod_{u>t} rho_u``."""
     lrs = np.asarray(lrs, float)
     if lrs.ndim != 1 or np.any(lrs < 0) or not np.all(np.isfinite(lrs)):
         raise ValueError("lrs must be a finite non-negative (T,) array")
@@ -299,3 +301,61 @@ def certify_linear_head(
         flip_bound=flip_bound,
         kl_bound=float(np.mean(kl_bound_per_input(delta))),
     )
+
+
+def certificate_columns(
+    features: np.ndarray,
+    targets: np.ndarray,
+    order: np.ndarray,
+    lrs: np.ndarray,
+    loss: str,
+    *,
+    strengths: np.ndarray | None = None,
+    weight_decay: float = 0.0,
+    anchor_weight: float = 0.0,
+    cap: float | None = None,
+    init: np.ndarray | None = None,
+    heldout: np.ndarray | None = None,
+    final_logits: np.ndarray | None = None,
+) -> dict:
+    """A run's certificate columns from :func:`certify_linear_head` (same arguments) and the
+    trained head's held-out logits ``final_logits (m, C)``.
+
+    ``distance_bound`` (B0), ``distance_bound_data`` (the least bound) and its parts
+    ``distance_bound_{norms,gram,linear}``, ``reference_distance`` ``||R_T||``; with held-out
+    inputs ``kl_bound`` (from (B0)), ``kl_bound_data``, ``flip_bound`` and ``flips_measured``
+    (disagreements of ``final_logits`` with the reference classifier). An empty ``order``
+    (``(0, B)``: the initial weights) gives zeros.
+    """
+    order = np.asarray(order)
+    held = heldout is not None
+    if order.ndim == 2 and order.shape[0] == 0:
+        out = dict.fromkeys(("distance_bound", "distance_bound_data", "distance_bound_norms",
+                             "distance_bound_gram", "distance_bound_linear",
+                             "reference_distance"), 0.0)
+        if held:
+            out.update(kl_bound=0.0, kl_bound_data=0.0, flip_bound=0.0, flips_measured=0)
+        return out
+    cert = certify_linear_head(
+        features, targets, order, lrs, loss, strengths=strengths, weight_decay=weight_decay,
+        anchor_weight=anchor_weight, cap=cap, init=init, heldout=heldout,
+    )
+    out = {
+        "distance_bound": cert.distance_bound_max,
+        "distance_bound_data": cert.distance_bound,
+        "distance_bound_norms": cert.distance_bound_norms,
+        "distance_bound_gram": cert.distance_bound_gram,
+        "distance_bound_linear": cert.distance_bound_linear,
+        "reference_distance": cert.reference_distance,
+    }
+    if held:
+        scales = np.linalg.norm(_augment(heldout), axis=1)  # sqrt(||x~||^2 + 1)
+        out["kl_bound"] = float(np.mean(kl_bound_per_input(cert.distance_bound_max * scales)))
+        out["kl_bound_data"] = cert.kl_bound
+        out["flip_bound"] = cert.flip_bound
+        out["flips_measured"] = (
+            count_flips(final_logits, cert.reference_logits)
+            if final_logits is not None and cert.reference_logits is not None
+            else math.nan
+        )
+    return out

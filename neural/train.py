@@ -41,16 +41,13 @@ from torch import nn
 
 from .certificate import (
     certificate_valid,
-    count_flips,
-    input_scales,
-    kl_bound,
     logit_grad_bound,
     loss_name,
     param_distance,
     prediction_kl,
     standardized_features,
 )
-from .certificate_linear import certify_linear_head
+from .certificate_linear import certificate_columns
 from .losses import kl_anchor, l2_anchor
 
 __all__ = [
@@ -436,35 +433,24 @@ def _movement(
     if why or path is None or not math.isfinite(lr_strength_sum):
         return out
     at = len(path["order"]) if at is None else at
-    strengths = None if path["strengths"][0] is None else np.stack(path["strengths"][:at])
     init = np.hstack(
         [theta0[0].double().cpu().numpy(), theta0[1].double().cpu().numpy()[:, None]]
-    ) if len(theta0) == 2 else None
-    held = standardized_features(model, heldout) if heldout is not None else None
-    if at == 0:  # restored the initial weights: nothing moved
-        out.update(distance_bound=0.0, distance_bound_data=0.0, reference_distance=0.0)
-        if held is not None:
-            out.update(kl_bound=0.0, kl_bound_data=0.0, flip_bound=0.0, flips_measured=0)
-        return out
-    cert = certify_linear_head(
-        feats, np.asarray(targets, float), np.stack(path["order"][:at]),
-        np.asarray(path["lrs"][:at]), name, strengths=strengths,
-        weight_decay=cfg.weight_decay,
-        anchor_weight=cfg.anchor_weight if cfg.anchor == "l2" else 0.0,
-        cap=getattr(cfg, "movement_cap", None), init=init, heldout=held,
-    )
+    )  # (C, D+1): a linear head's [W_0 | b_0]
     out.update(
-        distance_bound_norms=cert.distance_bound_norms,
-        distance_bound_gram=cert.distance_bound_gram,
-        distance_bound_linear=cert.distance_bound_linear,
-        distance_bound=cert.distance_bound_max,
-        distance_bound_data=cert.distance_bound,
-        reference_distance=cert.reference_distance,
-        kl_bound_data=cert.kl_bound,
-        flip_bound=cert.flip_bound,
+        certificate_columns(
+            feats,
+            np.asarray(targets, float),
+            np.asarray(path["order"][:at], dtype=np.int64).reshape(at, cfg.batch_size),
+            np.asarray(path["lrs"][:at], float),
+            name,
+            strengths=None if at == 0 or path["strengths"][0] is None
+            else np.stack(path["strengths"][:at]),
+            weight_decay=cfg.weight_decay,
+            anchor_weight=cfg.anchor_weight if cfg.anchor == "l2" else 0.0,
+            cap=getattr(cfg, "movement_cap", None),
+            init=init,
+            heldout=standardized_features(model, heldout) if heldout is not None else None,
+            final_logits=final,
+        )
     )
-    if held is not None:
-        out["kl_bound"] = kl_bound(cert.distance_bound_max, input_scales(model, heldout))
-        if cert.reference_logits is not None:
-            out["flips_measured"] = count_flips(final, cert.reference_logits)
     return out

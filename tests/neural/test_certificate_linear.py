@@ -31,7 +31,8 @@ def _sgd(x, q, order, lrs, loss, s=None, wd=0.0, a=0.0, cap=None, init=None):
 
 
 def _order(rng, n, steps, b):
-    return np.concatenate([rng.permutation(n) for _ in range(steps * b // n + 1)])[: steps * b].reshape(steps, b)
+    perms = np.concatenate([rng.permutation(n) for _ in range(steps * b // n + 1)])
+    return perms[: steps * b].reshape(steps, b)
 
 
 def _world(seed, n=60, d=5, c=3, steps=40, b=8, loss="ve", s_scale=1.0):
