@@ -370,3 +370,21 @@ def test_remainder_cap_covers_an_overshooting_gradient():
     _, c = sgd_coefficients(lrs)
     k = 1 + (x[0] ** 2).sum()
     assert gap > g * c[1:].sum() * k * 1.2
+
+
+def test_certificate_columns_for_a_row():
+    from bayes_w2s.neural.certificate_linear import certificate_columns
+
+    x, q, order, lrs, s, held = _world(2, c=2, loss="ve", s_scale=0.01)
+    th, th0 = _sgd(x, q, order, lrs, "ve", s)
+    final = np.hstack([held, np.ones((len(held), 1))]) @ th.T
+    row = certificate_columns(x, q, order, lrs, "ve", strengths=s, heldout=held,
+                              final_logits=final)
+    cert = certify_linear_head(x, q, order, lrs, "ve", strengths=s, heldout=held)
+    assert row["distance_bound_data"] == cert.distance_bound
+    assert row["distance_bound"] == cert.distance_bound_max >= row["distance_bound_data"]
+    assert row["flips_measured"] == C.count_flips(final, cert.reference_logits)
+    assert row["flips_measured"] <= row["flip_bound"] == cert.flip_bound
+    assert row["kl_bound_data"] <= row["kl_bound"]
+    empty = certificate_columns(x, q, order[:0], lrs[:0], "ve", strengths=s[:0], heldout=held)
+    assert empty["distance_bound_data"] == 0.0 and empty["flip_bound"] == 0.0
