@@ -30,6 +30,12 @@ Every loss here has ``e = c (p - t)`` with ``t`` a distribution.
   - ``e = (A m / (1 + A m)) (p o q / m - p)``, a difference of distributions times a factor
     ``<= A max q / (1 + A max q)``: ``||e|| <= sqrt 2 A max q / (1 + A max q) <= sqrt 2``.
 
+  - two classes, exactly: the loss depends on the margin only, ``||e|| = sqrt 2 A rho x (1 - x)
+    / (c + A rho x)`` with ``x`` the predicted probability of the class the weak label
+    disfavours and ``c = 1 + A min q``; its maximum over ``x`` is at the root
+    ``x* = c / (c + sqrt(c^2 + A rho c))`` of ``A rho x^2 + 2 c x - c`` (``x* -> 1/2``, the
+    first bound with ``1 + A/2`` for ``1 + A min q``, as ``A -> 0``).
+
   The old constant ``sqrt 2 min(1, s)`` (kept as :func:`logit_grad_bound`) ignores ``q`` and
   is ``2 sqrt 2 / rho`` times larger at small ``s``.
 
@@ -155,7 +161,19 @@ def logit_grad_bound_data(name: str, q: np.ndarray, s: np.ndarray | None = None)
         return s * _ce_sup(q)
     if name in ("logconf", "product"):
         return np.full(len(q), SQRT2)
-    return _ve_g(np.expm1(s), q)
+    g = _ve_g(np.expm1(s), q)
+    return np.minimum(g, _ve_g_binary(np.expm1(s), q)) if q.shape[1] == 2 else g
+
+
+def _ve_g_binary(a: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Two classes: the exact ``sup_p ||e||`` (module docstring), ``(n,)``."""
+    rho = np.abs(q[:, 0] - q[:, 1])
+    c = 1.0 + a * q.min(1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        ar = a * rho
+        x = c / (c + np.sqrt(c * c + ar * c))  # argmax of x(1-x) / (c + A rho x)
+        g = SQRT2 * ar * x * (1.0 - x) / (c + ar * x)
+    return np.where(np.isfinite(g), g, np.inf)
 
 
 def _ve_g(a: np.ndarray, q: np.ndarray) -> np.ndarray:

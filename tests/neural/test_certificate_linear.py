@@ -86,6 +86,15 @@ def test_data_gradient_bound_is_attained():
     qh = np.array([[1.0, 0.0]] * 3)
     ve = np.linalg.norm(C.logit_grad("ve", np.zeros((3, 2)), qh, s), axis=1)
     assert np.all(ve / C.logit_grad_bound_data("ve", qh, s) > 0.99)
+    # two classes: the bound is the exact sup over predictions for any label and strength
+    rng = np.random.default_rng(7)
+    d = np.linspace(-40, 40, 40001)
+    z = np.stack([d / 2, -d / 2], 1)
+    for _ in range(30):
+        q1 = rng.dirichlet([1.0, 1.0])[None]
+        s1 = np.array([np.exp(rng.uniform(-6, 4))])
+        e = C.logit_grad("ve", z, np.repeat(q1, len(d), 0), np.repeat(s1, len(d)))
+        assert np.linalg.norm(e, axis=1).max() / C.logit_grad_bound_data("ve", q1, s1)[0] > 0.9999
     # and it scales with the weak label's range: a 60/40 label gets a fifth of a hard label's g
     g = C.logit_grad_bound_data("ve", np.array([[0.6, 0.4], [1.0, 0.0]]), np.array([1e-3, 1e-3]))
     assert g[0] / g[1] == pytest.approx(0.2, rel=1e-3)
