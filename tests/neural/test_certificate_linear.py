@@ -86,6 +86,12 @@ def test_data_gradient_bound_is_attained():
     qh = np.array([[1.0, 0.0]] * 3)
     ve = np.linalg.norm(C.logit_grad("ve", np.zeros((3, 2)), qh, s), axis=1)
     assert np.all(ve / C.logit_grad_bound_data("ve", qh, s) > 0.99)
+    # three classes: rho / (2 sqrt 2) is reached with p split over the two extreme classes
+    q3 = np.array([[1.0, 0.0, 0.0], [0.6, 0.1, 0.3]])
+    z3 = np.array([[0.0, 0.0, -60.0], [0.0, 0.0, -60.0]])
+    s3 = np.array([1e-4, 1e-4])
+    ve3 = np.linalg.norm(C.logit_grad("ve", z3, q3, s3), axis=1)
+    assert np.all(ve3 / C.logit_grad_bound_data("ve", q3, s3) > 0.99)
     # two classes: the bound is the exact sup over predictions for any label and strength
     rng = np.random.default_rng(7)
     d = np.linspace(-40, 40, 40001)
