@@ -24,6 +24,11 @@ MOVEMENT_COLUMNS = (
     "kl_bound",
     "lr_strength_sum",
     "certificate",
+    "distance_bound_data",
+    "reference_distance",
+    "kl_bound_data",
+    "flip_bound",
+    "flips_measured",
 )
 
 

@@ -21,8 +21,10 @@ the initial model's predictions). Strengths index, by ``strengths_over``:
 * ``"steps"``: ``(n_steps,)``, one strength per optimizer step for every example of its batch.
 
 The influence spent ``sum over visits of s`` is returned in total and per epoch, with the
-movement certificate of :mod:`.certificate` (parameter distance from init, its bound, and on
-``heldout`` inputs the KL of the final predictions from the initial ones, and its bound).
+movement certificate of :mod:`.certificate_linear` (parameter distance from init and its a-priori
+bounds, computed from the recorded minibatch order, learning rates and strengths; on
+``heldout`` inputs the KL of the final predictions from the initial ones and its bounds, and
+the number of predictions that differ from the reference classifier with its bound).
 """
 
 from __future__ import annotations
@@ -39,12 +41,13 @@ from torch import nn
 
 from .certificate import (
     certificate_valid,
-    input_scales,
-    kl_bound,
     logit_grad_bound,
+    loss_name,
     param_distance,
     prediction_kl,
+    standardized_features,
 )
+from .certificate_linear import certificate_columns
 from .losses import kl_anchor, l2_anchor
 
 __all__ = [
@@ -156,9 +159,14 @@ class TrainLog:
     """What a run did: ``losses (n_steps,)``, the influence spent, examples/s and seconds.
 
     ``extra``: ``influence_per_epoch`` (list), ``param_distance`` ``||theta_T - theta_0||``,
-    ``distance_bound`` (certificate (1) of :mod:`.certificate`; NaN when it does not apply),
-    ``lr_strength_sum`` ``sum_{t<T} eta_t mean_i g(s_i)``, ``certificate`` ("" or why not), and
-    with held-out inputs ``kl_from_init`` and ``kl_bound``; all for the weights left in the
+    ``distance_bound`` (the first certificate, largest input norm, bound (B0) of
+    :mod:`.certificate_linear`; weight decay and an L2 anchor enter as its contraction; NaN
+    when it does not apply), ``distance_bound_data`` (the least of the data-dependent bounds
+    (B1)-(B3), each also under ``distance_bound_{norms,gram,linear}``), ``reference_distance``
+    ``||R_T||`` (the linearized path), ``lr_strength_sum`` ``sum_{t<T} eta_t mean_i g(s_i)``,
+    ``certificate`` ("" or why not), and with held-out inputs ``kl_from_init``, ``kl_bound``,
+    ``kl_bound_data``, ``flip_bound`` (held-out predictions that may differ from the reference
+    classifier ``Theta_0 + R_T``) and ``flips_measured``; all for the weights left in the
     model, those after ``T = movement_step`` steps (``n_steps`` unless ``on_end`` restored an
     earlier checkpoint).
     """
@@ -343,6 +351,7 @@ def _train(
     losses = np.zeros(n_steps)
     influence = 0.0
     lr_strength_cum = np.zeros(n_steps + 1)  # [t]: sum_{u < t} eta_u * mean_{i in b_u} g(s_i)
+    path = {"order": [], "lrs": [], "strengths": []}  # what the a-priori certificate needs
     show = sys.stderr.isatty() if progress is None else progress
     model.train()
     t0 = time.perf_counter()
@@ -368,6 +377,9 @@ def _train(
         lr_strength_cum[step + 1] = lr_strength_cum[step] + opt.param_groups[0][
             "lr"
         ] * logit_grad_bound(loss_fn, s_np, len(idx))
+        path["order"].append(idx.numpy())
+        path["lrs"].append(opt.param_groups[0]["lr"])
+        path["strengths"].append(s_np)
         with _autocast(device):
             logits = model(**batch)  # (B, C)
         loss = loss_fn(logits.float(), targets[idx].to(device), step_frac=frac, strengths=s)
@@ -391,7 +403,7 @@ def _train(
     model.eval()
     extra = _movement(
         model, inputs, params, theta0, cfg, float(lr_strength_cum[at]), heldout, heldout_init,
-        device,
+        device, loss_fn=loss_fn, targets=targets, path=path, at=at,
     )
     extra["movement_step"] = at
     extra["influence_per_epoch"] = epoch_influence if strengths is not None else []
@@ -410,26 +422,61 @@ def _add_epochs(acc: list, epochs: np.ndarray, s: np.ndarray) -> None:
         acc[e] += v
 
 
-def _movement(model, inputs, params, theta0, cfg, lr_strength_sum, heldout, heldout_init, device):
-    """Measured movement next to the certified bound (see :mod:`.certificate`)."""
+def _movement(
+    model, inputs, params, theta0, cfg, lr_strength_sum, heldout, heldout_init, device, *,
+    loss_fn=None, targets=None, path=None, at=None,
+):
+    """Measured movement next to the certified bounds (see :mod:`.certificate` and
+    :mod:`.certificate_linear`): the old ``distance_bound`` (largest input norm; weight decay
+    and an L2 anchor enter as the contraction), the data-dependent ``distance_bound_data``
+    (least of the per-example, Gram and linearized bounds), the reference classifier's
+    distance, and on held-out inputs ``flip_bound`` (predictions that may differ from the
+    reference) next to ``flips_measured``."""
     why = certificate_valid(cfg)
-    scales = input_scales(model, inputs)
-    if scales is None and not why:
+    feats = standardized_features(model, inputs)
+    name = loss_name(loss_fn)
+    if feats is None and not why:
         why = "no gradient bound derived for this model (only a linear feature head)"
-    dist_bound = (
-        lr_strength_sum * float(scales.max()) if not why and math.isfinite(lr_strength_sum)
-        else math.nan
-    )
+    if name is None and not why:
+        why = "no gradient bound derived for this loss"
     out = {
         "param_distance": param_distance(params, theta0),
-        "distance_bound": dist_bound,
+        "distance_bound": math.nan,
         "lr_strength_sum": lr_strength_sum,
         "certificate": why,
         "kl_from_init": math.nan,
         "kl_bound": math.nan,
+        "distance_bound_data": math.nan,
+        "reference_distance": math.nan,
+        "kl_bound_data": math.nan,
+        "flip_bound": math.nan,
+        "flips_measured": math.nan,
     }
+    final = None
     if heldout is not None:
         final = predict_logits(model, heldout, batch_size=cfg.eval_batch_size, device=device)
         out["kl_from_init"] = prediction_kl(final, heldout_init)
-        out["kl_bound"] = kl_bound(dist_bound, input_scales(model, heldout))
+    if why or path is None or not math.isfinite(lr_strength_sum):
+        return out
+    at = len(path["order"]) if at is None else at
+    init = np.hstack(
+        [theta0[0].double().cpu().numpy(), theta0[1].double().cpu().numpy()[:, None]]
+    )  # (C, D+1): a linear head's [W_0 | b_0]
+    out.update(
+        certificate_columns(
+            feats,
+            np.asarray(targets, float),
+            np.asarray(path["order"][:at], dtype=np.int64).reshape(at, cfg.batch_size),
+            np.asarray(path["lrs"][:at], float),
+            name,
+            strengths=None if at == 0 or path["strengths"][0] is None
+            else np.stack(path["strengths"][:at]),
+            weight_decay=cfg.weight_decay,
+            anchor_weight=cfg.anchor_weight if cfg.anchor == "l2" else 0.0,
+            cap=getattr(cfg, "movement_cap", None),
+            init=init,
+            heldout=standardized_features(model, heldout) if heldout is not None else None,
+            final_logits=final,
+        )
+    )
     return out

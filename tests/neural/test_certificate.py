@@ -33,20 +33,21 @@ def test_per_example_logit_gradient_bound(loss):
             assert np.max(norms[big] / bound[big]) > 1 / 3
 
 
-def _run(spec, optimizer, seed, lr, epochs=3.0):
+def _run(spec, optimizer, seed, lr, epochs=3.0, c=3, wd=0.0, anchor_weight=0.0):
     rng = np.random.default_rng(seed)
     n, d = 120, 6
     x = torch.tensor(rng.normal(size=(n, d)) * rng.uniform(0.5, 3, d), dtype=torch.float32)
-    q = torch.softmax(torch.tensor(rng.normal(0, 2, size=(n, 3))), -1).numpy()
+    q = torch.softmax(torch.tensor(rng.normal(0, 2, size=(n, c))), -1).numpy()
     m = MethodSpec.parse(spec)
-    cfg = TrainConfig(batch_size=16, epochs=epochs, lr=lr, optimizer=optimizer)
+    cfg = TrainConfig(batch_size=16, epochs=epochs, lr=lr, optimizer=optimizer, weight_decay=wd,
+                      anchor="l2" if anchor_weight else None, anchor_weight=anchor_weight)
     s = method_strengths(m, q, cfg.n_steps(n), cfg.batch_size)
     held = {"features": torch.tensor(rng.normal(size=(50, d)), dtype=torch.float32)}
-    head = FeatureHead(d, 3, mean=x.mean(0), std=x.std(0), seed=seed)
-    # a non-uniform initial model, from a seeded generator: torch seeds its global generator
-    # afresh in every process, so an unseeded draw gave a new param_distance per process
-    torch.nn.init.normal_(head.net.weight, std=0.3,
-                          generator=torch.Generator().manual_seed(seed))
+    head = FeatureHead(d, c, mean=x.mean(0), std=x.std(0), seed=seed)
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():  # a non-uniform initial model from a seeded generator
+        # (torch seeds its global generator afresh per process: an unseeded draw differed per process)
+        head.net.weight.normal_(0.0, 0.3, generator=gen)
     return train(head, {"features": x}, q, L.get_loss(m.loss), cfg, seed=seed,
                  strengths=s, strengths_over=m.over, heldout=held).extra
 
@@ -56,13 +57,18 @@ SPECS = ["ve+budget:budget=4", "ve+geometric:first=2,ratio=0.9@steps", "ve+const
 
 
 @pytest.mark.parametrize("spec", SPECS)
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_sgd_movement_never_exceeds_the_certificate(spec, seed):
-    e = _run(spec, "sgd", seed, lr=0.5)
+@pytest.mark.parametrize("seed,c,wd,anchor", [(0, 3, 0.0, 0.0), (1, 2, 0.0, 0.0), (2, 3, 0.0, 0.0),
+                                              (3, 2, 1.0, 0.0), (4, 3, 0.3, 0.5)])
+def test_sgd_movement_never_exceeds_the_certificate(spec, seed, c, wd, anchor):
+    # three classes and two, asymmetric soft labels and feature scales, a non-zero init, with
+    # and without weight decay (toward 0, not theta_0: a drift) and an L2 anchor
+    e = _run(spec, "sgd", seed, lr=0.5, c=c, wd=wd, anchor_weight=anchor)
     assert e["certificate"] == ""
     assert math.isfinite(e["distance_bound"])
-    assert 0 < e["param_distance"] <= e["distance_bound"]
-    assert 0 <= e["kl_from_init"] <= e["kl_bound"]
+    assert 0 < e["param_distance"] <= e["distance_bound_data"] <= e["distance_bound"]
+    assert 0 <= e["kl_from_init"] <= e["kl_bound_data"] <= e["kl_bound"]
+    if not spec.startswith("logconf"):
+        assert 0 <= e["flips_measured"] <= e["flip_bound"] <= 50
 
 
 def test_adam_breaks_the_same_formula():
@@ -78,9 +84,11 @@ def test_adam_breaks_the_same_formula():
 
 
 def test_invalid_settings_are_not_certified():
-    assert C.certificate_valid(TrainConfig(optimizer="sgd", weight_decay=0.1)).startswith("weight")
+    # weight decay toward a zero init is the L2 anchor: certified (it contracts the path)
+    assert C.certificate_valid(TrainConfig(optimizer="sgd", weight_decay=0.1)) == ""
     assert "KL" in C.certificate_valid(TrainConfig(optimizer="sgd", anchor="kl", anchor_weight=1))
     assert C.certificate_valid(TrainConfig(optimizer="sgd", anchor="l2", anchor_weight=1.0)) == ""
+    assert C.certificate_valid(TrainConfig(optimizer="adam")).startswith("optimizer 'adam'")
     hidden = FeatureHead(4, 2, hidden=8)
     assert C.input_scales(hidden, {"features": torch.zeros(3, 4)}) is None
     assert math.isnan(C.kl_bound(1.0, None))
@@ -108,8 +116,9 @@ def test_best_checkpoint_keeps_the_certificate(tiny_cfg, cache, method):
     row = run_seed(cfg, 0, cache=cache)
     assert row["certificate"] == ""
     assert math.isfinite(row["distance_bound"]) and math.isfinite(row["lr_strength_sum"])
-    assert 0 <= row["param_distance"] <= row["distance_bound"]
-    assert 0 <= row["kl_from_init"] <= row["kl_bound"]
+    assert 0 <= row["param_distance"] <= row["distance_bound_data"] <= row["distance_bound"]
+    assert 0 <= row["kl_from_init"] <= row["kl_bound_data"] <= row["kl_bound"]
+    assert 0 <= row["flips_measured"] <= row["flip_bound"] <= row["n_test"]
 
 
 def test_restored_checkpoint_movement_is_that_of_its_own_step():
@@ -139,7 +148,8 @@ def test_restored_checkpoint_movement_is_that_of_its_own_step():
 
     short, restored, full = run(k), run(3 * k, keep=k), run(3 * k)
     assert restored["movement_step"] == k and full["movement_step"] == 3 * k
-    for key in ("param_distance", "distance_bound", "lr_strength_sum", "kl_from_init", "kl_bound"):
+    for key in ("param_distance", "distance_bound", "lr_strength_sum", "kl_from_init", "kl_bound",
+                "distance_bound_data", "reference_distance", "flip_bound", "flips_measured"):
         assert restored[key] == pytest.approx(short[key], rel=1e-6, abs=1e-9), key
     assert restored["lr_strength_sum"] < full["lr_strength_sum"]
     assert restored["param_distance"] <= restored["distance_bound"]
