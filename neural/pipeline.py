@@ -115,7 +115,7 @@ def evaluate_row(cfg: W2SConfig, recipe: Recipe, sd: StudentData, fit: StudentFi
         spec = fit.recipe.method_spec()
         limit = run_limit(spec, n, lg.n_steps, tcfg.batch_size)
         bounded = spec.schedule is not None
-        moves = {k: lg.extra[k] for k in MOVEMENT_COLUMNS}
+        moves = {k: lg.extra.get(k, math.nan) for k in MOVEMENT_COLUMNS}  # the data-dependent columns only from train.train
         ck = lg.extra.get("checkpoint") or {}
     else:  # centroid: closed form, no training run
         limit, bounded, moves, ck = math.nan, False, dict.fromkeys(MOVEMENT_COLUMNS, math.nan), {}
