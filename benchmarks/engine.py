@@ -112,19 +112,10 @@ def exact(pb: Problem, rule: str) -> np.ndarray:
 
 
 def engine(pb: Problem, rule: str) -> Callable[[], np.ndarray]:
-    def replay():
-        done = 0
-
-        def draw(m):
-            nonlocal done
-            y = pb.labels[:, done : done + m]
-            done += m
-            return np.zeros_like(y), y
-
-        return draw
-
     r = Rule("bayes") if rule == "bayes" else Rule("ve", SCHEDULE)
-    return lambda: np.exp(run_trajectories(pb.log_prior, pb.log_probs, replay(), pb.n_obs, [r], checkpoints=[pb.n_obs]).log_posterior[0, :, -1])
+    return lambda: np.exp(
+        run_trajectories(pb.log_prior, pb.log_probs, (None, pb.labels), pb.n_obs, [r], checkpoints=[pb.n_obs]).log_posterior[0, :, -1]
+    )
 
 
 def numpy_user(pb: Problem, rule: str) -> Callable[[], np.ndarray]:
