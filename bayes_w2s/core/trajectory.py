@@ -215,7 +215,8 @@ def _exact_split(table: NDArray[np.float64], n_max: int):
 
 
 def _linear_value(kind, label, weights, table, parts, impossible_c, at):
-    """``(hi, lo, overflowed)`` of ``sum_c W_c table_c`` for weights ``(R, T, C)``.
+    """``(hi, lo, overflowed)`` of ``sum_c W_c table_c`` for weights ``(R, T, C)``
+    (``overflowed`` None when every entry is finite and no category is impossible).
 
     Integer counts (hard Bayes, constant-strength VE) use the exact split ``parts`` of
     :func:`_exact_split`: ``hi = W @ parts[0]`` is exact and ``lo = W @ parts[1]`` small;
@@ -230,7 +231,10 @@ def _linear_value(kind, label, weights, table, parts, impossible_c, at):
         hi, lo = dd_matmul(weights, table)  # (R, T, H)
     else:
         hi, lo = weights @ parts[0], weights @ parts[1]  # (R, T, H)
-    overflowed = ~np.isfinite(hi)
+    finite = np.isfinite(hi)
+    if impossible_c is None and finite.all():
+        return hi, lo, None
+    overflowed = ~finite
     dead = None
     if impossible_c is not None and kind != "ve":
         dead = (weights > 0).astype(float) @ impossible_c > 0
@@ -259,7 +263,10 @@ def _check_draw(out, m: int, n_ctx: int, n_lab: int, what: str = "draw({m}) must
     if z.shape != y.shape or z.ndim != 2 or z.shape[1] != m or z.shape[0] < 1:
         raise ValidationError(f"{what.format(m=m)} two (R, {m}) arrays, got {z.shape} and {y.shape}", "draw")
     for arr, size, name in ((y, n_lab, "label"), (None if out[0] is None else z, n_ctx, "context")):
-        if arr is not None and (arr.dtype.kind not in "iu" or arr.min() < 0 or arr.max() >= size):  # min/max: fastest
+        if arr is None:
+            continue
+        # one pass: as unsigned integers, negative indices are huge, so max < size checks both ends
+        if arr.dtype.kind not in "iu" or arr.view(arr.dtype.str.replace("i", "u")).max() >= size:
             raise ValidationError(f"draw returned {name} indices outside integers [0, {size})", "draw")
     return y if n_ctx == 1 else z * n_lab + y
 
@@ -348,12 +355,13 @@ def run_trajectories(
     log_pc = log_probs.reshape(n_hyp, n_ctx * n_lab).T.copy()  # (C, H)
     with np.errstate(all="ignore"):  # overflow is judged explicitly (tempered raises, VE/Bayes drop)
         post, infl = _run(lp, log_pc, draw_cat, n_obs, rules, labels, cps, chunk)
+        uniform = lp.min() == lp.max()
     return Trajectories(
         checkpoints=cps,
         rules=tuple(labels),
         log_posterior=post,  # (n_rules, R, T, H)
         influence=infl,  # (n_rules, T)
-        log_prior=lp - _lse(lp),
+        log_prior=np.full(lp.shape, -math.log(lp.size)) if uniform else lp - _lse(lp),
     )
 
 
@@ -372,6 +380,8 @@ def _run(lp, log_pc, draw_cat, n_obs, rules, labels, cps, chunk):
         log_pc_finite, impossible_c = _finite_split(log_pc)
     else:
         log_pc_finite = log_pc
+    lp_min, lp_max = float(lp.min()), float(lp.max())
+    lp_finite, lp_or_none = lp_min > -np.inf, (None if lp_min == lp_max else lp)
     tables = {}  # term table and its exact split of the linear rules, by VE strength (None: log P)
     acc_hi = acc_lo = over = counts = None
     lin_s: list[float | None] = [None] * n_rules
@@ -387,16 +397,17 @@ def _run(lp, log_pc, draw_cat, n_obs, rules, labels, cps, chunk):
         stop = int(ends[-1]) if last_cp == cps.size else m  # labels after the last checkpoint are unused
         cat = cat[:, :stop]  # (R, stop)
         n_rep, n_end = cat.shape[0], ends.size
-        bounds = np.concatenate(([0], ends) if n_end and ends[-1] == stop else ([0], ends, [stop])).astype(np.int64)
+        bounds = np.array([0, *ends.tolist()] + ([] if n_end and ends[-1] == stop else [stop]), dtype=np.int64)
         n_seg = bounds.size - 1
         seg_of = np.repeat(np.arange(n_seg), np.diff(bounds)) if n_seg > 1 else 0  # (stop,)
         at = n_done + ends  # checkpoints reached in this chunk
-        if acc_hi is None:
+        if counts is None:
+            counts = np.zeros((n_rules, n_rep, n_cat))
+        if acc_hi is None and not all(r.kind == "bayes" or r.kind == "tempered" for r in rules):
             acc_hi, acc_lo = np.zeros((n_rules, n_rep, n_hyp)), np.zeros((n_rules, n_rep, n_hyp))
             over = np.zeros((n_rules, n_rep, n_hyp), dtype=bool)
-            counts = np.zeros((n_rules, n_rep, n_cat))
         x_hi = np.empty((n_rules, n_rep, n_end, n_hyp))  # unnormalized log posteriors at `at`
-        x_lo, x_over = np.empty_like(x_hi), np.zeros(x_hi.shape, dtype=bool)
+        x_lo, x_over, any_over, any_gone = np.empty_like(x_hi), None, False, False
         infl = np.full((n_rules, n_end), np.inf)
         idx = np.arange(n_done + 1, n_done + stop + 1) if any(r.kind != "bayes" for r in rules) else None
         for k, rule in enumerate(rules):
@@ -409,7 +420,7 @@ def _run(lp, log_pc, draw_cat, n_obs, rules, labels, cps, chunk):
             if rule.kind == "ve" and not linear and lin_s[k] is not None:  # the strength changed: flush
                 h, lo_, o = _linear_value("ve", labels[k], counts[k], *tables[lin_s[k]], impossible_c, at)
                 acc_hi[k], acc_lo[k] = dd_add(acc_hi[k], acc_lo[k], h, lo_)
-                over[k] |= o | ~np.isfinite(acc_hi[k])
+                over[k] |= ~np.isfinite(acc_hi[k])
                 counts[k], lin_s[k], used[k] = 0.0, None, True
             if linear:
                 key = None
@@ -423,11 +434,15 @@ def _run(lp, log_pc, draw_cat, n_obs, rules, labels, cps, chunk):
                 counts[k] = weights[:, -1]
                 if n_end:
                     h, lo_, o = _linear_value(rule.kind, labels[k], weights[:, :n_end], *tables[key], impossible_c, at)
+                    any_gone = any_gone or impossible_c is not None
                     if used[k]:
                         x_hi[k], x_lo[k] = dd_add(acc_hi[k][:, None], acc_lo[k][:, None], h, lo_)
-                        x_over[k] = o | over[k][:, None]
+                        o = over[k][:, None] if o is None else o | over[k][:, None]
                     else:
-                        x_hi[k], x_lo[k], x_over[k] = h, lo_, o
+                        x_hi[k], x_lo[k] = h, lo_
+                    if o is not None and o.any():
+                        x_over = np.zeros(x_hi.shape, dtype=bool) if x_over is None else x_over
+                        x_over[k], any_over = o, True
                 continue
             used[k] = True
             seg = _ve_segments(s, cat, bounds, p_c, log_pc)  # (R, n_seg, H)
@@ -437,18 +452,22 @@ def _run(lp, log_pc, draw_cat, n_obs, rules, labels, cps, chunk):
                 over[k] |= was_finite & ~np.isfinite(acc_hi[k])  # VE terms are finite: a non-finite sum overflowed
                 acc_hi[k][over[k]], acc_lo[k][over[k]] = -np.inf, 0.0
                 if j < n_end:
-                    x_hi[k][:, j], x_lo[k][:, j], x_over[k][:, j] = acc_hi[k], acc_lo[k], over[k]
+                    x_hi[k][:, j], x_lo[k][:, j] = acc_hi[k], acc_lo[k]
+                    if over[k].any():
+                        x_over = np.zeros(x_hi.shape, dtype=bool) if x_over is None else x_over
+                        x_over[k][:, j], any_over = over[k], True
         n_done += stop
         next_cp = last_cp
         if n_end:
-            out_post.append(_normalize(lp, x_hi, x_lo, x_over, labels, at))
+            clean = lp_finite and not (any_gone or any_over)
+            out_post.append(_normalize(lp_or_none, x_hi, x_lo, x_over, labels, at, clean))
             out_infl.append(infl)
     if len(out_post) == 1:
         return out_post[0], out_infl[0]
     return np.concatenate(out_post, axis=2), np.concatenate(out_infl, axis=1)
 
 
-def _normalize(lp, x_hi, x_lo, overflowed, labels, at):
+def _normalize(lp, x_hi, x_lo, overflowed, labels, at, clean=False):
     """Normalized ``log prior + x`` for double-double ``x = hi + lo``, ``(n_rules, R, T, H)``.
 
     With ``u = lp + x`` carried as ``u_hi + u_lo`` and ``m = max_h u_hi``,
@@ -456,8 +475,14 @@ def _normalize(lp, x_hi, x_lo, overflowed, labels, at):
     every hypothesis within a factor 2 of the best, so the normalized log posterior keeps
     ~1e-16 absolute precision however large ``|u|`` grows with N (the naive
     ``u - logsumexp(u)`` rounds ``log Z`` to ``ulp(|u|)``: 1e-10 at ``|u| = 10^6``).
+    ``lp`` None stands for a uniform prior; ``overflowed`` is None when nothing overflowed;
+    ``clean`` promises that no entry of ``lp + x`` is ``-inf``.
     """
-    u_hi, err = two_sum(x_hi, lp)
+    if lp is None:  # a uniform prior cancels in the normalization
+        u_hi, u_lo = x_hi, x_lo
+    else:
+        u_hi, err = two_sum(x_hi, lp)
+        u_lo = err + x_lo  # NaN where u_hi = -inf (two_sum of an infinity)
     top = np.max(u_hi, axis=-1, keepdims=True)  # (n_rules, R, T, 1)
     if np.min(top) == -np.inf:
         k, r, t = np.argwhere(np.isneginf(top[..., 0]))[0]
@@ -466,12 +491,12 @@ def _normalize(lp, x_hi, x_lo, overflowed, labels, at):
             f"hypothesis left by observation {at[t]}",
             index=int(at[t]),
         )
-    if overflowed.any():
+    if overflowed is not None:
         best = np.max(np.where(overflowed, -np.inf, u_hi), axis=-1)  # (n_rules, R, T)
         bad = overflowed.any(axis=-1) & (best < _SAFE_LOG)
         if np.any(bad):
             raise _overflow("a summed virtual-evidence term", f"by observation {at[np.argwhere(bad)[0][2]]}")
-    d = (u_hi - top) + (err + x_lo)  # NaN where u_hi = -inf (two_sum of an infinity)
-    if np.isnan(d).any():
+    d = (u_hi - top) + u_lo
+    if not clean:
         d[np.isneginf(u_hi)] = -np.inf
     return d - np.log(np.sum(np.exp(d), axis=-1, keepdims=True))
