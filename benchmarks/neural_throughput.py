@@ -183,6 +183,9 @@ def embed_limit(models, texts, max_length, device, repeats, attn):
         how = "last" if _is_decoder(backbone.config) else "mean"
         enc = tokenize(tokenizer, texts, max_length)
         order = torch.argsort(enc["attention_mask"].sum(1), descending=True)
+        if not rows:
+            print("| model | variant | tokens/s | FLOP/token | MFU (vs peak GEMM) | max abs diff vs fp32 | peak MiB |")
+            print("|---|---|---|---|---|---|---|")
         print(f"[load] {name}: {time.perf_counter() - t_load:.1f} s, {linear_params(backbone) / 1e6:.1f}M matmul weights, "
               f"attention {backbone.config._attn_implementation}")
         variants = {k: v for k, v in EMBED_VARIANTS.items() if device.type == "cpu" or v[3] == 0}
@@ -200,11 +203,9 @@ def embed_limit(models, texts, max_length, device, repeats, attn):
         for vname, (dt, tokens, flops, mem, diff) in best.items():
             peak = peaks["bf16" if EMBED_VARIANTS[vname][1] and "bf16" in peaks else "fp32"]
             rows.append((name, vname, tokens / dt, flops / tokens, flops / dt / peak, diff, mem))
+            print(f"| {name} | {vname} | {tokens / dt:.0f} | {flops / tokens / 1e6:.1f}M | {flops / dt / peak:.1%} | "
+                  f"{diff:.1e} | {mem:.0f} |", flush=True)
         del backbone
-    print("| model | variant | tokens/s | FLOP/token | MFU (vs peak GEMM) | max abs diff vs fp32 | peak MiB |")
-    print("|---|---|---|---|---|---|---|")
-    for name, vname, tps, fpt, mfu, diff, mem in rows:
-        print(f"| {name} | {vname} | {tps:.0f} | {fpt / 1e6:.1f}M | {mfu:.1%} | {diff:.1e} | {mem:.0f} |")
     return rows
 
 
