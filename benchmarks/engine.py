@@ -10,7 +10,8 @@ streams of N binary weak labels (a 50/50 mixture of two noisy coins). Two rules:
 Every contender computes the *same* rule on the *same* labels, at the same (H, N, R), and its
 posterior is checked against the exact one (:func:`exact`) before its time counts:
 
-* ``engine``: ``run_trajectories`` fed the pre-drawn labels (so no contender pays for sampling);
+* ``engine``: ``run_trajectories`` fed the pre-drawn labels as the tuple ``(None, labels)`` (one
+  context; so no contender pays for sampling), recording the posterior at n = N;
 * ``numpy``: what a numpy user would write. Hard Bayes by sufficient statistics,
   ``k1 log P1 + (N - k1) log P0``. VE as ``f0.sum(0) + Y @ (f1 - f0)`` with
   ``f_y = log1p(expm1(s_n) P(y | h))`` of shape (N, H), the log terms included in the time;
@@ -96,7 +97,9 @@ class Problem:
 def exact(pb: Problem, rule: str) -> np.ndarray:
     """Reference posteriors ``(R, H)``: the rule's per-label terms (``observation_logliks``)
     summed pairwise along N. (``condition`` sums the (N, H) terms along axis 0, which numpy
-    does not sum pairwise: at N = 2e4 it is off by ~7e-10 in probability, the engine by 2e-13.)
+    does not sum pairwise: at N = 2e4 it is off by ~7e-10 in probability. This reference normalizes
+    with ``lp - logsumexp(lp)``, itself off by ~ulp(|lp|) ~ 4e-13 at N = 2e4; the engine's error
+    against exactly summed terms is measured by ``benchmarks/engine_precision.py``.)
     """
     s = None if rule == "bayes" else pb.strengths
     zeros = np.zeros(pb.n_obs, dtype=np.int64)

@@ -5,15 +5,21 @@ For replicate r and rule k the unnormalized log posterior after n observations i
     log prior(h) + sum_{i <= n} term_k(s_i; z_{r,i}, y_{r,i}, h)
 
 with the per-observation terms of :func:`bayes_w2s.core.updates.observation_logliks`. Data are
-drawn in fixed chunks (so the stream does not depend on the checkpoints) and folded in
-by category ``c = z * K + y``:
+drawn in fixed chunks (so the stream does not depend on the checkpoints; pre-drawn labels are
+read as one chunk) and folded in by category ``c = z * K + y``:
 
 * hard Bayes, tempering and constant-strength virtual evidence are linear in the weighted
-  category counts ``W[r, c] = sum_i s_i [c_{r,i} = c]``: one ``bincount`` and one
-  ``(R, C) @ (C, H)`` product per segment;
+  category counts ``W[r, c] = sum_i s_i [c_{r,i} = c]``: per chunk one ``bincount`` (a sum for
+  two categories) and a ``cumsum`` give the counts at every checkpoint; integer counts times
+  an exactly split table (:func:`_exact_split`) give ``W @ T`` *exactly*;
 * virtual evidence with a varying strength sums ``log(1 + (r_i - 1) P_c(h))`` by category
   with indicator matrix products when there are few categories, and by a blocked gather
-  otherwise.
+  otherwise, accumulated in double-double (:mod:`bayes_w2s.core._compensated`).
+
+A checkpoint normalizes relative to the best hypothesis, ``d = (hi - max hi) + lo``,
+``log post = d - log sum exp d``, so ``|sum_h post - 1|`` stays ~``H eps`` and the log posterior
+within a few ulps of the exactly summed terms however large N grows (measured at H = 1000,
+N = 10^6: 2.2e-16 relative, against 1e-10 for ``u - logsumexp(u)`` with a float running sum).
 
 Posteriors are recorded only at (log-spaced) checkpoints, so N = 10^6 runs in memory
 ``O(n_rules * R * T * H)``. Virtual-evidence terms with ``s > 30`` are the shifted ones
