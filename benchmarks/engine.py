@@ -43,18 +43,18 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-import argparse  # noqa: E402
-import time  # noqa: E402
-import warnings  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from typing import Callable  # noqa: E402
+import argparse
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
-import numpy as np  # noqa: E402
-from scipy.special import logsumexp  # noqa: E402
+import numpy as np
+from scipy.special import logsumexp
 
-from bayes_w2s import Rule, run_trajectories  # noqa: E402
-from bayes_w2s.core.schedules import PSeries  # noqa: E402
-from bayes_w2s.core.updates import observation_logliks  # noqa: E402
+from bayes_w2s import Rule, run_trajectories
+from bayes_w2s.core.schedules import PSeries
+from bayes_w2s.core.updates import observation_logliks
 
 SCHEDULE = PSeries(c=1.0, p=2.0)
 RULES = ("bayes", "ve")

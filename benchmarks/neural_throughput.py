@@ -35,7 +35,14 @@ import torch
 from bayes_w2s.neural.data import load_rotten_tomatoes
 from bayes_w2s.neural.features import FeatureHead, embed_all_layers
 from bayes_w2s.neural.losses import xent_loss
-from bayes_w2s.neural.models import ModelSpec, _is_decoder, build_classifier, load_backbone, pool, tokenize
+from bayes_w2s.neural.models import (
+    ModelSpec,
+    _is_decoder,
+    build_classifier,
+    load_backbone,
+    pool,
+    tokenize,
+)
 from bayes_w2s.neural.train import TrainConfig, _autocast, _batch, pick_device, train
 
 
