@@ -179,9 +179,20 @@ def mutmut_env() -> dict[str, str]:
 
 
 def run_module(snap: Path, work: Path, module: str, tests: list[str], settings: dict,
-               max_children: int, timeout_s: float) -> ModuleResult:
-    """Stage ``module`` from the snapshot, run mutmut on it, and read back every mutant."""
+               max_children: int, timeout_s: float, previous: list[dict] | None = None) -> ModuleResult:
+    """Stage ``module`` from the snapshot, run mutmut on it, and read back every mutant.
+
+    With ``previous`` (this module's mutants from an earlier report of the same source), only
+    the ones not detected then are run again; the detected ones keep their status (adding
+    tests cannot let a killed mutant survive).
+    """
     result = ModuleResult(module=module, tests=tests)
+    rerun = None
+    if previous is not None:
+        rerun = [m["name"] for m in previous if m["status"] not in DETECTED]
+        if not rerun:
+            result.mutants = [{k: v for k, v in m.items() if k != "equivalent"} for m in previous]
+            return result
     missing = [t for t in tests if not (snap / t).exists()]
     if missing:
         print(f"  [{module}] test files not found, left out of the pool: {missing}", flush=True)
@@ -193,7 +204,7 @@ def run_module(snap: Path, work: Path, module: str, tests: list[str], settings: 
     pytest_ini = tomllib.loads((snap / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
     write_stage_config(stage, staged_path(ROOT, module), tests, settings, pytest_ini)
     nice = ["nice", "-n", "10"] if shutil.which("nice") else []
-    cmd = nice + [sys.executable, "-m", "mutmut", "run", "--max-children", str(max_children)]
+    cmd = nice + [sys.executable, "-m", "mutmut", "run", "--max-children", str(max_children)] + (rerun or [])
     start = time.perf_counter()
     with open(stage / "mutmut.log", "w") as log:
         try:
@@ -210,6 +221,10 @@ def run_module(snap: Path, work: Path, module: str, tests: list[str], settings: 
         result.error += f"\ncollecting results failed: {collected.stderr[-2000:]}"
     else:
         result.mutants = json.loads(collected.stdout)
+    if previous is not None:
+        now, again = {m["name"]: m for m in result.mutants}, set(rerun)
+        merged = [now.get(m["name"], m) if m["name"] in again else m for m in previous]
+        result.mutants = [{k: v for k, v in m.items() if k != "equivalent"} for m in merged]
     return result
 
 
@@ -264,8 +279,16 @@ def write_report(results: list[ModuleResult], out: Path, threshold: float) -> No
 
 def run(modules: list[str] | None = None, *, out: Path = ROOT / "results" / "mutation",
         work: Path = ROOT / ".mutation", max_children: int | None = None,
-        timeout_s: float = 1800.0, config_path: Path = CONFIG) -> list[ModuleResult]:
-    """Mutate each module against its test pool and write the report; returns the results."""
+        timeout_s: float = 1800.0, config_path: Path = CONFIG,
+        rerun_from: Path | None = None) -> list[ModuleResult]:
+    """Mutate each module against its test pool and write the report; returns the results.
+
+    ``rerun_from``: a ``report.json`` of an earlier run on the same source; only its
+    undetected mutants are run again (the quick loop after adding tests).
+    """
+    earlier = {}
+    if rerun_from is not None:
+        earlier = {r["module"]: r["mutants"] for r in json.loads(Path(rerun_from).read_text())}
     cfg = load_config(config_path)
     settings = cfg.get("settings", {})
     modules = modules or list(cfg["modules"])
@@ -279,7 +302,8 @@ def run(modules: list[str] | None = None, *, out: Path = ROOT / "results" / "mut
     results = []
     for module in modules:
         print(f"mutating {module} ...", flush=True)
-        result = run_module(snap, work, module, module_tests(cfg, module), settings, children, timeout_s)
+        result = run_module(snap, work, module, module_tests(cfg, module), settings, children, timeout_s,
+                            previous=earlier.get(module))
         mark_equivalents(result, cfg.get("equivalent", []))
         print(f"  {len(result.mutants)} mutants, {result.count('killed')} killed, "
               f"{len(result.undetected)} undetected, {len(result.equivalent)} equivalent, "
@@ -295,8 +319,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "mutation")
     parser.add_argument("--max-children", type=int, default=None)
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per module")
+    parser.add_argument("--rerun-undetected", type=Path, default=None, metavar="REPORT_JSON",
+                        help="run again only the mutants an earlier report.json left undetected")
     args = parser.parse_args(argv)
-    results = run(args.module, out=args.out, max_children=args.max_children, timeout_s=args.timeout)
+    results = run(args.module, out=args.out, max_children=args.max_children, timeout_s=args.timeout,
+                  rerun_from=args.rerun_undetected)
     threshold = float(load_config().get("settings", {}).get("threshold", 0.9))
     print(f"report: {args.out / 'report.md'}")
     return 0 if all(r.score >= threshold and not r.error for r in results) else 1
