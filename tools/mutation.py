@@ -317,12 +317,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--module", action="append", help="repository path of a module (repeatable)")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "mutation")
+    parser.add_argument("--work", type=Path, default=ROOT / ".mutation", help="staging folder")
     parser.add_argument("--max-children", type=int, default=None)
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per module")
     parser.add_argument("--rerun-undetected", type=Path, default=None, metavar="REPORT_JSON",
                         help="run again only the mutants an earlier report.json left undetected")
     args = parser.parse_args(argv)
-    results = run(args.module, out=args.out, max_children=args.max_children, timeout_s=args.timeout,
+    results = run(args.module, out=args.out, work=args.work, max_children=args.max_children, timeout_s=args.timeout,
                   rerun_from=args.rerun_undetected)
     threshold = float(load_config().get("settings", {}).get("threshold", 0.9))
     print(f"report: {args.out / 'report.md'}")
