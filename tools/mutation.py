@@ -29,6 +29,7 @@ mutmut does not mutate decorated functions (``@property``, caches) nor module-le
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import os
 import shutil
@@ -43,8 +44,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIG = Path(__file__).with_name("mutation.toml")
 DETECTED = ("killed", "timeout")
 
-# Runs inside a staging folder after `mutmut run`: every mutant's status and, for the ones not
-# detected, its diff, as JSON on stdout (mutmut 3.8 internals; the smoke run catches drift).
+# Runs inside a staging folder after `mutmut run`: every mutant's status and its diff, as JSON
+# on stdout (mutmut 3.8 internals; the smoke run catches drift).
 _COLLECT = r"""
 import json, sys
 from mutmut.configuration import config
@@ -59,7 +60,7 @@ for path in walk_mutatable_files():
     m.load()
     for name, code in m.exit_code_by_key.items():
         status = status_by_exit_code[code]
-        diff = "" if status == "killed" else get_diff_for_mutant(name, path=path)
+        diff = get_diff_for_mutant(name, path=path)
         out.append({"name": name, "status": status, "diff": diff})
 json.dump(out, sys.stdout)
 """
@@ -179,12 +180,15 @@ def mutmut_env() -> dict[str, str]:
 
 
 def run_module(snap: Path, work: Path, module: str, tests: list[str], settings: dict,
-               max_children: int, timeout_s: float, previous: list[dict] | None = None) -> ModuleResult:
+               max_children: int, timeout_s: float, previous: list[dict] | None = None,
+               only: list[str] | None = None) -> ModuleResult:
     """Stage ``module`` from the snapshot, run mutmut on it, and read back every mutant.
 
     With ``previous`` (this module's mutants from an earlier report of the same source), only
     the ones not detected then are run again; the detected ones keep their status (adding
     tests cannot let a killed mutant survive).
+
+    ``only``: mutant names or globs (``pkg.mod.x_f__mutmut_*``) to run instead of all.
     """
     result = ModuleResult(module=module, tests=tests)
     rerun = None
@@ -204,7 +208,7 @@ def run_module(snap: Path, work: Path, module: str, tests: list[str], settings: 
     pytest_ini = tomllib.loads((snap / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
     write_stage_config(stage, staged_path(ROOT, module), tests, settings, pytest_ini)
     nice = ["nice", "-n", "10"] if shutil.which("nice") else []
-    cmd = nice + [sys.executable, "-m", "mutmut", "run", "--max-children", str(max_children)] + (rerun or [])
+    cmd = nice + [sys.executable, "-m", "mutmut", "run", "--max-children", str(max_children)] + (rerun or only or [])
     start = time.perf_counter()
     with open(stage / "mutmut.log", "w") as log:
         try:
@@ -221,6 +225,8 @@ def run_module(snap: Path, work: Path, module: str, tests: list[str], settings: 
         result.error += f"\ncollecting results failed: {collected.stderr[-2000:]}"
     else:
         result.mutants = json.loads(collected.stdout)
+        if only:
+            result.mutants = [m for m in result.mutants if any(fnmatch.fnmatch(m["name"], g) for g in only)]
     if previous is not None:
         now, again = {m["name"]: m for m in result.mutants}, set(rerun)
         merged = [now.get(m["name"], m) if m["name"] in again else m for m in previous]

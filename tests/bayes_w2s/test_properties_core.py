@@ -231,19 +231,30 @@ def test_inverse_cdf_boundaries_are_left_closed():
 
 
 @pytest.mark.parametrize(
-    "call, name",
+    "call, name, text",
     [
-        (lambda m: label_sampler(m, np.random.default_rng(0), 0), "n_replicates"),
-        (lambda m: label_sampler(m, np.random.default_rng(0), 1, context_probs=[0.5, 0.6]), "context_probs"),
-        (lambda m: label_sampler(m, np.random.default_rng(0), 1)(-1), "n"),
-        (lambda m: sample_labels(m, [0, 5], np.random.default_rng(0)), "contexts"),
+        (lambda m: label_sampler(m, np.random.default_rng(0), 0), "n_replicates", "positive integer"),
+        (lambda m: label_sampler(m, np.random.default_rng(0), 1, context_probs=[0.5, 0.6]), "context_probs", "sums"),
+        (lambda m: label_sampler(m, np.random.default_rng(0), 1)(-1), "n", "non-negative integer"),
+        (lambda m: sample_labels(m, [0, 5], np.random.default_rng(0)), "contexts", "context indices in [0, 2)"),
+        (lambda m: sample_labels(m, [0.5], np.random.default_rng(0)), "contexts", "integer context indices"),
     ],
 )
-def test_label_errors_name_the_argument(call, name):
+def test_label_errors_name_the_argument(call, name, text):
     with pytest.raises(ValueError) as err:
         call(_three_label_model())
-    assert getattr(err.value, "argument", name) == name or name in str(err.value)
-    assert name in str(err.value)
+    assert err.value.argument == name
+    assert str(err.value).startswith((f"{name} ", f"{name}[")) and text in str(err.value)
+
+
+def test_label_sampler_draws_zero_labels_and_single_context_without_draws():
+    model = _three_label_model()
+    z, y = label_sampler(model, np.random.default_rng(0), 3)(0)
+    assert z.shape == y.shape == (3, 0)
+    one = Model(HypothesisSpace(model.space.probs[:, :1]), prior=[0.25, 0.75])
+    a = label_sampler(one, np.random.default_rng(9), 2)
+    b = label_sampler(one, np.random.default_rng(9), 2, context_probs=[1.0])
+    np.testing.assert_array_equal(a(50)[1], b(50)[1])  # one context: no context draw either way
 
 
 # --- hypotheses and asymptotics -------------------------------------------------------------
