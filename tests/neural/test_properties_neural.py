@@ -254,3 +254,71 @@ def test_paired_pgr_diff_is_nan_without_a_gap_and_bootstrap_edge_cases():
             bootstrap_ci(data, stat, **bad)
     with pytest.raises(ValueError, match=r"acc_ref must be \(K,\)"):
         paired_pgr_diff([0.1, 0.2], [0.3, 0.4], [0.2, 0.3], [0.2])
+
+
+# --- methods: parsing, strengths per visit / pass / step, limits, confidences ------------------
+
+def test_method_spec_parse_label_round_trip_and_errors():
+    from bayes_w2s.core.schedules import Budget, Constant, Geometric
+    from bayes_w2s.neural.methods import DEFAULT_SCHEDULES, MethodSpec
+
+    m = MethodSpec.parse("ve+geometric:first=2,ratio=0.5@steps")
+    assert (m.loss, m.schedule, m.over) == ("ve", Geometric(2.0, 0.5), "steps")
+    assert m.label() == "ve+geometric(2,0.5)@steps"
+    assert MethodSpec.parse("ve+budget:budget=4").label() == "ve+budget(4)"
+    assert MethodSpec.parse("tempered+budget:budget=4@per_pass").label() == "tempered+budget(4)@per_pass"
+    assert MethodSpec.parse("ve").schedule == Constant(3.0) and DEFAULT_SCHEDULES["ve"] == "constant:value=3"
+    assert MethodSpec.parse("tempered").schedule == Constant(1.0)
+    assert MethodSpec.parse("xent") == MethodSpec("xent") and MethodSpec("xent").label() == "xent"
+    assert MethodSpec.parse("logconf@steps").over == "visits"  # no schedule: nothing to index
+    assert MethodSpec.parse("ve+budget:budget=2").schedule == Budget(2.0)
+    for text, match in [("ve@epochs", "@visits"), ("xent+budget:budget=1", "takes no schedule"),
+                        ("magic", "unknown method")]:
+        with pytest.raises(ValueError, match=match):
+            MethodSpec.parse(text)
+
+
+@pytest.mark.parametrize("over, n_steps, batch, length", [("visits", 7, 4, 30), ("per_pass", 7, 4, 10), ("steps", 7, 4, 7)])
+def test_method_strengths_lengths_and_values(over, n_steps, batch, length):
+    from bayes_w2s.neural.methods import MethodSpec, method_strengths, run_limit
+
+    q = np.random.default_rng(0).dirichlet(np.ones(3), size=10)
+    m = MethodSpec.parse(f"ve+budget:budget=6@{over}")
+    s = method_strengths(m, q, n_steps, batch)
+    np.testing.assert_allclose(s, np.full(length, 6 / length))
+    epochs = math.ceil(n_steps * batch / 10)  # 3 passes touched
+    want_limit = {"visits": 6.0, "per_pass": epochs * 6.0, "steps": batch * 6.0}[over]
+    assert run_limit(m, 10, n_steps, batch) == pytest.approx(want_limit)
+    g = MethodSpec.parse(f"tempered+geometric:first=1,ratio=0.5@{over}")
+    np.testing.assert_allclose(method_strengths(g, q, n_steps, batch), 0.5 ** np.arange(length))
+    assert method_strengths(MethodSpec.parse("xent"), q, n_steps, batch) is None
+    assert run_limit(MethodSpec.parse("xent"), 10, n_steps, batch) == math.inf
+
+
+def test_confidence_weighted_strengths_tile_per_epoch_and_not_per_step():
+    from bayes_w2s.neural.methods import MethodSpec, method_strengths, weak_confidence
+
+    q = np.array([[0.9, 0.1], [0.5, 0.5], [0.3, 0.7], [0.0, 1.0]])
+    conf = weak_confidence(q)
+    np.testing.assert_allclose(conf, [0.8, 0.0, 0.4, 1.0])
+    q3 = np.array([[1 / 3, 1 / 3, 1 / 3], [1.0, 0.0, 0.0], [0.5, 0.25, 0.25]])
+    np.testing.assert_allclose(weak_confidence(q3), [0.0, 1.0, 0.25])
+    m = MethodSpec.parse("ve+confidence:budget=2.2")
+    s = method_strengths(m, q, n_steps=3, batch_size=2)  # 6 visits of 4 examples: 2 passes touched
+    np.testing.assert_allclose(s, 2.2 * np.tile(conf, 2) / (2 * conf.sum()))
+    with pytest.raises(ValueError, match="not steps"):
+        method_strengths(MethodSpec.parse("ve+confidence:budget=1@steps"), q, 3, 2)
+
+
+def test_softmax_and_temperature_fit():
+    from bayes_w2s.neural.methods import fit_temperature, softmax
+
+    z = np.array([[1000.0, 999.0, 0.0], [0.0, 0.0, 0.0]])
+    np.testing.assert_allclose(softmax(z), [[1 / (1 + math.exp(-1)), math.exp(-1) / (1 + math.exp(-1)), 0.0],
+                                            [1 / 3, 1 / 3, 1 / 3]], atol=1e-12)
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 3, size=(4000, 3))
+    labels = np.array([rng.choice(3, p=p) for p in softmax(logits / 2.0)])
+    assert fit_temperature(logits, labels) == pytest.approx(2.0, rel=0.1)
+    hard = np.argmax(logits, 1)
+    assert fit_temperature(logits, hard) == pytest.approx(0.05)  # always right: as sharp as the grid allows
