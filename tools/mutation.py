@@ -229,6 +229,9 @@ def run_module(snap: Path, work: Path, module: str, tests: list[str], settings: 
             result.mutants = [m for m in result.mutants if any(fnmatch.fnmatch(m["name"], g) for g in only)]
     if previous is not None:
         now, again = {m["name"]: m for m in result.mutants}, set(rerun)
+        before = {m["name"]: m["diff"] for m in previous}
+        if any(before.get(name) != m["diff"] for name, m in now.items()) or set(now) != set(before):
+            result.error += "\nthe source changed since the earlier report: run this module in full"
         merged = [now.get(m["name"], m) if m["name"] in again else m for m in previous]
         result.mutants = [{k: v for k, v in m.items() if k != "equivalent"} for m in merged]
     return result
