@@ -150,6 +150,7 @@ def test_budget_and_confidence_need_their_inputs():
     _raises_on(lambda: s.strength(np.array([3]), confidence=[0.5, 0.5]), "n", "exceeds the 2 confidences")
     _raises_on(lambda: s.strengths(2, confidence=[0.0, 0.0]), "confidence", "all confidences are zero")
     _raises_on(lambda: s.strengths(2, confidence=[0.5, 1.5]), "confidence")
+    _raises_on(lambda: s.strength(np.array([1]), confidence=[[0.5, 0.5]]), "confidence", "1-D")
 
 
 def test_make_schedule_parses_round_trips_and_rejects():
@@ -165,7 +166,8 @@ def test_make_schedule_parses_round_trips_and_rejects():
     for spec, match in [("pseries:c", "not key=value"), ("pseries:=1", "not key=value"),
                         ("pseries:c=1,c=2", "given twice"), ("pseries:c=x", "not a number"),
                         ("zigzag:c=1", "unknown schedule 'zigzag'"), ({"c": 1.0}, "unknown schedule None"),
-                        ("pseries:q=1", "bad parameters for schedule 'pseries'")]:
+                        ("pseries:q=1", "bad parameters for schedule 'pseries'"),
+                        ("pseries:c=1=2", "'c' is not a number: '1=2'"), ("pseries:c=1:2", "'c' is not a number: '1:2'")]:
         _raises_on(lambda: make_schedule(spec), "spec", match)
     with pytest.raises(TypeError, match="cannot build a schedule from int"):
         make_schedule(3)
