@@ -221,3 +221,84 @@ def test_selected_concept_is_the_best_agreeing_top_prior_hypothesis():
     # hypothesis 3 agrees as well as 1 on contexts {0, 3} but has lower prior weight
     assert selected_concept(cls, lp, teacher, np.array([0, 3])) == 0
     assert selected_concept(cls, np.log([0.1, 0.1, 0.1, 0.7]), teacher, ctx) == 3
+
+
+# --- the pipeline's stages at their boundaries ---------------------------------------------
+
+def test_posterior_on_labels_uses_only_the_seen_contexts():
+    cls = LabelerClass(np.array([[0, 1, 2, 0], [0, 2, 2, 1], [1, 1, 0, 0]]), n_labels=3)
+    lp = np.log([0.5, 0.3, 0.2])
+    ctx, lab = np.array([3, 1, 3]), np.array([0, 1, 1])
+    from bayes_w2s.toys.w2s import posterior_on_labels, train_weak
+
+    got = posterior_on_labels(cls, 0.2, lp, ctx, lab)
+    want = condition(lp, noisy_space(cls, 0.2).log_probs, ctx, lab).log_posterior
+    np.testing.assert_allclose(got, want, atol=1e-12)
+    world = type("W", (), {})()
+    world.pool = {"gt": np.array([0, 2])}
+    world.truth = np.array([1, 0, 2, 0])
+    weak = train_weak(world, cls, 0.2)
+    np.testing.assert_allclose(weak.log_posterior, condition(np.log(np.full(3, 1 / 3)), noisy_space(cls, 0.2).log_probs,
+                                                             [0, 2], [1, 2]).log_posterior, atol=1e-12)
+    np.testing.assert_allclose(weak.predictive, predictive(cls.labels, weak.log_posterior, 0.2, 3))
+    np.testing.assert_array_equal(weak.decision, weak.predictive.argmax(-1))
+    assert weak.eps == 0.2 and type(weak.eps) is float
+    tilted = train_weak(world, cls, 0.2, log_prior=np.log([0.1, 0.1, 0.8]))
+    assert not np.allclose(tilted.log_posterior, weak.log_posterior)
+
+
+def test_stream_and_fit_validation():
+    probs = np.array([[0.5, 0.5], [0.9, 0.1]])
+    rng = np.random.default_rng(0)
+    for kwargs, match in [(dict(n=0), "positive integer"), (dict(n=1.5), "positive integer"),
+                          (dict(mode="soft"), "unknown weak-label mode"),
+                          (dict(label_probs=probs[:1]), "matching contexts"),
+                          (dict(label_probs=probs[0]), "matching contexts")]:
+        args = dict(contexts=np.array([0, 1]), label_probs=probs, n=3)
+        args.update(kwargs)
+        with pytest.raises(ValueError, match=match):
+            sample_stream(rng, **args)
+    cls = LabelerClass(np.array([[0, 1], [1, 0]]))
+    stream = Stream(np.array([0, 1, 1]), np.array([0, 1, 0]))
+    lp = np.log([0.5, 0.5])
+    for kwargs, match in [(dict(log_prior=np.log([1.0])), r"shape \(2,\)"), (dict(checkpoints=[0]), r"\[1, 3\]"),
+                          (dict(checkpoints=[4]), r"\[1, 3\]"), (dict(checkpoints=[]), r"\[1, 3\]"),
+                          (dict(rules=[]), "non-empty"), (dict(rules=["bayes"]), "non-empty")]:
+        args = dict(log_prior=lp, cls=cls, eps=0.1, stream=stream, rules=[Rule("bayes")], checkpoints=[3])
+        args.update(kwargs)
+        with pytest.raises(ValueError, match=match):
+            fit(**args)
+    out = fit(lp, cls, 0.1, stream, [Rule("bayes")], [3, 1, 3])
+    assert out.checkpoints.tolist() == [1, 3] and out.rules == ("bayes",)
+    np.testing.assert_allclose(out.log_prior, lp)
+    with pytest.raises(ValueError, match="share checkpoints"):
+        score_fit(out, fit(lp, cls, 0.1, stream, [Rule("bayes")], [3]), cls, np.array([0, 1]), np.array([0, 1]), np.array([0]))
+    with pytest.raises(ValueError, match=r"shape \(2,\)"):
+        selected_concept(cls, np.log([1.0]), None, np.array([0]))
+
+
+def test_weak_to_strong_composes_its_stages():
+    from bayes_w2s.toys.w2s import train_weak, weak_to_strong
+    from bayes_w2s.toys.worlds import halfspaces, make_world
+
+    world = make_world(np.random.default_rng(0), n_gt=20, n_train=40, n_test=30, n_distractors=2)
+    weak_cls = halfspaces(world.pool.points, 4, 2)
+    strong = halfspaces(world.pool.points, 8, 3)
+    teacher = train_weak(world, weak_cls, 0.2)
+    other = WeakModel.from_posterior(weak_cls, 0.2, np.log(np.full(len(weak_cls), 1 / len(weak_cls))))
+    lp = world.strong_prior(strong, 5.0)
+    rules = [Rule("bayes"), Rule("ve", "budget:budget=2")]
+    table, w2s = weak_to_strong(world, teacher, strong, lp, 0.1, rules, [5, 25], np.random.default_rng(7),
+                                mode="argmax", reference=other)
+    stream = sample_stream(np.random.default_rng(7), world.pool["train"], teacher.predictive[world.pool["train"]], 25,
+                           mode="argmax")
+    want_fit = fit(lp, strong, 0.1, stream, rules, [5, 25])
+    np.testing.assert_allclose(w2s.log_posterior, want_fit.log_posterior)
+    truth_stream = Stream(stream.contexts, world.truth[stream.contexts].astype(np.int64))
+    ceiling = fit(lp, strong, 0.1, truth_stream, [Rule("bayes")], [5, 25])
+    want = score_fit(want_fit, ceiling, strong, world.truth, other.decision, world.pool["test"])
+    np.testing.assert_allclose(table["value"].to_numpy(), want["value"].to_numpy(), equal_nan=True)
+    ctx = world.pool["gt"]
+    _, on_gt = weak_to_strong(world, teacher, strong, lp, 0.1, rules[:1], [3], np.random.default_rng(1), contexts=ctx)
+    s2 = sample_stream(np.random.default_rng(1), ctx, teacher.predictive[ctx], 3)
+    np.testing.assert_allclose(on_gt.log_posterior, fit(lp, strong, 0.1, s2, rules[:1], [3]).log_posterior)
