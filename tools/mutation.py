@@ -61,7 +61,7 @@ for path in walk_mutatable_files():
     for name, code in m.exit_code_by_key.items():
         status = status_by_exit_code[code]
         diff = get_diff_for_mutant(name, path=path)
-        out.append({"name": name, "status": status, "diff": diff})
+        out.append({"name": name, "status": status, "diff": diff, "path": str(path)})
 json.dump(out, sys.stdout)
 """
 
@@ -152,11 +152,11 @@ def _toml_value(value) -> str:
     return "[" + ", ".join(_toml_value(v) for v in value) + "]"
 
 
-def write_stage_config(stage: Path, target: str, tests: list[str], settings: dict, pytest_ini: dict) -> None:
-    """``stage/pyproject.toml``: mutmut mutates only ``target`` and draws tests from ``tests``."""
+def write_stage_config(stage: Path, targets: list[str], tests: list[str], settings: dict, pytest_ini: dict) -> None:
+    """``stage/pyproject.toml``: mutmut mutates only ``targets`` and draws tests from ``tests``."""
     mutmut = {
         "source_paths": ["bayes_w2s"],
-        "only_mutate": [target],
+        "only_mutate": list(targets),
         "pytest_add_cli_args_test_selection": tests,
         "pytest_add_cli_args": ["-p", "no:cacheprovider"],
         "do_not_mutate_patterns": settings.get("do_not_mutate_patterns", []),
@@ -179,62 +179,80 @@ def mutmut_env() -> dict[str, str]:
     return env
 
 
-def run_module(snap: Path, work: Path, module: str, tests: list[str], settings: dict,
-               max_children: int, timeout_s: float, previous: list[dict] | None = None,
-               only: list[str] | None = None) -> ModuleResult:
-    """Stage ``module`` from the snapshot, run mutmut on it, and read back every mutant.
+def _strip(mutants: list[dict]) -> list[dict]:
+    return [{k: v for k, v in m.items() if k != "equivalent"} for m in mutants]
 
-    With ``previous`` (this module's mutants from an earlier report of the same source), only
+
+def run_group(snap: Path, work: Path, modules: list[str], tests: list[str], settings: dict,
+              max_children: int, timeout_s: float, previous: dict[str, list[dict]] | None = None,
+              only: list[str] | None = None) -> list[ModuleResult]:
+    """Stage ``modules`` (sharing one test pool) from the snapshot, run mutmut once on all of
+    them (one pass collecting which tests cover which function), and read back every mutant.
+
+    With ``previous`` (module -> its mutants from an earlier report of the same source), only
     the ones not detected then are run again; the detected ones keep their status (adding
     tests cannot let a killed mutant survive).
 
     ``only``: mutant names or globs (``pkg.mod.x_f__mutmut_*``) to run instead of all.
     """
-    result = ModuleResult(module=module, tests=tests)
+    results = {m: ModuleResult(module=m, tests=tests) for m in modules}
     rerun = None
-    if previous is not None:
-        rerun = [m["name"] for m in previous if m["status"] not in DETECTED]
+    if previous is not None and all(m in previous for m in modules):
+        rerun = [x["name"] for m in modules for x in previous[m] if x["status"] not in DETECTED]
         if not rerun:
-            result.mutants = [{k: v for k, v in m.items() if k != "equivalent"} for m in previous]
-            return result
+            for m in modules:
+                results[m].mutants = _strip(previous[m])
+            return list(results.values())
+    else:
+        previous = None
     missing = [t for t in tests if not (snap / t).exists()]
     if missing:
-        print(f"  [{module}] test files not found, left out of the pool: {missing}", flush=True)
-    tests = result.tests = [t for t in tests if (snap / t).exists()]
-    stage = work / module.replace("/", "__").removesuffix(".py")
+        print(f"  test files not found, left out of the pool: {missing}", flush=True)
+    tests = [t for t in tests if (snap / t).exists()]
+    targets = {staged_path(ROOT, m): m for m in modules}
+    slug = modules[0].replace("/", "__").removesuffix(".py") + (f"+{len(modules) - 1}" if len(modules) > 1 else "")
+    stage = work / slug
     if stage.exists():
         shutil.rmtree(stage)
     shutil.copytree(snap, stage)
     pytest_ini = tomllib.loads((snap / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
-    write_stage_config(stage, staged_path(ROOT, module), tests, settings, pytest_ini)
+    write_stage_config(stage, list(targets), tests, settings, pytest_ini)
     nice = ["nice", "-n", "10"] if shutil.which("nice") else []
     cmd = nice + [sys.executable, "-m", "mutmut", "run", "--max-children", str(max_children)] + (rerun or only or [])
     start = time.perf_counter()
+    error = ""
     with open(stage / "mutmut.log", "w") as log:
         try:
             proc = subprocess.run(cmd, cwd=stage, env=mutmut_env(), stdout=log, stderr=subprocess.STDOUT,
                                   timeout=timeout_s)
             if proc.returncode != 0:
-                result.error = f"mutmut exited {proc.returncode}; see {stage / 'mutmut.log'}"
+                error = f"mutmut exited {proc.returncode}; see {stage / 'mutmut.log'}"
         except subprocess.TimeoutExpired:
-            result.error = f"mutmut ran past {timeout_s:.0f} s; partial results"
-    result.seconds = time.perf_counter() - start
+            error = f"mutmut ran past {timeout_s:.0f} s; partial results"
+    seconds = time.perf_counter() - start
     collected = subprocess.run([sys.executable, "-c", _COLLECT], cwd=stage, env=mutmut_env(),
                                capture_output=True, text=True)
     if collected.returncode != 0:
-        result.error += f"\ncollecting results failed: {collected.stderr[-2000:]}"
+        error += f"\ncollecting results failed: {collected.stderr[-2000:]}"
+        found = []
     else:
-        result.mutants = json.loads(collected.stdout)
-        if only:
-            result.mutants = [m for m in result.mutants if any(fnmatch.fnmatch(m["name"], g) for g in only)]
-    if previous is not None:
+        found = json.loads(collected.stdout)
+    if only:
+        found = [m for m in found if any(fnmatch.fnmatch(m["name"], g) for g in only)]
+    for m in found:
+        results[targets[m.pop("path")]].mutants.append(m)
+    total = max(1, len(found))
+    for module, result in results.items():
+        result.error = error
+        result.seconds = seconds * max(1, len(result.mutants)) / total if len(modules) > 1 else seconds
+        if previous is None:
+            continue
         now, again = {m["name"]: m for m in result.mutants}, set(rerun)
-        before = {m["name"]: m["diff"] for m in previous}
+        before = {m["name"]: m["diff"] for m in previous[module]}
         if any(before.get(name) != m["diff"] for name, m in now.items()) or set(now) != set(before):
             result.error += "\nthe source changed since the earlier report: run this module in full"
-        merged = [now.get(m["name"], m) if m["name"] in again else m for m in previous]
-        result.mutants = [{k: v for k, v in m.items() if k != "equivalent"} for m in merged]
-    return result
+        result.mutants = _strip([now.get(m["name"], m) if m["name"] in again else m for m in previous[module]])
+    return list(results.values())
 
 
 def mutated_lines(diff: str) -> str:
@@ -308,16 +326,20 @@ def run(modules: list[str] | None = None, *, out: Path = ROOT / "results" / "mut
     snap = work / "_snapshot"
     snapshot(ROOT, snap)
     children = max_children or int(settings.get("max_children", 2))
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for module in modules:  # modules with one test pool share one mutmut run
+        groups.setdefault(tuple(module_tests(cfg, module)), []).append(module)
     results = []
-    for module in modules:
-        print(f"mutating {module} ...", flush=True)
-        result = run_module(snap, work, module, module_tests(cfg, module), settings, children, timeout_s,
-                            previous=earlier.get(module))
-        mark_equivalents(result, cfg.get("equivalent", []))
-        print(f"  {len(result.mutants)} mutants, {result.count('killed')} killed, "
-              f"{len(result.undetected)} undetected, {len(result.equivalent)} equivalent, "
-              f"score {result.score:.1%} ({result.seconds:.0f} s) {result.error}", flush=True)
-        results.append(result)
+    for tests, group in groups.items():
+        print(f"mutating {', '.join(group)} ...", flush=True)
+        prev = {m: earlier[m] for m in group if m in earlier} if rerun_from is not None else None
+        for result in run_group(snap, work, group, list(tests), settings, children, timeout_s * len(group),
+                                previous=prev):
+            mark_equivalents(result, cfg.get("equivalent", []))
+            print(f"  {result.module}: {len(result.mutants)} mutants, {result.count('killed')} killed, "
+                  f"{len(result.undetected)} undetected, {len(result.equivalent)} equivalent, "
+                  f"score {result.score:.1%} (~{result.seconds:.0f} s) {result.error}", flush=True)
+            results.append(result)
         write_report(results, out, float(settings.get("threshold", 0.9)))
     return results
 

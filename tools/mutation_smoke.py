@@ -31,7 +31,7 @@ from tools.mutation import (  # noqa: E402
     mark_equivalents,
     module_tests,
     mutated_lines,
-    run_module,
+    run_group,
     snapshot,
     staged_path,
 )
@@ -60,8 +60,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="mutation_smoke_") as tmp:
         work = Path(tmp)
         snapshot(ROOT, work / "_snapshot")
-        result = run_module(work / "_snapshot", work, module, smoke["tests"], cfg.get("settings", {}),
-                            int(smoke.get("max_children", 2)), float(smoke.get("timeout_s", 600)), only=only)
+        (result,) = run_group(work / "_snapshot", work, [module], smoke["tests"], cfg.get("settings", {}),
+                              int(smoke.get("max_children", 2)), float(smoke.get("timeout_s", 600)), only=only)
     mark_equivalents(result, cfg.get("equivalent", []))
     if result.error:
         problems.append(result.error)
