@@ -127,11 +127,23 @@ def staged_path(root: Path, module: str) -> str:
     raise ValueError(f"{module} is not a file of any package listed in pyproject.toml")
 
 
-def snapshot(root: Path, dest: Path) -> None:
-    """Copy every package (laid out by import name), ``tests/`` and ``pyproject.toml`` to ``dest``."""
+def snapshot(root: Path, dest: Path, rev: str | None = None) -> None:
+    """Copy every package (laid out by import name), ``tests/`` and ``pyproject.toml`` to ``dest``.
+
+    ``rev``: take the files from that git revision instead of the working tree (e.g. the
+    scores *before* a branch's tests: ``--source-rev main``).
+    """
     skip = shutil.ignore_patterns("__pycache__", ".hypothesis", ".pytest_cache")
     if dest.exists():
         shutil.rmtree(dest)
+    if rev is not None:
+        tree = dest.with_name(dest.name + "_rev")
+        if tree.exists():
+            shutil.rmtree(tree)
+        tree.mkdir(parents=True)
+        archive = subprocess.run(["git", "-C", str(root), "archive", rev], check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+        return snapshot(tree, dest)
     for pkg, folder in package_dirs(root).items():
         target = dest / pkg.replace(".", "/")
         target.mkdir(parents=True, exist_ok=True)
@@ -307,7 +319,7 @@ def write_report(results: list[ModuleResult], out: Path, threshold: float) -> No
 def run(modules: list[str] | None = None, *, out: Path = ROOT / "results" / "mutation",
         work: Path = ROOT / ".mutation", max_children: int | None = None,
         timeout_s: float = 1800.0, config_path: Path = CONFIG,
-        rerun_from: Path | None = None) -> list[ModuleResult]:
+        rerun_from: Path | None = None, source_rev: str | None = None) -> list[ModuleResult]:
     """Mutate each module against its test pool and write the report; returns the results.
 
     ``rerun_from``: a ``report.json`` of an earlier run on the same source; only its
@@ -324,7 +336,7 @@ def run(modules: list[str] | None = None, *, out: Path = ROOT / "results" / "mut
         raise ValueError(f"modules not in {config_path.name}: {unknown}; known: {list(cfg['modules'])}")
     work.mkdir(parents=True, exist_ok=True)
     snap = work / "_snapshot"
-    snapshot(ROOT, snap)
+    snapshot(ROOT, snap, source_rev)
     children = max_children or int(settings.get("max_children", 2))
     groups: dict[tuple[str, ...], list[str]] = {}
     for module in modules:  # modules with one test pool share one mutmut run
@@ -353,9 +365,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per module")
     parser.add_argument("--rerun-undetected", type=Path, default=None, metavar="REPORT_JSON",
                         help="run again only the mutants an earlier report.json left undetected")
+    parser.add_argument("--source-rev", default=None, metavar="REV",
+                        help="mutate the sources and tests of this git revision (e.g. scores before a branch)")
     args = parser.parse_args(argv)
     results = run(args.module, out=args.out, work=args.work, max_children=args.max_children, timeout_s=args.timeout,
-                  rerun_from=args.rerun_undetected)
+                  rerun_from=args.rerun_undetected, source_rev=args.source_rev)
     threshold = float(load_config().get("settings", {}).get("threshold", 0.9))
     print(f"report: {args.out / 'report.md'}")
     return 0 if all(r.score >= threshold and not r.error for r in results) else 1
