@@ -125,3 +125,77 @@ def test_run_trajectories_errors_name_the_argument(kwargs, argument, match):
     with pytest.raises(ValidationError, match=match) as err:
         run_trajectories(**args)
     assert err.value.argument == argument
+
+
+def test_zero_tempering_weight_on_an_impossible_label_changes_nothing():
+    probs = np.array([[[1.0, 0.0]], [[0.5, 0.5]]])
+    z, y = np.zeros((1, 3), int), np.array([[1, 1, 0]])
+    traj = run_trajectories(np.log([0.3, 0.7]), np.log(probs), _stream_draw(z, y), 3,
+                            [Rule("tempered", "constant:value=0"), Rule("bayes")], checkpoints=[3])
+    np.testing.assert_allclose(np.exp(traj.log_posterior[0, 0, 0]), [0.3, 0.7])
+    assert traj.log_posterior[1, 0, 0, 0] == -np.inf
+
+
+def test_many_hypotheses_and_categories_use_several_blocks():
+    rng = np.random.default_rng(11)
+    h, n = 700, 120  # (R * H) = 1400 per block row: blocks of 46 labels
+    probs = rng.dirichlet(np.ones(3), size=(h, 9))
+    lp = np.log(rng.dirichlet(np.ones(h)))
+    z, y = rng.integers(0, 9, (2, n)), rng.integers(0, 3, (2, n))
+    rule = Rule("ve", "geometric:first=1,ratio=0.97")
+    traj = run_trajectories(lp, np.log(probs), _stream_draw(z, y), n, [rule], checkpoints=[n])
+    for rep in range(2):
+        want = condition(lp, np.log(probs), z[rep], y[rep], rule="ve", strengths=rule.schedule.strengths(n))
+        np.testing.assert_allclose(traj.log_posterior[0, rep, 0], want.log_posterior, atol=1e-9)
+
+
+def test_default_chunk_fixes_the_random_stream_and_trailing_labels_are_ignored():
+    from bayes_w2s.core.hypotheses import HypothesisSpace, Model
+    from bayes_w2s.core.labels import label_sampler
+
+    model = Model(HypothesisSpace(np.array([[[0.6, 0.4], [0.3, 0.7]], [[0.2, 0.8], [0.5, 0.5]]])))
+    rules = [Rule("ve", "constant:value=0.001")]
+    runs = [run_trajectories(model.log_prior, model.space.log_probs, label_sampler(model, np.random.default_rng(4), 1),
+                             8200, rules, checkpoints=[8200], **kw) for kw in ({}, {"chunk": 8192}, {"chunk": 8193})]
+    np.testing.assert_array_equal(runs[0].log_posterior, runs[1].log_posterior)
+    assert not np.array_equal(runs[0].log_posterior, runs[2].log_posterior)
+    short = run_trajectories(np.log([0.5, 0.5]), np.log([[0.5, 0.5], [0.9, 0.1]]),
+                             _stream_draw(np.zeros((1, 5), int), np.zeros((1, 5), int)), 5, [Rule("bayes")], checkpoints=[2])
+    assert short.checkpoints.tolist() == [2] and short.checkpoints.dtype == np.int64
+    assert log_checkpoints(1000).dtype == np.int64
+
+
+@pytest.mark.parametrize(
+    "kwargs, argument, match",
+    [
+        (dict(draw=lambda m: [np.zeros((1, m), int), np.zeros((1, m), int)]), "draw", "must return"),
+        (dict(draw=lambda m: (np.zeros((1, m), int), np.zeros((2, m), int))), "draw", "two"),
+        (dict(draw=lambda m: (np.zeros((0, m), int), np.zeros((0, m), int))), "draw", "two"),
+        (dict(draw=lambda m: (np.full((1, m), 3), np.zeros((1, m), int))), "draw", "context indices"),
+        (dict(checkpoints=np.array(["a"])), "checkpoints", "integers"),
+        (dict(checkpoints=np.array([True])), "checkpoints", "integers"),
+        (dict(rules=lambda: 0), "rules", "sequence"),
+        (dict(chunk=1.5), "chunk", "chunk"),
+    ],
+)
+def test_more_run_trajectories_errors(kwargs, argument, match):
+    args = dict(log_prior=np.log([0.5, 0.5]), log_probs=np.log([[0.5, 0.5], [0.9, 0.1]]),
+                draw=_stream_draw(np.zeros((1, 4), int), np.zeros((1, 4), int)), n_obs=4, rules=[Rule("bayes")])
+    args.update(kwargs)
+    with pytest.raises(ValidationError, match=match) as err:
+        run_trajectories(**args)
+    assert err.value.argument == argument
+
+
+def test_log_checkpoints_errors_name_the_argument():
+    for call, name in ((lambda: log_checkpoints(0), "n_max"), (lambda: log_checkpoints(10, per_decade=0), "per_decade")):
+        with pytest.raises(ValidationError, match=name) as err:
+            call()
+        assert err.value.argument == name
+
+
+def test_to_frame_has_a_fresh_index():
+    traj = run_trajectories(np.log([0.5, 0.5]), np.log([[0.5, 0.5], [0.9, 0.1]]),
+                            _stream_draw(np.zeros((1, 4), int), np.zeros((1, 4), int)), 4, [Rule("bayes")], checkpoints=[2, 4])
+    df = traj.to_frame({"a": lambda lp: lp[..., 0], "b": lambda lp: np.ones(lp.shape[:2], int)})
+    assert df.index.tolist() == list(range(4)) and df["value"].dtype == np.float64
