@@ -322,3 +322,18 @@ def test_softmax_and_temperature_fit():
     assert fit_temperature(logits, labels) == pytest.approx(2.0, rel=0.1)
     hard = np.argmax(logits, 1)
     assert fit_temperature(logits, hard) == pytest.approx(0.05)  # always right: as sharp as the grid allows
+
+
+def test_input_scales_only_for_a_linear_feature_head_and_loss_shape_checks():
+    from bayes_w2s.neural.features import FeatureHead
+
+    assert C.input_scales(torch.nn.Linear(3, 2), {"features": torch.zeros(2, 3)}) is None
+    assert C.input_scales(FeatureHead(3, 2, hidden=4), {"features": torch.zeros(2, 3)}) is None
+    head = FeatureHead(2, 2, mean=torch.tensor([1.0, -1.0]), std=torch.tensor([2.0, 0.5]))
+    np.testing.assert_allclose(C.input_scales(head, {"features": torch.tensor([[3.0, -1.0], [1.0, 0.0]])}),
+                               [math.sqrt(1 + 0 + 1), math.sqrt(0 + 4 + 1)], rtol=1e-6)
+    for loss in (L.xent_loss, L.logconf_loss, L.product_loss, L.ve_loss, L.tempered_loss):
+        with pytest.raises(ValueError, match=r"\(B, C\)"):
+            loss(torch.zeros(3), torch.zeros(3), step_frac=0.0, strengths=torch.ones(3))
+        with pytest.raises(ValueError, match=r"\(B, C\)"):
+            loss(torch.zeros(3, 2), torch.zeros(3, 3), step_frac=0.0, strengths=torch.ones(3))
