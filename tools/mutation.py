@@ -210,14 +210,13 @@ def run_group(snap: Path, work: Path, modules: list[str], tests: list[str], sett
     """
     results = {m: ModuleResult(module=m, tests=tests) for m in modules}
     rerun = None
-    if previous is not None and all(m in previous for m in modules):
-        rerun = [x["name"] for m in modules for x in previous[m] if x["status"] not in DETECTED]
+    if previous is not None:  # modules missing from ``previous`` run in full
+        rerun = [x["name"] for m in modules if m in previous for x in previous[m] if x["status"] not in DETECTED]
+        rerun += [staged_path(ROOT, m).removesuffix(".py").replace("/", ".") + ".*" for m in modules if m not in previous]
         if not rerun:
             for m in modules:
                 results[m].mutants = _strip(previous[m])
             return list(results.values())
-    else:
-        previous = None
     missing = [t for t in tests if not (snap / t).exists()]
     if missing:
         print(f"  test files not found, left out of the pool: {missing}", flush=True)
@@ -258,7 +257,7 @@ def run_group(snap: Path, work: Path, modules: list[str], tests: list[str], sett
     for module, result in results.items():
         result.error = error
         result.seconds = seconds * max(1, len(result.mutants)) / total if len(modules) > 1 else seconds
-        if previous is None:
+        if previous is None or module not in previous:
             continue
         now, again = {m["name"]: m for m in result.mutants}, set(rerun)
         before = {m["name"]: m["diff"] for m in previous[module]}
