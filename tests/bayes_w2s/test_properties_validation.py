@@ -39,6 +39,10 @@ def _bad(call, name="x", match=None):
 
 def test_describe_abbreviates():
     assert describe(np.arange(7)) == "array of shape (7,)"
+    assert describe(np.arange(6)) == "[0, 1, 2, 3, 4, 5]"
+    assert describe(np.array([1 / 3])) == "[0.333333]"
+    assert describe("z" * 61) == repr("z" * 61)[:57] + "..." and describe("z" * 58) == repr("z" * 58)
+    assert describe([1, 2]) == "[1, 2]" and describe(np.int8(-3)) == "-3"
     assert describe(np.array([1.5, 2.0])) == "[1.5, 2. ]"
     assert describe(np.float32(0.5)) == "0.5" and describe(np.int64(3)) == "3"
     assert describe("x" * 70) == repr("x" * 70)[:57] + "..."
@@ -99,6 +103,7 @@ def test_strengths():
     assert as_strengths([], "x").size == 0
     assert "x[1] = nan" in _bad(lambda: as_strengths([1.0, np.nan], "x"))
     assert "x[0] = -1e-300" in _bad(lambda: as_strengths([-1e-300], "x"))
+    assert as_strengths([0.5], "x").tolist() == [0.5]  # below 1 is a valid strength
     assert "finite" in _bad(lambda: as_strengths([1.0, np.inf], "x"))
     assert "non-negative" in _bad(lambda: as_strengths([-np.inf], "x", allow_inf=True))
 
@@ -114,6 +119,8 @@ def test_index_arrays_and_labels():
     assert "x[1] = -1: must be non-negative integer index indices (in [0, 3))" in _bad(lambda: as_index_array([0, -1], "x", 3))
     assert "x[0] = 3: must be index indices in [0, 3)" in _bad(lambda: as_index_array([3], "x", 3))
     assert "dtype bool" in _bad(lambda: as_index_array(np.array([True]), "x", 3))
+    assert as_index_array(np.array([0, 1], dtype=np.uint8), "x", 3).tolist() == [0, 1]
+    assert as_index_array([0], "x", 1).tolist() == [0]  # index 0 is valid
     assert "dtype <U1" in _bad(lambda: as_index_array(np.array(["a"]), "x", 3))
     for junk in ("0", None, b"0"):
         assert "1-D array of index indices" in _bad(lambda: as_index_array(junk, "x", 3))
