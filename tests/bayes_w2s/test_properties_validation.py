@@ -43,6 +43,7 @@ def test_describe_abbreviates():
     assert describe(np.array([1 / 3])) == "[0.333333]"
     assert describe("z" * 61) == repr("z" * 61)[:57] + "..." and describe("z" * 58) == repr("z" * 58)
     assert describe([1, 2]) == "[1, 2]" and describe(np.int8(-3)) == "-3"
+    assert describe("w" * 59) == repr("w" * 59)[:57] + "..."  # a 61-character repr is cut
     assert describe(np.array([1.5, 2.0])) == "[1.5, 2. ]"
     assert describe(np.float32(0.5)) == "0.5" and describe(np.int64(3)) == "3"
     assert describe("x" * 70) == repr("x" * 70)[:57] + "..."
