@@ -75,8 +75,8 @@ class HypothesisSpace:
         if probs.shape[2] < 2:
             raise ValidationError("a label space needs at least 2 labels")
         if not np.all(np.isfinite(probs)) or np.any(probs < 0) or np.any(probs > 1):
-            bad = np.argwhere(~np.isfinite(probs) | (probs < 0) | (probs > 1))[0]
-            raise ValidationError(f"probabilities must lie in [0, 1]; probs{tuple(bad)} = {probs[tuple(bad)]!r}")
+            bad = tuple(int(i) for i in np.argwhere(~np.isfinite(probs) | (probs < 0) | (probs > 1))[0])
+            raise ValidationError(f"probabilities must lie in [0, 1]; probs{bad} = {float(probs[bad])!r}")
         sums = probs.sum(axis=2)
         if np.any(np.abs(sums - 1) > _NORM_TOL):
             h, z = np.argwhere(np.abs(sums - 1) > _NORM_TOL)[0]

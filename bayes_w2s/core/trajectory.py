@@ -214,7 +214,7 @@ def _check_checkpoints(checkpoints: ArrayLike, n_obs: int) -> NDArray[np.int64]:
     bad = ~np.isfinite(values) | (values != np.round(values)) | (values < 1) | (values > n_obs)
     if bad.any():
         i = int(np.argmax(bad))
-        raise ValidationError(f"checkpoints[{i}] = {raw[i]!r}: checkpoints must be integers in [1, {n_obs}]", "checkpoints")
+        raise ValidationError(f"checkpoints[{i}] = {raw[i].item()!r}: checkpoints must be integers in [1, {n_obs}]", "checkpoints")
     return np.unique(values.astype(np.int64))
 
 

@@ -66,7 +66,8 @@ def _with(arr, index, value):
 def _cond(**kw):
     args = dict(log_prior=PRIOR, log_probs=LP, contexts=Z, labels=Y)
     args.update(kw)
-    return lambda: condition(args.pop("log_prior"), args.pop("log_probs"), args.pop("contexts"), args.pop("labels"), **args)
+    positional = [args.pop(k) for k in ("log_prior", "log_probs", "contexts", "labels")]
+    return lambda: condition(*positional, **args)  # callable more than once (mutation runs repeat tests)
 
 
 def _traj(log_prior=PRIOR, log_probs=LP, draw=None, n_obs=10, rules=(Rule("bayes"),), **kw):
