@@ -61,6 +61,7 @@ from .train import (
 )
 
 __all__ = [
+    "certify_head",
     "HeadSpec",
     "HeadsResult",
     "head_schedule",
@@ -307,6 +308,45 @@ def _head_log(res: HeadsResult, m: int) -> TrainLog:
     seconds = res.seconds / len(res)
     return TrainLog(res.losses[m, :t].copy(), float(res.influence[m]), t, seconds,
                     t * spec.batch_size / max(seconds, 1e-9), extra)
+
+
+def certify_head(res: HeadsResult, m: int, targets) -> dict:
+    """Head ``m``'s data-dependent certificate columns (:func:`~.certificate_linear.certificate_columns`):
+    ``distance_bound_data``, ``kl_bound_data``, ``flip_bound``, ``flips_measured`` and the parts,
+    from its training rows' standardized features, its weak targets ``(n, C)``, its minibatch
+    order and learning rates (:func:`head_schedule`) up to the step its weights come from, and
+    its held-out rows. The same columns :func:`~.train.train` records; empty when the head is
+    not certified (Adam). Costs an ``n x n`` Gram matrix: call it for the heads you report."""
+    from .certificate import certificate_valid
+    from .certificate_linear import certificate_columns
+
+    spec = res.specs[m]
+    if certificate_valid(spec.train_config()):
+        return {}
+    dev = res.features.device
+
+    def std_rows(rows):
+        x = (res.features[torch.as_tensor(rows, device=dev)] - res.mean[m]) / res.std[m]
+        return x.double().cpu().numpy()  # (n, D) as the head's forward sees them
+
+    n = res.train_idx.shape[1]
+    at = int(res.movement_step[m])
+    sch = head_schedule(spec, n)
+    w0 = (res.init_weight[m] if res.init_weight is not None else torch.zeros_like(res.weight[m]))
+    b0 = (res.init_bias[m] if res.init_bias is not None else torch.zeros_like(res.bias[m]))
+    init = np.hstack([w0.double().cpu().numpy().T, b0.double().cpu().numpy()[:, None]])  # (C, D+1)
+    held = final = None
+    if res.heldout is not None:
+        held = std_rows(res.heldout[m])
+        final = res.predict(res.heldout[m], heads=[m])[0]
+    strengths = sch["strengths"]
+    return certificate_columns(
+        std_rows(res.train_idx[m]), np.asarray(targets, float), np.asarray(sch["idx"][:at], np.int64),
+        np.asarray(sch["lrs"][:at], float), spec.loss,
+        strengths=None if strengths is None else np.asarray(strengths[:at], float),
+        weight_decay=spec.weight_decay, cap=spec.max_distance, init=init, heldout=held,
+        final_logits=final,
+    )
 
 
 def train_heads(features, train_idx, targets, specs, *, val=None, eval_every: int = 0,

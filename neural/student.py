@@ -305,7 +305,7 @@ def fit_recipes(
     call per early-stopping rule (each head equals :func:`~.train.train` to ~1e-6). The rest
     (centroid, anchors, token models) go one at a time. ``batched=False``: all one at a time.
     """
-    from .heads import HeadSpec, train_heads
+    from .heads import HeadSpec, certify_head, train_heads
 
     for r in recipes:
         _check_rules(r, sd)
@@ -373,10 +373,23 @@ def fit_recipes(
         )
         logits = {k: res.predict(idx) for k, idx in preds.items()}  # (M, n, C) each
         for k, (key, concrete, _, tcfg) in enumerate(members):
-            results[key] = (concrete, {name: v[k] for name, v in logits.items()}, res.log(k), tcfg)
+            log = res.log(k)
+            h = res.specs[k]
+            if h.strengths is not None or h.weight_decay > 0 or h.max_distance is not None:
+                # bounded, decayed or capped heads: where the certificate says something
+                log.extra["_certify"] = (lambda r=res, i=k: certify_head(r, i, sd.q_train))
+            results[key] = (concrete, {name: v[k] for name, v in logits.items()}, log, tcfg)
             if on_head is not None:
                 on_head()
-    return [
+    fits = [
         _select(r, sd, [results[(i, j)] for j in range(len(r.grid()))])
         for i, r in enumerate(recipes)
     ]
+    for fit in fits:  # the data-dependent certificate of the reported (selected) head only
+        certify = fit.log.extra.get("_certify") if fit.log is not None else None
+        if certify is not None:
+            fit.log.extra.update(certify())
+    for _, _, log, _ in results.values():
+        if log is not None:
+            log.extra.pop("_certify", None)
+    return fits
