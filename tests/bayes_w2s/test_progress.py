@@ -121,8 +121,8 @@ def test_piped_run_prints_progress_lines(tmp_path):
 
 
 def test_quiet_run_prints_no_progress(tmp_path):
-    pre = "logging.getLogger('bayes_w2s').setLevel(logging.WARNING); "
-    done = _cli(["run", "coinflip", "--n", "200", "--replicates", "2", "--no-figures"], tmp_path, pre=pre)
+    # --quiet sets the bayes_w2s logger to WARNING (harness.boundary.apply_logging)
+    done = _cli(["run", "coinflip", "--n", "200", "--replicates", "2", "--no-figures", "--quiet"], tmp_path)
     assert done.returncode == 0, done.stderr
     assert "coinflip: " not in done.stderr and "strong learner" not in done.stderr
 
