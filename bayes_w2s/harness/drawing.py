@@ -253,8 +253,9 @@ def diverging_colorbar(fig, mappable, ax, label: str, **kw):
     bar = fig.colorbar(mappable, ax=ax, label=label, **kw)
     norm = mappable.norm
     if isinstance(norm, mpl.colors.TwoSlopeNorm):
-        ticks = np.unique(np.round(np.concatenate([np.linspace(norm.vmin, 0, 4), np.linspace(0, norm.vmax, 3)]), 2))
-        bar.set_ticks(ticks)
+        # ticks at the exact ends: a tick rounded past vmin/vmax blanks the whole bar
+        ticks = np.unique(np.concatenate([np.linspace(norm.vmin, 0, 4), np.linspace(0, norm.vmax, 3)]))
+        bar.set_ticks(ticks, labels=[f"{t:.2f}".replace("-", "\u2212") for t in ticks])
     return bar
 
 
