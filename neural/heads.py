@@ -284,7 +284,10 @@ def _head_log(res: HeadsResult, m: int) -> TrainLog:
     why = certificate_valid(spec.train_config())
     lr_s = float(res.lr_strength_sum[m])
     scale_max = float(_scales(res, m, res.train_idx[m]).max())
-    bound = lr_s * scale_max if not why and math.isfinite(lr_s) else math.nan
+    # the largest-norm formula without decay terms; a decayed head's bounds (B0 with its drift
+    # term, and the data-dependent ones) come from certify_head, as train.train records them
+    bound = (lr_s * scale_max if not why and math.isfinite(lr_s) and spec.weight_decay == 0
+             else math.nan)
     extra = {
         "param_distance": float(res.param_distance[m]),
         "distance_bound": bound,

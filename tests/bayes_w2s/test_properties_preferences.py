@@ -48,7 +48,9 @@ def test_all_pairs_and_reference_pairs():
     for bad in (1, 1.5, 0):
         with pytest.raises(ValueError, match="n_items"):
             all_pairs(bad)
-    ref = reference_pairs(np.array([0.0, 2.0]), 1)
+    with pytest.raises(ValueError, match="integer item indices"):  # floats are refused, not truncated
+        reference_pairs(np.array([0.0, 2.0]), 1)
+    ref = reference_pairs(np.array([0, 2]), 1)
     assert ref.dtype == np.int64 and ref.tolist() == [[0, 1], [2, 1]]
     with pytest.raises(ValueError, match="reference item 1"):
         reference_pairs([0, 1], 1)
@@ -81,7 +83,7 @@ def test_utilities_dtypes_shapes_and_validation():
     with pytest.raises(ValueError, match="disagree"):
         linear_utilities([[1, 2]], [[1, 2, 3]])
     for bad in (np.array([[0.0, np.inf]]), np.array([[[0.0, 1.0]]])):
-        with pytest.raises(ValueError, match="finite"):
+        with pytest.raises(ValueError, match="finite|1-D or 2-D"):
             bt_log_probs(bad, [[0, 1]])
     c = centered_utilities([[1, 2, 3], [10, 10, 16]])
     assert c.dtype == np.float64 and c.tolist() == [[-1.0, 0.0, 1.0], [-2.0, -2.0, 4.0]]
@@ -113,7 +115,7 @@ def test_pairwise_accuracy_batches_and_the_exact_half():
     assert pairwise_accuracy([0.5 - 1e-3], [0], tol=1e-6) == 1.0
     with pytest.raises(ValueError, match="disagree"):
         pairwise_accuracy(np.ones((2, 3)) / 2, np.ones(2))
-    with pytest.raises(ValueError, match="disagree"):
+    with pytest.raises(ValueError, match="disagree|1-D"):
         pairwise_accuracy(np.ones(4) / 2, np.ones((2, 2)))
 
 
@@ -129,5 +131,5 @@ def test_kendall_tau_shapes_and_small_spreads():
     assert kendall_tau(np.stack([truth, truth[::-1]]), truth).tolist() == pytest.approx([1.0, -1.0])
     assert kendall_tau([0.0, 1.0], [0.0, 5.0]) == pytest.approx(1.0)  # two items are enough
     for scores, t in (([0.0], [0.0]), ([0.0, 1.0, 2.0], [0.0, 1.0]), ([[0.0, 1.0]], [[0.0, 1.0]])):
-        with pytest.raises(ValueError, match="disagree"):
+        with pytest.raises(ValueError, match="disagree|1-D"):
             kendall_tau(scores, t)

@@ -104,7 +104,9 @@ def test_kl_bound_formula_on_random_logit_shifts():
         assert C.prediction_kl(z + delta, z) <= min(norm**2 / 4, math.sqrt(2) * norm) + 1e-12
 
 
-@pytest.mark.parametrize("method", ["xent", "ve+budget:budget=4"])
+# a compare computes the data-dependent columns for bounded, decayed or capped heads
+# (neural.heads.certify_head); plain xent rows carry only the largest-norm bound
+@pytest.mark.parametrize("method", ["xent+wd(0.01)", "ve+budget:budget=4"])
 def test_best_checkpoint_keeps_the_certificate(tiny_cfg, cache, method):
     # eval_every > 0 used to wrap the loss, hiding it from the bound lookup (NaN bounds, "" reason)
     from dataclasses import replace
@@ -116,8 +118,12 @@ def test_best_checkpoint_keeps_the_certificate(tiny_cfg, cache, method):
     row = run_seed(cfg, 0, cache=cache)
     assert row["certificate"] == ""
     assert math.isfinite(row["distance_bound"]) and math.isfinite(row["lr_strength_sum"])
-    assert 0 <= row["param_distance"] <= row["distance_bound_data"] <= row["distance_bound"]
-    assert 0 <= row["kl_from_init"] <= row["kl_bound_data"] <= row["kl_bound"]
+    # float32 weights: the measured distance carries ~1e-7 relative rounding, and the small-budget
+    # bound is tight (1.01x), so compare with that tolerance
+    assert 0 <= row["param_distance"] <= row["distance_bound_data"] * (1 + 1e-5)
+    assert row["distance_bound_data"] <= row["distance_bound"] * (1 + 1e-9)
+    assert 0 <= row["kl_from_init"] <= row["kl_bound_data"] * (1 + 1e-5) + 1e-12
+    assert row["kl_bound_data"] <= row["kl_bound"] * (1 + 1e-9)
     assert 0 <= row["flips_measured"] <= row["flip_bound"] <= row["n_test"]
 
 

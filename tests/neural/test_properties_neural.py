@@ -186,7 +186,9 @@ def test_certificate_validity_boundaries():
 
     assert C.certificate_valid(TrainConfig(optimizer="sgd")) == ""
     assert C.certificate_valid(TrainConfig(optimizer="sgd", lr=0.5, anchor="l2", anchor_weight=4.0)) == ""
-    assert "overshoots" in C.certificate_valid(TrainConfig(optimizer="sgd", lr=0.5, anchor="l2", anchor_weight=4.1))
+    # an overshooting anchor (eta * a > 2) is certified too: the path uses |1 - eta (lambda + a)|
+    assert C.certificate_valid(TrainConfig(optimizer="sgd", lr=0.5, anchor="l2", anchor_weight=4.1)) == ""
+    assert C.certificate_valid(TrainConfig(optimizer="sgd", weight_decay=10.0)) == ""  # decay is an anchor
     assert C.certificate_valid(TrainConfig(optimizer="sgd", anchor="kl", anchor_weight=0.0)) == ""
     assert C.certificate_valid(TrainConfig(optimizer="adam")).startswith("optimizer 'adam'")
 
