@@ -51,3 +51,27 @@ def test_same_seed_same_labels_and_streams_continue():
 def test_bad_input(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_sample_labels_takes_a_count_for_a_one_context_space():
+    import numpy as np
+    import pytest
+    from bayes_w2s.core.hypotheses import HypothesisSpace, Model
+    from bayes_w2s.core.labels import sample_labels
+    from bayes_w2s.core.validation import ValidationError
+
+    weak = Model(HypothesisSpace([[0.9, 0.1], [0.2, 0.8]]))
+    a = sample_labels(weak, 7, np.random.default_rng(3))
+    b = sample_labels(weak, np.zeros(7, dtype=np.int64), np.random.default_rng(3))
+    assert a.dtype == np.int64 and a.tolist() == b.tolist()
+    assert sample_labels(weak, np.int64(4), np.random.default_rng(0)).shape == (4,)
+    assert sample_labels(weak, 0, np.random.default_rng(0)).shape == (0,)
+    with pytest.raises(ValidationError) as err:
+        sample_labels(weak, -1, np.random.default_rng(0))
+    assert err.value.argument == "contexts" and "contexts" in str(err.value)
+    with pytest.raises(ValidationError):
+        sample_labels(weak, True, np.random.default_rng(0))  # a bool is not a count
+    two = Model(HypothesisSpace(np.full((2, 2, 2), 0.5)))
+    with pytest.raises(ValidationError, match="one-context") as err:
+        sample_labels(two, 3, np.random.default_rng(0))
+    assert err.value.argument == "contexts"
