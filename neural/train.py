@@ -98,7 +98,7 @@ def minibatch_order(
 
 def lr_schedule(lr: float, n_steps: int, schedule: str = "cosine") -> np.ndarray:
     """Learning rate of every step ``(n_steps,)`` float64: ``eta_t = lr`` (``"constant"``) or
-    ``eta_t = lr * (1 + cos(pi t / T)) / 2`` (``"cosine"``, no warmup; ``t = 0 .. T-1``)."""
+    ``eta_t = lr * (1 + cos(pi t / T)) / 2`` (``"cosine"``, no warmup; ``0 <= t < T``)."""
     if schedule not in ("cosine", "constant"):
         raise ValueError(f"lr_schedule must be cosine or constant, got {schedule!r}")
     if schedule == "constant":
