@@ -29,9 +29,7 @@ then :func:`evaluate_row` (test metrics).
 
 from __future__ import annotations
 
-import logging
 import math
-import sys
 import time
 import warnings
 from dataclasses import replace
@@ -39,6 +37,7 @@ from dataclasses import replace
 import pandas as pd
 
 from bayes_w2s.core.metrics import PGRUndefinedWarning, accuracy, agreement, pgr
+from bayes_w2s.harness.progress import Progress
 
 from .backend import Backend
 from .cache import ArrayCache
@@ -62,7 +61,6 @@ __all__ = [
     "weak_confidence",
 ]
 
-log = logging.getLogger("bayes_w2s.neural")
 _ = _dataset  # re-exported for callers that load a config's dataset
 
 
@@ -177,40 +175,6 @@ def evaluate_row(cfg: W2SConfig, recipe: Recipe, sd: StudentData, fit: StudentFi
     }
 
 
-class _Progress:
-    """Heads trained out of the total, with an ETA: a tqdm bar (``show=True``, or ``None`` on
-    a terminal), else (``"log"``, or ``None`` off a terminal) one ``logging`` line per
-    ~``every`` seconds."""
-
-    def __init__(self, total: int, show: bool | str | None, every: float = 10.0):
-        self.total, self.done, self.every = total, 0, every
-        self.t0 = self.last = time.perf_counter()
-        self.bar = None
-        if show is None:
-            show = sys.stderr.isatty()
-        if show is True:
-            from tqdm.auto import tqdm
-
-            self.bar = tqdm(total=total, desc="heads", unit="head")
-
-    def tick(self) -> None:
-        self.done += 1
-        if self.bar is not None:
-            self.bar.update(1)
-            return
-        now = time.perf_counter()
-        if now - self.last >= self.every or self.done == self.total:
-            self.last = now
-            rate = self.done / max(now - self.t0, 1e-9)
-            eta = (self.total - self.done) / rate if rate > 0 else math.inf
-            log.info("%d/%d heads, %.0f s elapsed, ETA %.0f s", self.done, self.total,
-                     now - self.t0, eta)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
 def run(
     cfg: W2SConfig,
     seeds=(0, 1, 2),
@@ -237,15 +201,16 @@ def run(
     if dup:
         raise ValueError(f"methods must have unique labels; repeated: {sorted(dup)}")
     backend = Backend(cfg, _dataset(cfg.dataset), cache, progress)
-    bar = _Progress(len(seeds) * sum(len(r.grid()) for r in recipes), show_progress) \
-        if show_progress is not False else None
+    bar = Progress(len(seeds) * sum(len(r.grid()) for r in recipes), "neural compare", unit="head",
+                   mode={True: "bar", "log": "log"}.get(show_progress),
+                   disable=show_progress is False)
     rows = []
     try:
         for seed in seeds:
             t0 = time.perf_counter()
             sd = student_data(cfg, int(seed), cache=cache, backend=backend, progress=progress)
             fits = fit_recipes(
-                recipes, cfg, backend, int(seed), sd, on_head=bar.tick if bar else None,
+                recipes, cfg, backend, int(seed), sd, on_head=bar.update,
                 batched=batched,
             )
             wall = time.perf_counter() - t0
@@ -254,6 +219,5 @@ def run(
                 row["wall_s"] = wall / len(recipes)  # the seed's time, shared by its rows
                 rows.append(row)
     finally:
-        if bar:
-            bar.close()
+        bar.close()
     return pd.DataFrame(rows)

@@ -146,6 +146,9 @@ class Progress:
         ``sys.stderr``).
     disable : bool
         Show nothing (``--no-progress``).
+    mode : {"bar", "log"}, optional
+        Force a bar or log records instead of choosing by ``stream.isatty()`` (still nothing
+        when disabled, nested, silenced or below INFO).
 
     Notes
     -----
@@ -154,7 +157,10 @@ class Progress:
     """
 
     def __init__(self, total: int | None, desc: str = "", *, unit: str = "item", initial: int = 0,
-                 interval: float | None = None, stream=None, disable: bool = False):
+                 interval: float | None = None, stream=None, disable: bool = False,
+                 mode: str | None = None):
+        if mode not in (None, "bar", "log"):
+            raise ValueError(f"mode must be None, 'bar' or 'log', got {mode!r}")
         if total is not None and (isinstance(total, bool) or int(total) != total or total < 0):
             raise ValueError(f"total must be a non-negative integer or None, got {total!r}")
         if int(initial) != initial or initial < 0:
@@ -169,7 +175,7 @@ class Progress:
         self._emitted = 0
         self._bar = None
         self._closed = False
-        self.mode = "off" if disable else self._pick_mode(nested=_depth.get() > 0)
+        self.mode = "off" if disable else self._pick_mode(nested=_depth.get() > 0, force=mode)
         # only progress that shows something makes progress opened inside it nested
         self._token = _depth.set(_depth.get() + 1) if self.mode != "off" else None
         if self.mode == "bar":
@@ -178,12 +184,14 @@ class Progress:
             self._bar = tqdm(total=self.total, initial=self.done, desc=self.desc, unit=self.unit,
                              file=self._stream, dynamic_ncols=True, leave=True)
 
-    def _pick_mode(self, nested: bool) -> str:
+    def _pick_mode(self, nested: bool, force: str | None = None) -> str:
         if nested or _silent.get():
             return "off"
         self._log = _logger()
         if not self._log.isEnabledFor(logging.INFO):
             return "off"
+        if force is not None:
+            return force
         isatty = getattr(self._stream, "isatty", None)
         return "bar" if callable(isatty) and isatty() else "log"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import io
 import logging
 import os
@@ -133,3 +134,26 @@ def test_piped_sweep_counts_cells(tmp_path):
     assert done.returncode == 0, done.stderr
     assert re.search(r"sweep coinflip: 1/2 cells", done.stderr), done.stderr
     assert "strong learner" not in done.stderr  # the cells' own progress is silenced: one overall count
+
+
+def test_a_forced_mode_overrides_the_terminal_check(info):
+    def mode_of(**kw):  # in a fresh context: not nested in a progress another test left open
+        def make():
+            with pg.Progress(3, "t", **kw) as p:
+                return p.mode
+
+        return contextvars.Context().run(make)
+
+    assert mode_of(stream=_Tty()) == "bar"
+    assert mode_of(stream=_Tty(), mode="log") == "log"
+    assert mode_of(stream=io.StringIO(), mode="bar") == "bar"
+    assert mode_of(mode="log", disable=True) == "off"
+
+    def forced_log():
+        with pg.Progress(3, "t", stream=_Tty(), mode="log", interval=0.0) as forced:
+            forced.update()
+
+    contextvars.Context().run(forced_log)
+    assert _messages(info)[0].startswith("t: 1/3 items")
+    with pytest.raises(ValueError, match="mode"):
+        pg.Progress(3, "t", mode="tty")
