@@ -13,13 +13,16 @@ import math
 
 import pandas as pd
 
+from bayes_w2s.harness.report_sections import _num as _section_num
+
 __all__ = ["NEURAL_REGIONS", "ci", "render_headline", "render_compare"]
 
 
 def _num(v: float, digits: int = 2, sign: bool = True) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "—"
-    return f"{v:{'+' if sign else ''}.{digits}f}".replace("-", "−")
+    """:func:`~bayes_w2s.harness.report_sections` number format (``−``, ``—`` for NaN, no
+    ``−0.00``), with an explicit ``+`` on non-negative values when ``sign``."""
+    text = _section_num(float(v), digits)
+    return "+" + text if sign and text[0].isdigit() else text
 
 
 def ci(est: float, lo: float, hi: float) -> str:
