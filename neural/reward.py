@@ -35,10 +35,8 @@ rows with ``task = "classification@pairs"``, which separate the task from the me
 
 from __future__ import annotations
 
-import argparse
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -54,7 +52,6 @@ from .methods import MethodSpec, method_strengths
 __all__ = [
     "RewardConfig",
     "load_features",
-    "main",
     "pair_logits",
     "pair_scores",
     "plot_reward",
@@ -327,45 +324,3 @@ def plot_reward(summary: pd.DataFrame, ax=None):
     ax.set_ylabel("PGR (pairwise / test accuracy), 95% CI over seeds")
     ax.legend()
     return fig
-
-
-def main(argv=None) -> int:
-    """``bayes-w2s neural reward [--seeds 0,1,2,3,4] [--out runs]``: run, print, write a folder."""
-    from bayes_w2s.harness.runs import save_figure, write_run
-
-    p = argparse.ArgumentParser(prog="bayes-w2s neural reward", description=__doc__.split("\n")[0])
-    d = RewardConfig()
-    p.add_argument("--weak", default=d.weak)
-    p.add_argument("--strong", default=d.strong)
-    p.add_argument("--seeds", default=",".join(map(str, d.seeds)))
-    p.add_argument("--methods", default=";".join(d.methods), help="';'-separated method specs")
-    for name in ("n_weak_train", "n_weak_label", "n_test", "steps", "batch_size"):
-        p.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(d, name))
-    p.add_argument("--lr", type=float, default=d.lr)
-    p.add_argument("--optimizer", choices=("adam", "sgd"), default=d.optimizer)
-    p.add_argument("--dataset", default=d.dataset, help="e.g. rotten_tomatoes:n=4500 (the ladder's cached subsample)")
-    p.add_argument("--equal-gt", action="store_true",
-                   help="Burns protocol: the ceiling trains on the weak model's ground-truth split")
-    p.add_argument("--student-optimizer", choices=("adam", "sgd"), default=None, help="default: --optimizer")
-    p.add_argument("--student-lr", type=float, default=None, help="default: --lr")
-    p.add_argument("--pair-metric", action="store_true",
-                   help="also score the classification heads on the test pairs (task classification@pairs)")
-    p.add_argument("--out", default="runs")
-    a = p.parse_args(argv)
-    cfg = RewardConfig(a.weak, a.strong, tuple(int(s) for s in a.seeds.split(",") if s.strip()), a.n_weak_train,
-                       a.n_weak_label, a.n_test, tuple(m.strip() for m in a.methods.split(";") if m.strip()), a.steps,
-                       a.batch_size, a.lr, optimizer=a.optimizer, dataset=a.dataset, equal_gt=a.equal_gt,
-                       student_optimizer=a.student_optimizer, student_lr=a.student_lr, pair_metric=a.pair_metric)
-    rows = run_reward(cfg)
-    summary = summarize_reward(rows)
-    print(summary.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    import matplotlib
-
-    matplotlib.use("Agg")
-    tag = "" if cfg.dataset == "rotten_tomatoes" else "__" + cfg.dataset.replace("/", "-").replace(":", "-")
-    opt = cfg.optimizer + (f"-student-{cfg.student_optimizer}" if cfg.student_optimizer else "")
-    folder = Path(a.out) / f"neural_reward__{cfg.weak}_to_{cfg.strong}__{opt}{tag}{'__equal-gt' if cfg.equal_gt else ''}"
-    write_run(folder, "neural_reward", cfg, rows, tables={"pgr.csv": summary})
-    save_figure(plot_reward(summary), folder / "pgr")
-    print(f"wrote {folder}")
-    return 0
