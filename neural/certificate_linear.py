@@ -81,7 +81,14 @@ from .certificate import (
     logit_hessian_bound,
 )
 
-__all__ = ["LinearCertificate", "certificate_columns", "certify_linear_head", "sgd_coefficients"]
+__all__ = [
+    "LinearCertificate",
+    "LinearGrams",
+    "certificate_columns",
+    "certify_linear_head",
+    "linear_grams",
+    "sgd_coefficients",
+]
 
 _FLOAT_TOL = 1e-5
 
@@ -113,6 +120,51 @@ class LinearCertificate:
     may_flip: np.ndarray | None = None
     flip_bound: float = math.nan
     kl_bound: float = math.nan
+
+
+@dataclass(frozen=True, eq=False)
+class LinearGrams:
+    """The products of the data alone that a certificate needs, shared by every head trained
+    on the same standardized rows: ``u = (x~, 1) (N, D+1)``, ``K = u u^T`` and ``|K|``
+    ``(N, N)``, and for held-out inputs ``u~ (m, D+1)`` and ``|u~ u^T| (m, N)``. Computing them
+    is most of a certificate's cost (two ``N x N x D`` products); :func:`linear_grams`.
+    ``gram_pos`` is ``K_+ = max(K, 0)`` (then ``K_- = |K| - K_+``), for (B2+)."""
+
+    u: np.ndarray
+    gram_abs: np.ndarray
+    gram_pos: np.ndarray
+    heldout_u: np.ndarray | None = None
+    heldout_abs: np.ndarray | None = None
+
+
+def linear_grams(features: np.ndarray, heldout: np.ndarray | None = None) -> LinearGrams:
+    """:class:`LinearGrams` of standardized training ``features (N, D)`` and ``heldout (m, D)``."""
+    u = _augment(features)
+    gram = u @ u.T
+    gram_pos = np.maximum(gram, 0.0)
+    np.abs(gram, out=gram)
+    uh = kh = None
+    if heldout is not None:
+        uh = _augment(heldout)
+        if uh.shape[1] != u.shape[1]:
+            raise ValueError(f"heldout has {uh.shape[1] - 1} features, training {u.shape[1] - 1}")
+        kh = np.abs(uh @ u.T)
+    return LinearGrams(u, gram, gram_pos, uh, kh)
+
+
+def _grams_for(features, heldout, grams: LinearGrams | None) -> LinearGrams:
+    """``grams`` if it was computed from these very inputs (checked, O(N D)), else fresh."""
+    if grams is None:
+        return linear_grams(features, heldout)
+    x = np.asarray(features, float)
+    same = grams.u.shape == (*x.shape[:1], x.shape[1] + 1) and np.array_equal(grams.u[:, :-1], x)
+    if heldout is not None:
+        h = np.asarray(heldout, float)
+        same = same and grams.heldout_u is not None and grams.heldout_u.shape[0] == len(h)
+        same = same and np.array_equal(grams.heldout_u[:, :-1], h)
+    if not same:
+        raise ValueError("grams were computed from other features or held-out inputs")
+    return grams
 
 
 def sgd_coefficients(lrs: np.ndarray, weight_decay: float = 0.0, anchor_weight: float = 0.0):
@@ -154,6 +206,7 @@ def certify_linear_head(
     cap: float | None = None,
     init: np.ndarray | None = None,
     heldout: np.ndarray | None = None,
+    grams: LinearGrams | None = None,
 ) -> LinearCertificate:
     """Certify a momentum-free SGD run of a linear head before it happens.
 
@@ -168,8 +221,13 @@ def certify_linear_head(
         ``Theta_0``); cap : the radius of projected SGD, if any.
     init : (C, D+1) ``Theta_0 = [W_0 | b_0]``; zeros by default.
     heldout : (m, D) standardized held-out features.
+    grams : :func:`linear_grams` of ``(features, heldout)``, to share between heads trained
+        on the same rows (checked against the inputs); computed when not given.
     """
-    u = _augment(features)  # (N, D1)
+    if np.ndim(features) != 2:
+        raise ValueError(f"features must be (n, D), got shape {np.shape(features)}")
+    grams = _grams_for(features, heldout, grams)
+    u = grams.u  # (N, D1)
     q = np.asarray(targets, float)
     n, d1 = u.shape
     if q.ndim != 2 or len(q) != n:
@@ -205,18 +263,18 @@ def certify_linear_head(
     drift = weight_decay * float(np.linalg.norm(theta0)) * float(abs_c.sum())
     b0 = float(abs_c @ g_old.mean(1)) * float(norms.max()) + drift
     b1 = float(abs_c @ (g * norms[order]).mean(1)) + drift
-    kabs = u @ u.T  # (N, N) Gram matrix K, made |K| in place below
+    kabs = grams.gram_abs  # (N, N) |K|, K = u u^T
     alpha = np.bincount(order.ravel(), (abs_c[:, None] * g / bsz).ravel(), minlength=n)
     b2_signed = math.inf
     if loss == "ve" and c_cls == 2 and np.all(c >= 0):  # (B2+): signs known a priori
+        # sum_jl (sigma_j sigma_l K_jl)_+ alpha_j alpha_l: same-sign pairs keep K_+, opposite-
+        # sign pairs K_- = |K| - K_+ (a zero sign contributes nothing)
         sign = np.sign(q[:, 1] - q[:, 0])  # (N,)
-        sa = sign * alpha
-        m_pos = kabs * sa[None, :]  # (N, N) sigma_j alpha_j K_jl sigma_l alpha_l, then (.)_+
-        m_pos *= sa[:, None]
-        np.maximum(m_pos, 0.0, out=m_pos)
-        b2_signed = math.sqrt(float(m_pos.sum())) + drift
-        del m_pos
-    np.abs(kabs, out=kabs)
+        a_pos, a_neg = alpha * (sign > 0), alpha * (sign < 0)
+        kp = grams.gram_pos
+        total = a_pos @ (kp @ a_pos) + a_neg @ (kp @ a_neg)
+        total += 2.0 * (a_pos @ (kabs @ a_neg) - a_pos @ (kp @ a_neg))
+        b2_signed = math.sqrt(max(float(total), 0.0)) + drift
     b2 = min(_quad(alpha, kabs) + drift, b2_signed)
 
     lip = logit_hessian_bound(loss, q_v, s_v).reshape(t_steps, bsz)
@@ -268,16 +326,9 @@ def certify_linear_head(
     )
     if heldout is None:
         return LinearCertificate(**out)
-    uh = _augment(heldout)
-    if uh.shape[1] != d1:
-        raise ValueError(f"heldout has {uh.shape[1] - 1} features, training {d1 - 1}")
-    adv = np.empty(len(uh))
-    rem_h = np.full(len(uh), np.nan)
-    for start in range(0, len(uh), 1024):  # (chunk, N) at a time
-        kh = np.abs(uh[start : start + 1024] @ u.T)
-        adv[start : start + 1024] = kh @ alpha
-        if beta_acc is not None and not np.isnan(b3):
-            rem_h[start : start + 1024] = kh @ beta_acc
+    uh, kh = grams.heldout_u, grams.heldout_abs  # (m, D1), |u~ u^T| (m, N)
+    adv = kh @ alpha
+    rem_h = kh @ beta_acc if beta_acc is not None and not np.isnan(b3) else np.full(len(uh), np.nan)
     adv += weight_decay * float(abs_c.sum()) * np.linalg.norm(uh @ theta0.T, axis=1)
     if cap is not None:
         adv = np.minimum(adv, cap * np.linalg.norm(uh, axis=1))
@@ -317,9 +368,10 @@ def certificate_columns(
     init: np.ndarray | None = None,
     heldout: np.ndarray | None = None,
     final_logits: np.ndarray | None = None,
+    grams: LinearGrams | None = None,
 ) -> dict:
-    """A run's certificate columns from :func:`certify_linear_head` (same arguments) and the
-    trained head's held-out logits ``final_logits (m, C)``.
+    """A run's certificate columns from :func:`certify_linear_head` (same arguments, ``grams``
+    included) and the trained head's held-out logits ``final_logits (m, C)``.
 
     ``distance_bound`` (B0), ``distance_bound_data`` (the least bound) and its parts
     ``distance_bound_{norms,gram,linear}``, ``reference_distance`` ``||R_T||``; with held-out
@@ -338,7 +390,7 @@ def certificate_columns(
         return out
     cert = certify_linear_head(
         features, targets, order, lrs, loss, strengths=strengths, weight_decay=weight_decay,
-        anchor_weight=anchor_weight, cap=cap, init=init, heldout=heldout,
+        anchor_weight=anchor_weight, cap=cap, init=init, heldout=heldout, grams=grams,
     )
     out = {
         "distance_bound": cert.distance_bound_max,

@@ -10,7 +10,7 @@ import pytest
 import torch
 from bayes_w2s.neural import certificate as C
 from bayes_w2s.neural import losses as L
-from bayes_w2s.neural.certificate_linear import certify_linear_head, sgd_coefficients
+from bayes_w2s.neural.certificate_linear import certify_linear_head, linear_grams, sgd_coefficients
 
 SQ2 = math.sqrt(2.0)
 
@@ -204,6 +204,39 @@ def test_a_wrong_sign_assumption_would_be_caught():
     g = C.logit_grad_bound_data("xent", q[order].reshape(-1, 2)).reshape(order.shape)
     alpha = np.bincount(order.ravel(), (c[:, None] * g / order.shape[1]).ravel(), minlength=len(x))
     assert cert_x.distance_bound_gram == pytest.approx(math.sqrt(alpha @ np.abs(u @ u.T) @ alpha))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_signed_gram_bound_is_its_definition(seed):
+    # (B2+) for two-class VE: sqrt(sum_jl (s_j a_j K_jl s_l a_l)_+), s_j = sign(q_j1 - q_j0),
+    # brute force over the N x N terms; ties (q_j1 = q_j0, s_j = 0) contribute nothing
+    x, q, order, lrs, s, _ = _world(seed, c=2, loss="ve", s_scale=0.05)
+    q[:5] = 0.5  # zero signs
+    cert = certify_linear_head(x, q, order, lrs, "ve", strengths=s)
+    u = np.hstack([x, np.ones((len(x), 1))])
+    _, c = sgd_coefficients(lrs)
+    g = C.logit_grad_bound_data("ve", q[order].reshape(-1, 2), s.ravel()).reshape(order.shape)
+    alpha = np.bincount(order.ravel(), (c[:, None] * g / order.shape[1]).ravel(), minlength=len(x))
+    sa = np.sign(q[:, 1] - q[:, 0]) * alpha
+    signed = math.sqrt(np.maximum(sa[:, None] * (u @ u.T) * sa[None, :], 0).sum())
+    plain = math.sqrt(alpha @ np.abs(u @ u.T) @ alpha)
+    assert signed < plain  # the case exercises the signed form
+    assert cert.distance_bound_gram == pytest.approx(signed, rel=1e-12)
+
+
+def test_shared_grams_give_the_same_certificate_and_are_checked():
+    x, q, order, lrs, s, held = _world(3, c=2, loss="ve")
+    grams = linear_grams(x, held)
+    for loss, kw in (("ve", dict(strengths=s)), ("xent", dict(weight_decay=0.3)), ("xent", dict(cap=0.5))):
+        fresh = certify_linear_head(x, q, order, lrs, loss, heldout=held, **kw)
+        shared = certify_linear_head(x, q, order, lrs, loss, heldout=held, grams=grams, **kw)
+        for f in ("distance_bound", "distance_bound_gram", "distance_bound_linear", "kl_bound", "flip_bound"):
+            assert getattr(shared, f) == pytest.approx(getattr(fresh, f), rel=1e-12, nan_ok=True)
+        np.testing.assert_allclose(shared.logit_bound, fresh.logit_bound, rtol=1e-12)
+    with pytest.raises(ValueError, match="other features"):
+        certify_linear_head(x * 1.01, q, order, lrs, "xent", heldout=held, grams=grams)
+    with pytest.raises(ValueError, match="other features"):
+        certify_linear_head(x, q, order, lrs, "xent", heldout=held[:-1], grams=grams)
 
 
 # ---------------------------------------------------------------- path bounds: they bind
