@@ -139,8 +139,11 @@ class LinearGrams:
 
 def linear_grams(features: np.ndarray, heldout: np.ndarray | None = None) -> LinearGrams:
     """:class:`LinearGrams` of standardized training ``features (N, D)`` and ``heldout (m, D)``."""
+    import torch  # float64 products through torch's BLAS: ~2x numpy's here, same precision
+
     u = _augment(features)
-    gram = u @ u.T
+    tu = torch.from_numpy(u)
+    gram = (tu @ tu.T).numpy()
     gram_pos = np.maximum(gram, 0.0)
     np.abs(gram, out=gram)
     uh = kh = None
@@ -148,7 +151,7 @@ def linear_grams(features: np.ndarray, heldout: np.ndarray | None = None) -> Lin
         uh = _augment(heldout)
         if uh.shape[1] != u.shape[1]:
             raise ValueError(f"heldout has {uh.shape[1] - 1} features, training {u.shape[1] - 1}")
-        kh = np.abs(uh @ u.T)
+        kh = (torch.from_numpy(uh) @ tu.T).abs_().numpy()
     return LinearGrams(u, gram, gram_pos, uh, kh)
 
 

@@ -313,15 +313,17 @@ def _head_log(res: HeadsResult, m: int) -> TrainLog:
                     t * spec.batch_size / max(seconds, 1e-9), extra)
 
 
-def certify_head(res: HeadsResult, m: int, targets) -> dict:
+def certify_head(res: HeadsResult, m: int, targets, *, grams: dict | None = None) -> dict:
     """Head ``m``'s data-dependent certificate columns (:func:`~.certificate_linear.certificate_columns`):
     ``distance_bound_data``, ``kl_bound_data``, ``flip_bound``, ``flips_measured`` and the parts,
     from its training rows' standardized features, its weak targets ``(n, C)``, its minibatch
     order and learning rates (:func:`head_schedule`) up to the step its weights come from, and
     its held-out rows. The same columns :func:`~.train.train` records; empty when the head is
-    not certified (Adam). Costs an ``n x n`` Gram matrix: call it for the heads you report."""
+    not certified (Adam). Costs ``n x n`` Gram products (:func:`~.certificate_linear.linear_grams`):
+    call it for the heads you report, with one ``grams`` dict for heads trained on the same
+    rows (it keeps their products, keyed by training and held-out rows)."""
     from .certificate import certificate_valid
-    from .certificate_linear import certificate_columns
+    from .certificate_linear import certificate_columns, linear_grams
 
     spec = res.specs[m]
     if certificate_valid(spec.train_config()):
@@ -343,12 +345,19 @@ def certify_head(res: HeadsResult, m: int, targets) -> dict:
         held = std_rows(res.heldout[m])
         final = res.predict(res.heldout[m], heads=[m])[0]
     strengths = sch["strengths"]
+    train = std_rows(res.train_idx[m])
+    shared = None
+    if grams is not None:
+        key = (res.train_idx[m].tobytes(), b"" if res.heldout is None else res.heldout[m].tobytes())
+        if key not in grams:
+            grams[key] = linear_grams(train, held)
+        shared = grams[key]
     return certificate_columns(
-        std_rows(res.train_idx[m]), np.asarray(targets, float), np.asarray(sch["idx"][:at], np.int64),
+        train, np.asarray(targets, float), np.asarray(sch["idx"][:at], np.int64),
         np.asarray(sch["lrs"][:at], float), spec.loss,
         strengths=None if strengths is None else np.asarray(strengths[:at], float),
         weight_decay=spec.weight_decay, cap=spec.max_distance, init=init, heldout=held,
-        final_logits=final,
+        final_logits=final, grams=shared,
     )
 
 

@@ -23,8 +23,8 @@ A method is a student recipe (:mod:`.recipes`): ``xent``, ``xent+wd(10)``, ``ve+
 ``ve+budget(select:weak-val)``, ``centroid``, ``xent+stop(weak-val)``; the old
 ``ve+budget:budget=20`` strings parse. The stages are explicit functions:
 :func:`~.stages.student_data` (splits, weak model, weak labels, ceiling, the student's training
-and validation splits) then :func:`~.student.select_and_fit` (the recipe, with its selection)
-then :func:`evaluate_row` (test metrics).
+and validation splits) then :func:`~.student_batch.fit_seeds` (every recipe with its selection,
+the linear heads of all seeds trained at once) then :func:`evaluate_row` (test metrics).
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ from .evaluate import agreement_on_weak_errors, auroc
 from .methods import DEFAULT_SCHEDULES, MethodSpec, run_limit, softmax, weak_confidence
 from .recipes import Recipe, parse_recipe
 from .stages import StudentData, _dataset, student_data
-from .student import StudentFit, fit_recipes
+from .student import StudentFit
+from .student_batch import fit_recipes, fit_seeds
 
 __all__ = [
     "DEFAULT_SCHEDULES",
@@ -188,8 +189,10 @@ def run(
     """Rows for every (method, seed); ``methods`` defaults to ``(cfg.method,)``.
 
     One backend (features/tokens) is shared across methods and seeds; per seed the weak model,
-    ceiling and student data are built once and every recipe's heads (all grid values) train
-    together (:func:`~.student.fit_recipes`; ``batched=False``: one at a time). ``show_progress``: the
+    ceiling and student data are built once, then the heads of every recipe (all grid values)
+    and every seed train together (:func:`~.student_batch.fit_seeds`; ``batched=False``: one at
+    a time). ``wall_s`` of a row: its seed's data time plus an equal share of the joint
+    training time, divided among the seed's recipes. ``show_progress``: the
     overall head count with an ETA (None: a bar on a terminal, log lines otherwise; True: a
     bar; "log": log lines; False: nothing).
     """
@@ -204,19 +207,19 @@ def run(
     bar = Progress(len(seeds) * sum(len(r.grid()) for r in recipes), "neural compare", unit="head",
                    mode={True: "bar", "log": "log"}.get(show_progress),
                    disable=show_progress is False)
-    rows = []
+    rows, data, prep = [], [], []
     try:
-        for seed in seeds:
+        for seed in seeds:  # weak model, ceiling and student data (cached on disk) per seed
             t0 = time.perf_counter()
-            sd = student_data(cfg, int(seed), cache=cache, backend=backend, progress=progress)
-            fits = fit_recipes(
-                recipes, cfg, backend, int(seed), sd, on_head=bar.update,
-                batched=batched,
-            )
-            wall = time.perf_counter() - t0
-            for m, recipe, fit in zip(methods, recipes, fits):
+            data.append(student_data(cfg, int(seed), cache=cache, backend=backend, progress=progress))
+            prep.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        fits = fit_seeds(recipes, cfg, backend, data, on_head=bar.update, batched=batched)
+        shared = (time.perf_counter() - t0) / max(1, len(data))
+        for sd, seed_fits, t_prep in zip(data, fits, prep):
+            for m, recipe, fit in zip(methods, recipes, seed_fits):
                 row = evaluate_row(replace(cfg, method=m), recipe, sd, fit)
-                row["wall_s"] = wall / len(recipes)  # the seed's time, shared by its rows
+                row["wall_s"] = (t_prep + shared) / len(recipes)  # the seed's time, shared by its rows
                 rows.append(row)
     finally:
         bar.close()

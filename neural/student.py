@@ -45,7 +45,6 @@ __all__ = [
     "StudentFit",
     "centroid_logits",
     "fit_recipe",
-    "fit_recipes",
     "select_and_fit",
     "student_train_config",
 ]
@@ -263,7 +262,7 @@ def select_and_fit(
 
     ``sd`` is a :class:`~.stages.StudentData`; ``on_head()`` is called after every head trained
     (progress). See the module docstring for the scores. One head at a time
-    (:func:`~.train.train`); :func:`fit_recipes` batches linear heads.
+    (:func:`~.train.train`); :func:`~.student_batch.fit_seeds` batches linear heads.
     """
     _check_rules(recipe, sd)
     stop_val = _rules(sd)[recipe.stop][0] if recipe.stop else None
@@ -285,111 +284,3 @@ def select_and_fit(
         if on_head is not None:
             on_head()
     return _select(recipe, sd, fits)
-
-
-def _batchable(concrete: Recipe, cfg: W2SConfig) -> bool:
-    """A linear head on frozen features without a prior anchor: :func:`~.heads.train_heads`."""
-    if cfg.mode != "features" or cfg.head_hidden or concrete.loss == "centroid":
-        return False
-    tcfg = student_train_config(cfg, concrete)
-    return not (tcfg.anchor and tcfg.anchor_weight > 0)
-
-
-def fit_recipes(
-    recipes, cfg: W2SConfig, backend: Backend, seed: int, sd, *, on_head=None, batched: bool = True
-) -> list[StudentFit]:
-    """:func:`select_and_fit` for every recipe of one seed, linear heads trained at once.
-
-    Every concrete recipe (grid value) that is a linear head on frozen features without an
-    anchor becomes one :class:`~.heads.HeadSpec`; they train in one :func:`~.heads.train_heads`
-    call per early-stopping rule (each head equals :func:`~.train.train` to ~1e-6). The rest
-    (centroid, anchors, token models) go one at a time. ``batched=False``: all one at a time.
-    """
-    from .heads import HeadSpec, certify_head, train_heads
-
-    for r in recipes:
-        _check_rules(r, sd)
-    rules = _rules(sd)
-    preds = _predict_sets(sd)
-    results: dict = {}  # (recipe index, grid index) -> (concrete, logits, log, tcfg)
-    groups: dict = {}  # stop rule -> [(key, concrete, HeadSpec, tcfg)]
-    n = len(sd.q_train)
-    for i, r in enumerate(recipes):
-        for j, concrete in enumerate(r.grid()):
-            if batched and _batchable(concrete, cfg):
-                tcfg = student_train_config(cfg, concrete)
-                spec = concrete.method_spec()
-                n_steps = tcfg.n_steps(n)
-                head = HeadSpec(
-                    loss=spec.loss,
-                    lr=tcfg.lr,
-                    n_steps=n_steps,
-                    seed=seed,
-                    optimizer=tcfg.optimizer,
-                    lr_schedule=tcfg.lr_schedule,
-                    weight_decay=tcfg.weight_decay,
-                    max_distance=concrete.cap,
-                    strengths=method_strengths(spec, sd.q_train, n_steps, tcfg.batch_size),
-                    over=spec.over,
-                    batch_size=tcfg.batch_size,
-                )
-                every = cfg.eval_every or max(1, n_steps // 25)
-                groups.setdefault((concrete.stop, every if concrete.stop else 0), []).append(
-                    ((i, j), concrete, head, tcfg)
-                )
-                continue
-            stop_val = rules[concrete.stop][0] if concrete.stop else None
-            logits, log, tcfg = fit_recipe(
-                concrete,
-                cfg,
-                backend,
-                seed,
-                sd.train_idx,
-                sd.q_train,
-                preds,
-                stop_val=stop_val,
-                heldout=sd.test_idx,
-                desc=f"student {concrete.label()}",
-            )
-            results[(i, j)] = (concrete, logits, log, tcfg)
-            if on_head is not None:
-                on_head()
-    for (stop, every), members in groups.items():
-        feats = backend.features(cfg.strong)
-        m = len(members)
-        val = None
-        if stop:
-            v_idx, v_t = rules[stop][0]
-            val = (np.tile(v_idx, (m, 1)), np.broadcast_to(v_t, (m, *v_t.shape)).copy())
-        res = train_heads(
-            feats,
-            np.tile(sd.train_idx, (m, 1)),
-            np.broadcast_to(sd.q_train, (m, *sd.q_train.shape)).astype(np.float32),
-            [h for _, _, h, _ in members],
-            val=val,
-            eval_every=every,
-            heldout=np.tile(sd.test_idx, (m, 1)),
-            device=backend.cfg.device,
-        )
-        logits = {k: res.predict(idx) for k, idx in preds.items()}  # (M, n, C) each
-        for k, (key, concrete, _, tcfg) in enumerate(members):
-            log = res.log(k)
-            h = res.specs[k]
-            if h.strengths is not None or h.weight_decay > 0 or h.max_distance is not None:
-                # bounded, decayed or capped heads: where the certificate says something
-                log.extra["_certify"] = (lambda r=res, i=k: certify_head(r, i, sd.q_train))
-            results[key] = (concrete, {name: v[k] for name, v in logits.items()}, log, tcfg)
-            if on_head is not None:
-                on_head()
-    fits = [
-        _select(r, sd, [results[(i, j)] for j in range(len(r.grid()))])
-        for i, r in enumerate(recipes)
-    ]
-    for fit in fits:  # the data-dependent certificate of the reported (selected) head only
-        certify = fit.log.extra.get("_certify") if fit.log is not None else None
-        if certify is not None:
-            fit.log.extra.update(certify())
-    for _, _, log, _ in results.values():
-        if log is not None:
-            log.extra.pop("_certify", None)
-    return fits

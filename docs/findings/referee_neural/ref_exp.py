@@ -9,7 +9,7 @@ from bayes_w2s.neural.backend import Backend
 from bayes_w2s.neural.cache import ArrayCache
 from bayes_w2s.neural.stages import _dataset
 from bayes_w2s.neural.recipes import parse_recipe
-from bayes_w2s.neural.student import fit_recipes
+from bayes_w2s.neural.student_batch import fit_recipes
 
 pair, seeds, tag = sys.argv[1], sys.argv[2], sys.argv[3]
 extra = json.loads(sys.argv[4]) if len(sys.argv) > 4 else {}
