@@ -144,10 +144,16 @@ def test_batched_heads_equal_one_at_a_time(tiny_cfg, cache):
         "logconf",
         "product",
     )
-    a = run(tiny_cfg, (0,), cache=cache, methods=methods)
-    b = run(tiny_cfg, (0,), cache=cache, methods=methods, batched=False)
+    a = run(tiny_cfg, (0, 1), cache=cache, methods=methods)  # both seeds in one batched call
+    b = run(tiny_cfg, (0, 1), cache=cache, methods=methods, batched=False)
     for col in ("acc_w2s", "param_distance", "selected"):
         np.testing.assert_allclose(
             a[col].to_numpy(float), b[col].to_numpy(float), atol=1e-4, err_msg=col
         )
     assert list(a.method) == list(b.method) and list(a.val_scores) == list(b.val_scores)
+    assert list(a.seed) == [0] * len(methods) + [1] * len(methods)
+    # a seed trained beside another gives exactly what it gives alone (independent streams)
+    alone = run(tiny_cfg, (1,), cache=cache, methods=methods)
+    joint = a[a.seed == 1].reset_index(drop=True)
+    for col in ("acc_w2s", "param_distance", "kl_from_init", "distance_bound_data", "flip_bound"):
+        np.testing.assert_array_equal(joint[col].to_numpy(float), alone[col].to_numpy(float), err_msg=col)
