@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from .heads import HeadSpec, train_heads
+from .train import num_threads
 from .methods import MethodSpec, method_strengths
 from .reward import (
     PAIR_SCORED,
@@ -115,9 +116,11 @@ def _train(rows: _Rows, jobs: list) -> dict:
         res = train_heads(feats, np.stack([j.train_rows for j in group]),
                           np.stack([j.targets for j in group]), [j.spec for j in group],
                           standardize=False)
-        for m, job in enumerate(group):
-            for name, r in job.score_rows.items():
-                out[(job.key, name)] = res.predict(r, heads=[m])[0]
+        for name in {name for job in group for name in job.score_rows}:  # one call per set
+            ms = [m for m, job in enumerate(group) if name in job.score_rows]
+            z = res.predict(np.stack([group[m].score_rows[name] for m in ms]), heads=ms)
+            for m, zm in zip(ms, z):  # heads scored on the same rows share one product
+                out[(group[m].key, name)] = zm
     return out
 
 
@@ -128,7 +131,13 @@ def _prob(logits: np.ndarray) -> np.ndarray:
 def batched_probs(cfg: RewardConfig, f_weak: np.ndarray, f_strong: np.ndarray,
                   labels: np.ndarray) -> dict:
     """Every seed's ``(splits, probs)`` (:func:`~.reward.seed_rows`'s inputs) with every head
-    trained at once: :func:`~.reward.seed_probs` per seed, to rounding."""
+    trained at once: :func:`~.reward.seed_probs` per seed, to rounding. Runs on one torch
+    thread (small products; see :func:`~.heads.train_heads`)."""
+    with num_threads(1):
+        return _batched_probs(cfg, f_weak, f_strong, labels)
+
+
+def _batched_probs(cfg, f_weak, f_strong, labels):
     splits = {seed: seed_splits(cfg, labels, seed) for seed in cfg.seeds}
     weak_rows, strong_rows = _Rows(f_weak), _Rows(f_strong)
     jobs = []
