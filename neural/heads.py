@@ -101,7 +101,7 @@ class HeadSpec:
     def __post_init__(self) -> None:
         get_loss(self.loss)
         if not isinstance(self.fit_bias, (bool, np.bool_)):
-            raise ValueError(f"fit_bias must be a bool, got {self.fit_bias!r}")
+            raise TypeError(f"fit_bias must be a bool, got {self.fit_bias!r}")
         if self.optimizer not in ("sgd", "adam"):
             raise ValueError(f"optimizer must be 'sgd' or 'adam', got {self.optimizer!r}")
         if self.lr_schedule not in ("cosine", "constant"):

@@ -31,7 +31,6 @@ import numpy as np
 import torch
 
 from .heads import HeadSpec, train_heads
-from .train import num_threads
 from .methods import MethodSpec, method_strengths
 from .reward import (
     PAIR_SCORED,
@@ -44,6 +43,7 @@ from .reward import (
     standardization,
     weak_targets,
 )
+from .train import num_threads
 
 __all__ = ["batched_probs"]
 

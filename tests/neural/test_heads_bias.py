@@ -73,5 +73,5 @@ def test_a_frozen_bias_stays_put_and_the_weights_equal_a_weight_only_loop(opt):
 
 
 def test_fit_bias_must_be_a_bool():
-    with pytest.raises(ValueError, match="fit_bias"):
+    with pytest.raises(TypeError, match="fit_bias"):
         HeadSpec("xent", 0.1, 5, seed=0, fit_bias="no")

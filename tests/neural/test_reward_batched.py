@@ -48,7 +48,7 @@ def test_batched_run_equals_the_one_head_reference(kw):
                        batch_size=16, **kw)
     fast = batched_probs(cfg, weak, strong, y)
     for seed in cfg.seeds:
-        splits, ref = seed_probs(cfg, weak, strong, y, seed)
+        _, ref = seed_probs(cfg, weak, strong, y, seed)
         _, mine = fast[seed]
         assert mine.keys() == ref.keys()
         for key in ref:  # weak, ceiling and every student, each task and scoring
@@ -69,7 +69,7 @@ def test_batched_run_equals_the_one_head_reference(kw):
 def test_a_scalar_bradley_terry_head_is_a_bias_free_two_class_head_at_half_the_lr(opt):
     # the identity the batched path rests on, head by head: r(a) - r(b) of the scalar head
     # equals z_1 - z_0 of a two-class head without bias on x~_a - x~_b trained at lr / 2
-    weak, strong, y = _synthetic(seed=4)
+    _, strong, y = _synthetic(seed=4)
     pairs, py = preference_pairs(y, np.arange(300), 300, np.random.default_rng(1))
     q = np.stack([1 - py, py], 1).astype(np.float32)
     cfg = RewardConfig(steps=60, batch_size=32, lr=0.3 if opt == "sgd" else 1e-2, optimizer=opt)
