@@ -13,7 +13,9 @@ from bayes_w2s.neural.reward import (
     predict,
     preference_pairs,
     run_reward,
+    run_seed,
     seed_probs,
+    seed_rows,
     standardization,
     train_head,
 )
@@ -47,8 +49,10 @@ def test_batched_run_equals_the_one_head_reference(kw):
     cfg = RewardConfig(seeds=(0, 3), n_weak_train=60, n_weak_label=200, n_test=150, steps=40,
                        batch_size=16, **kw)
     fast = batched_probs(cfg, weak, strong, y)
+    ref_rows = []
     for seed in cfg.seeds:
-        _, ref = seed_probs(cfg, weak, strong, y, seed)
+        splits, ref = seed_probs(cfg, weak, strong, y, seed)
+        ref_rows += seed_rows(cfg, seed, splits, ref)
         _, mine = fast[seed]
         assert mine.keys() == ref.keys()
         for key in ref:  # weak, ceiling and every student, each task and scoring
@@ -56,8 +60,7 @@ def test_batched_run_equals_the_one_head_reference(kw):
             assert np.abs(ref[key] - 0.5).max() > 0.01, key  # trained, not uniform
         # the students learn from the weak model's labels: their predictions differ from the ceiling's
         assert np.abs(ref[("preference", cfg.methods[0])] - ref[("preference", "ceiling")]).max() > 0.01
-    rows = run_reward(cfg, weak, strong, y)
-    ref_rows = run_reward(cfg, weak, strong, y, batched=False)
+    rows, ref_rows = run_reward(cfg, weak, strong, y), pd.DataFrame(ref_rows)
     assert rows[["seed", "task", "method"]].equals(ref_rows[["seed", "task", "method"]])
     cols = ["acc_weak", "acc_w2s", "acc_ceiling"]
     # probabilities within 1e-5 may flip a prediction lying within 1e-5 of 0.5: at most one
@@ -121,9 +124,14 @@ def test_reference_draws_seeded_epochs_without_replacement():
     assert sorted(order.tolist()) == list(range(64))
 
 
-def test_the_batched_run_is_deterministic():
+def test_the_batched_run_is_deterministic_and_batched_false_is_the_reference():
     weak, strong, y = _synthetic(seed=1)
-    cfg = RewardConfig(seeds=(1,), n_weak_train=50, n_weak_label=150, n_test=100, steps=20, batch_size=16,
+    cfg = RewardConfig(seeds=(1, 2), n_weak_train=50, n_weak_label=150, n_test=100, steps=20, batch_size=16,
                        methods=("xent", "ve+budget:budget=10"))
     a, b = run_reward(cfg, weak, strong, y), run_reward(cfg, weak, strong, y)
     pd.testing.assert_frame_equal(a, b)
+    ref = run_reward(cfg, weak, strong, y, batched=False)
+    want = pd.concat([run_seed(cfg, weak, strong, y, s) for s in cfg.seeds], ignore_index=True)
+    pd.testing.assert_frame_equal(ref, want)
+    cols = ["acc_weak", "acc_w2s", "acc_ceiling"]
+    assert (np.abs(a[cols].to_numpy() - ref[cols].to_numpy()) <= 1 / cfg.n_test + 1e-12).all()
