@@ -7,8 +7,8 @@ builds it), ``W (D, C)`` and ``b (C,)`` zero-initialized. :func:`train_heads` st
 — recipes x seeds x hyperparameters — and steps them together: heads that share training rows
 and seed share every minibatch (a *stream*), so one ``(B, D) @ (D, K C)`` product per stream
 and step serves all K heads of the stream (``torch.bmm`` over streams). Per head: loss, lr,
-schedule, weight decay, optimizer (grouped), strengths, movement cap and step count; a head
-with fewer steps stops updating (its step size is 0).
+schedule, weight decay, optimizer (grouped), strengths, movement cap, step count and
+whether the bias trains; a head with fewer steps stops updating (its step size is 0).
 
 Updates, written by hand on stacked tensors (the single-tensor ``torch.optim`` rules), with
 ``G = dL/dz`` the closed-form logit gradient (:mod:`.head_losses`) and ``x~`` the batch:
