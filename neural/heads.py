@@ -7,8 +7,8 @@ builds it), ``W (D, C)`` and ``b (C,)`` zero-initialized. :func:`train_heads` st
 — recipes x seeds x hyperparameters — and steps them together: heads that share training rows
 and seed share every minibatch (a *stream*), so one ``(B, D) @ (D, K C)`` product per stream
 and step serves all K heads of the stream (``torch.bmm`` over streams). Per head: loss, lr,
-schedule, weight decay, optimizer (grouped), strengths, movement cap and step count; a head
-with fewer steps stops updating (its step size is 0).
+schedule, weight decay, optimizer (grouped), strengths, movement cap, step count and
+whether the bias trains; a head with fewer steps stops updating (its step size is 0).
 
 Updates, written by hand on stacked tensors (the single-tensor ``torch.optim`` rules), with
 ``G = dL/dz`` the closed-form logit gradient (:mod:`.head_losses`) and ``x~`` the batch:
@@ -80,6 +80,9 @@ class HeadSpec:
     ``strengths`` (float64, read-only) are indexed ``over`` visits, per pass or steps exactly as
     in :func:`~.train.train`; ``ve`` and ``tempered`` need them. ``max_distance``: project
     ``(W, b)`` back onto ``||theta - theta_0||_F <= max_distance`` after every step.
+    ``fit_bias=False`` keeps the bias at its initial value (its gradient is set to 0, so SGD
+    and Adam leave it exactly unchanged): a head on difference features ``x_a - x_b``, where a
+    bias would cancel, e.g. a Bradley-Terry reward head (:mod:`.reward_batched`).
     """
 
     loss: str
@@ -93,9 +96,12 @@ class HeadSpec:
     strengths: np.ndarray | None = field(default=None, repr=False)
     over: str = "visits"
     batch_size: int = 32
+    fit_bias: bool = True
 
     def __post_init__(self) -> None:
         get_loss(self.loss)
+        if not isinstance(self.fit_bias, (bool, np.bool_)):
+            raise TypeError(f"fit_bias must be a bool, got {self.fit_bias!r}")
         if self.optimizer not in ("sgd", "adam"):
             raise ValueError(f"optimizer must be 'sgd' or 'adam', got {self.optimizer!r}")
         if self.lr_schedule not in ("cosine", "constant"):
@@ -277,11 +283,17 @@ def _scales(res: HeadsResult, m: int, rows: np.ndarray) -> np.ndarray:
     return res._memo[key]
 
 
+def _frozen_bias(spec: HeadSpec) -> str:
+    """Why a head is not certified for having a frozen bias ('' when it fits one): the
+    certificate's bounds are derived for a trained ``(W, b)``."""
+    return "" if spec.fit_bias else "bias frozen (fit_bias=False): certificate derived for a trained bias"
+
+
 def _head_log(res: HeadsResult, m: int) -> TrainLog:
     from .certificate import certificate_valid, kl_bound
 
     spec = res.specs[m]
-    why = certificate_valid(spec.train_config())
+    why = certificate_valid(spec.train_config()) or _frozen_bias(spec)
     lr_s = float(res.lr_strength_sum[m])
     scale_max = float(_scales(res, m, res.train_idx[m]).max())
     # the largest-norm formula without decay terms; a decayed head's bounds (B0 with its drift
@@ -326,7 +338,7 @@ def certify_head(res: HeadsResult, m: int, targets, *, grams: dict | None = None
     from .certificate_linear import certificate_columns, linear_grams
 
     spec = res.specs[m]
-    if certificate_valid(spec.train_config()):
+    if certificate_valid(spec.train_config()) or _frozen_bias(spec):
         return {}
     dev = res.features.device
 

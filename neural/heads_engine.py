@@ -247,6 +247,9 @@ def _run_group(heads, opt, bsz, feats, train_idx, targets, specs, plans, val, ev
     cap_t = torch.as_tensor(np.where(np.isfinite(cap), cap, 1.0), dtype=torch.float32,
                             device=dev)
     any_cap = bool(capped.any())
+    frozen = np.array([[h >= 0 and not specs[h].fit_bias for h in row] for row in slot])
+    any_frozen = bool(frozen.any())  # bias gradients masked to 0 where frozen (fit_bias=False)
+    fit_b = torch.as_tensor(~frozen, dtype=torch.float32, device=dev)[:, :, None]  # (S, K, 1)
     strengths = _Strengths(slot, specs, n, idx_s, ep_s, bsz, need_lrm1="ve" in blocks)
     w = weight[torch.as_tensor(hh, device=dev)].permute(0, 2, 1, 3).contiguous()  # (S,D,K,C)
     b = bias[torch.as_tensor(hh, device=dev)].clone()  # (S, K, C)
@@ -303,6 +306,8 @@ def _run_group(heads, opt, bsz, feats, train_idx, targets, specs, plans, val, ev
             if any_wd:  # coupled decay g + wd theta (one op, the same roundings as mul, add)
                 gw = torch.addcmul(gw, wd, w)
                 gb = torch.addcmul(gb, wd[:, 0], b)
+            if any_frozen:  # m = v = 0 stay: the step 0 / (0 + eps) leaves the bias as it is
+                gb = gb * fit_b
             bc2_sqrt = (1 - BETA2 ** (t + 1)) ** 0.5
             for th, gp, mp, vp, ap in ((w, gw, mw, vw, al), (b, gb, mb, vb, al[:, 0])):
                 mp.lerp_(gp, 1 - BETA1)
@@ -313,10 +318,11 @@ def _run_group(heads, opt, bsz, feats, train_idx, targets, specs, plans, val, ev
             if any_wd:
                 upd = torch.bmm(x.transpose(1, 2), gs).view(n_streams, d, k_max, c)
                 w.add_(upd.addcmul_(w, al * wd))
-                b.add_(gs.sum(1).view(n_streams, k_max, c).addcmul_(b, al[:, 0] * wd[:, 0]))
+                ub = gs.sum(1).view(n_streams, k_max, c).addcmul_(b, al[:, 0] * wd[:, 0])
             else:
                 w.view(n_streams, d, kc).baddbmm_(x.transpose(1, 2), gs)
-                b.add_(gs.sum(1).view(n_streams, k_max, c))
+                ub = gs.sum(1).view(n_streams, k_max, c)
+            b.add_(ub * fit_b if any_frozen else ub)
         if any_cap:
             _project(w, b, w0, b0, capped & (alpha_t[t] != 0), cap_t)
         if val is not None:

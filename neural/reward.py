@@ -31,6 +31,13 @@ pairs, as the weak model, so weak and ceiling see equal ground truth); ``student
 models and ceilings); ``pair_metric`` (also score the *classification* heads on the test
 pairs, ``a`` preferred iff its class-1 logit margin is larger, i.e. their AUC on the pairs:
 rows with ``task = "classification@pairs"``, which separate the task from the metric).
+
+Training: every head (weak, ceiling, each method's student; both tasks; all seeds) goes through
+the batched engine :func:`~.heads.train_heads` (:mod:`.reward_batched`); ``batched=False``
+trains them one at a time with :func:`train_head`, the reference the batched path equals to
+rounding (``tests/neural/test_reward_batched.py``). Both draw minibatches with
+:func:`~.train.minibatch_order` (seeded epochs without replacement), the project's one sampler,
+so a run-level budget is spent exactly (every visit ``e n + i`` once).
 """
 
 from __future__ import annotations
@@ -48,6 +55,7 @@ from .evaluate import bootstrap_pgr
 from .features import FeatureHead
 from .losses import get_loss
 from .methods import MethodSpec, method_strengths
+from .train import minibatch_order
 
 __all__ = [
     "RewardConfig",
@@ -59,6 +67,10 @@ __all__ = [
     "preference_pairs",
     "run_reward",
     "run_seed",
+    "seed_probs",
+    "seed_rows",
+    "seed_splits",
+    "standardization",
     "summarize_reward",
     "train_head",
 ]
@@ -139,48 +151,60 @@ def _logits(head, feats, idx):
     return head(feats[idx])
 
 
+def standardization(feats: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A head's ``(mean, std)``: of the items it trains on (``np.unique(idx)``, pairs or items),
+    population std ``+ 1e-6`` (so ``x~ = (x - mean) / std``)."""
+    items = np.unique(idx)
+    return feats[items].mean(0), feats[items].std(0) + 1e-6
+
+
+def head_settings(cfg: RewardConfig, student: bool) -> tuple[str, float]:
+    """``(optimizer, lr)`` of a head: the students' where set (``student=True``), else the config's."""
+    if student:
+        return cfg.student_optimizer or cfg.optimizer, cfg.student_lr or cfg.lr
+    return cfg.optimizer, cfg.lr
+
+
 def train_head(feats: np.ndarray, idx: np.ndarray, targets: np.ndarray, method: str, cfg: RewardConfig,
                seed: int, *, student: bool = False) -> FeatureHead:
-    """Train a reward head (``idx (n, 2)`` pairs) or a classifier (``idx (n,)`` items) with Adam.
+    """Train a reward head (``idx (n, 2)`` pairs) or a classifier (``idx (n,)`` items), one head.
 
     ``targets (n, 2)`` are soft labels over ("b preferred", "a preferred") or the classes.
-    Strengths of ``ve``/``tempered`` come from the method's schedule over the n examples and
-    are applied at every visit. ``cfg.optimizer``: Adam (the peers' default; scale-invariant,
-    so strengths that are constant over examples change nothing) or SGD (steps proportional
-    to the gradient, so a bounded schedule bounds the movement of the head). ``student=True`` uses
+    Strengths of ``ve``/``tempered`` come from the method's schedule over the n examples.
+    ``cfg.optimizer``: Adam (the peers' default; scale-invariant, so strengths that are
+    constant over examples change nothing) or SGD (steps proportional to the gradient, so a
+    bounded schedule bounds the movement of the head); constant lr. ``student=True`` uses
     ``cfg.student_optimizer`` / ``cfg.student_lr`` where set.
 
-    Batches are drawn with replacement; visit ``v = step * batch_size + j`` of example ``i`` is
-    indexed ``(v // n) * n + i`` in an ``@visits`` (run-level) schedule, so a budget ``B`` spends
-    at most ``B`` over the whole run.
+    Minibatches: :func:`~.train.minibatch_order` ``(n, steps, batch_size, seed)``, the seeded
+    epochs without replacement of :func:`~.train.train`; visit ``(e, i)`` (example i in epoch e)
+    reads entry ``e n + i`` of an ``@visits`` (run-level) schedule, so a budget ``B`` is spent
+    exactly once over the run. The reference for :mod:`.reward_batched`.
     """
     spec = MethodSpec.parse(method)
     loss_fn = get_loss(spec.loss)
     strengths = method_strengths(spec, targets, cfg.steps, cfg.batch_size)
-    optimizer, lr = cfg.optimizer, cfg.lr
-    if student:
-        optimizer = cfg.student_optimizer or optimizer
-        lr = cfg.student_lr or lr
+    optimizer, lr = head_settings(cfg, student)
     x = torch.as_tensor(feats, dtype=torch.float32)
-    train_items = np.unique(idx)
-    mean, std = feats[train_items].mean(0), feats[train_items].std(0) + 1e-6
+    mean, std = standardization(feats, idx)
     head = FeatureHead(feats.shape[1], 1 if idx.ndim == 2 else 2, mean=mean, std=std, seed=seed)
     # Adam is invariant to rescaling the loss, so a schedule's total bounds nothing under it;
     # with SGD the step is proportional to the (bounded) VE gradient and the budget binds.
     opt = (torch.optim.SGD if optimizer == "sgd" else torch.optim.Adam)(head.parameters(), lr=lr)
-    gen = np.random.default_rng([seed, 7])
+    n = len(idx)
+    order, epoch = (o.numpy() for o in minibatch_order(n, cfg.steps, cfg.batch_size, seed))
     t_idx, t_q = torch.as_tensor(idx), torch.as_tensor(targets, dtype=torch.float32)
     for step in range(cfg.steps):
-        b = gen.integers(0, len(idx), cfg.batch_size)
+        b = order[step]  # (B,)
         s = None
         if strengths is not None:
             if spec.over == "visits":
-                v = step * cfg.batch_size + np.arange(cfg.batch_size)
-                s = strengths[(v // len(idx)) * len(idx) + b]
+                s = strengths[epoch[step] * n + b]
             elif spec.over == "per_pass":
                 s = strengths[b]
             else:
                 s = np.full(cfg.batch_size, strengths[step])
+            s = torch.as_tensor(s, dtype=torch.float32)
         loss = loss_fn(_logits(head, x, t_idx[b]), t_q[b], step_frac=step / cfg.steps, strengths=s)
         opt.zero_grad()
         loss.backward()
@@ -212,8 +236,9 @@ def _onehot(y: np.ndarray) -> np.ndarray:
     return np.stack([1 - y, y], axis=1).astype(np.float32)
 
 
-def run_seed(cfg: RewardConfig, f_weak: np.ndarray, f_strong: np.ndarray, labels: np.ndarray, seed: int) -> pd.DataFrame:
-    """One seed: both tasks, every method. Rows ``(seed, task, method, acc_weak, acc_w2s, acc_ceiling)``."""
+def seed_splits(cfg: RewardConfig, labels: np.ndarray, seed: int) -> dict:
+    """One seed's data: ``{task: {"train" | "label" | "test": (idx, y)}}``, items ``(n,)`` for
+    classification and pairs ``(n, 2)`` for preference, drawn within the seeded item splits."""
     need = cfg.n_weak_train + cfg.n_weak_label + cfg.n_test
     if need > len(labels):
         raise ValueError(f"splits need {need} snippets, the data have {len(labels)}")
@@ -221,38 +246,69 @@ def run_seed(cfg: RewardConfig, f_weak: np.ndarray, f_strong: np.ndarray, labels
     perm = rng.permutation(len(labels))
     a, b = cfg.n_weak_train, cfg.n_weak_train + cfg.n_weak_label
     split = {"train": perm[:a], "label": perm[a:b], "test": perm[b:need]}
+    return {"preference": {k: preference_pairs(labels, v, len(v), rng) for k, v in split.items()},
+            "classification": {k: (v, labels[v]) for k, v in split.items()}}
+
+
+def ceiling_data(cfg: RewardConfig, data: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The ceiling's ground truth: the weak-label split's, or (Burns, ``equal_gt``) the weak
+    model's own."""
+    return data["train"] if cfg.equal_gt else data["label"]
+
+
+def seed_rows(cfg: RewardConfig, seed: int, splits: dict, probs: dict) -> list[dict]:
+    """Rows of one seed from the heads' test probabilities ``probs[(task, role)]`` (role
+    ``"weak"``, ``"ceiling"`` or a method), one row per task, method and scored task:
+    ``(seed, task, method, acc_weak, acc_w2s, acc_ceiling, agree_weak_err)``."""
     rows = []
-    test_pairs = None
     for task in TASKS:
-        if task == "preference":
-            data = {k: preference_pairs(labels, v, len(v), rng) for k, v in split.items()}
-            test_pairs = data["test"]
-        else:
-            data = {k: (v, labels[v]) for k, v in split.items()}
-        (tr_idx, tr_y), (lb_idx, lb_y), (te_idx, te_y) = data["train"], data["label"], data["test"]
-        weak = train_head(f_weak, tr_idx, _onehot(tr_y), "xent", cfg, seed)
-        q = predict(weak, f_weak, lb_idx)  # weak soft labels
-        # Burns (equal_gt): the ceiling learns from the weak model's own ground truth
-        c_idx, c_y = (tr_idx, tr_y) if cfg.equal_gt else (lb_idx, lb_y)
-        ceiling = train_head(f_strong, c_idx, _onehot(c_y), "xent", cfg, seed)
-        q2 = np.stack([1 - q, q], axis=1).astype(np.float32)
-        scored = [(task, lambda h, f, i=te_idx: predict(h, f, i), te_y)]
+        scored = [task]
         if task == "classification" and cfg.pair_metric:
-            te_pairs, te_pair_y = test_pairs
-            scored.append((PAIR_SCORED, lambda h, f, i=te_pairs: pair_scores(h, f, i), te_pair_y))
-        fixed = []  # what does not depend on the method: the weak model's and ceiling's scores
-        for name, score, y in scored:
-            p_weak = score(weak, f_weak)
-            fixed.append((p_weak, (p_weak > 0.5) != (y == 1), _acc(p_weak, y), _acc(score(ceiling, f_strong), y)))
+            scored.append(PAIR_SCORED)
         for method in cfg.methods:
-            student = train_head(f_strong, lb_idx, q2, method, cfg, seed, student=True)
-            for (name, score, y), (p_weak, wrong, acc_weak, acc_ceiling) in zip(scored, fixed):
-                p = score(student, f_strong)
-                rows.append({"seed": seed, "task": name, "method": method, "acc_weak": acc_weak,
-                             "acc_w2s": _acc(p, y), "acc_ceiling": acc_ceiling,
+            for name in scored:
+                y = (splits["preference"]["test"] if name == PAIR_SCORED else splits[task]["test"])[1]
+                p_weak, p = probs[(name, "weak")], probs[(name, method)]
+                wrong = (p_weak > 0.5) != (y == 1)
+                rows.append({"seed": seed, "task": name, "method": method, "acc_weak": _acc(p_weak, y),
+                             "acc_w2s": _acc(p, y), "acc_ceiling": _acc(probs[(name, "ceiling")], y),
                              "agree_weak_err": float(np.mean((p > 0.5)[wrong] == (p_weak > 0.5)[wrong]))
                              if wrong.any() else np.nan})
-    return pd.DataFrame(rows)
+    return rows
+
+
+def weak_targets(q: np.ndarray) -> np.ndarray:
+    """Soft labels ``(n, 2)`` float32 from the weak model's ``P(label 1)``."""
+    return np.stack([1 - q, q], axis=1).astype(np.float32)
+
+
+def seed_probs(cfg: RewardConfig, f_weak: np.ndarray, f_strong: np.ndarray, labels: np.ndarray,
+               seed: int) -> tuple[dict, dict]:
+    """One seed, one head at a time (:func:`train_head`): ``(splits, probs)`` as
+    :func:`seed_rows` takes them; the reference of :func:`~.reward_batched.batched_probs`."""
+    splits = seed_splits(cfg, labels, seed)
+    test_pairs = splits["preference"]["test"][0]
+    probs = {}
+    for task in TASKS:
+        data = splits[task]
+        (tr_idx, tr_y), (lb_idx, _), (te_idx, _) = data["train"], data["label"], data["test"]
+        weak = train_head(f_weak, tr_idx, _onehot(tr_y), "xent", cfg, seed)
+        q2 = weak_targets(predict(weak, f_weak, lb_idx))  # weak soft labels
+        c_idx, c_y = ceiling_data(cfg, data)
+        heads = {"weak": (weak, f_weak), "ceiling": (train_head(f_strong, c_idx, _onehot(c_y), "xent", cfg, seed),
+                                                     f_strong)}
+        for method in cfg.methods:
+            heads[method] = (train_head(f_strong, lb_idx, q2, method, cfg, seed, student=True), f_strong)
+        for role, (head, feats) in heads.items():
+            probs[(task, role)] = predict(head, feats, te_idx)
+            if task == "classification" and cfg.pair_metric:
+                probs[(PAIR_SCORED, role)] = pair_scores(head, feats, test_pairs)
+    return splits, probs
+
+
+def run_seed(cfg: RewardConfig, f_weak: np.ndarray, f_strong: np.ndarray, labels: np.ndarray, seed: int) -> pd.DataFrame:
+    """One seed, one head at a time: both tasks, every method (rows of :func:`seed_rows`)."""
+    return pd.DataFrame(seed_rows(cfg, seed, *seed_probs(cfg, f_weak, f_strong, labels, seed)))
 
 
 def load_features(cfg: RewardConfig, *, cache=None, progress: bool = False):
@@ -268,12 +324,24 @@ def load_features(cfg: RewardConfig, *, cache=None, progress: bool = False):
     return f_weak, f_strong, data.labels
 
 
-def run_reward(cfg: RewardConfig, f_weak=None, f_strong=None, labels=None, *, cache=None) -> pd.DataFrame:
-    """Every seed of :func:`run_seed`; features default to the cached Rotten Tomatoes ones."""
+def run_reward(cfg: RewardConfig, f_weak=None, f_strong=None, labels=None, *, cache=None,
+               batched: bool = True) -> pd.DataFrame:
+    """Every seed: rows ``(seed, task, method, acc_weak, acc_w2s, acc_ceiling, agree_weak_err)``.
+
+    ``batched=True``: all heads of all seeds through :func:`~.heads.train_heads`
+    (:func:`~.reward_batched.batched_probs`); ``False``: :func:`run_seed` per seed, one
+    head at a time. Features default to ``cfg.dataset``'s cached ones (:func:`load_features`).
+    """
     if f_weak is None:
         f_weak, f_strong, labels = load_features(cfg, cache=cache)
+    labels = np.asarray(labels)
+    if batched:
+        from .reward_batched import batched_probs
+
+        probs = batched_probs(cfg, np.asarray(f_weak), np.asarray(f_strong), labels)
+        return pd.DataFrame([r for seed, (sp, pr) in probs.items() for r in seed_rows(cfg, seed, sp, pr)])
     torch.set_num_threads(1)
-    return pd.concat([run_seed(cfg, f_weak, f_strong, np.asarray(labels), s) for s in cfg.seeds], ignore_index=True)
+    return pd.concat([run_seed(cfg, f_weak, f_strong, labels, s) for s in cfg.seeds], ignore_index=True)
 
 
 def summarize_reward(rows: pd.DataFrame, *, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
