@@ -62,3 +62,67 @@ def test_product_loss_ignores_a_class_the_student_rules_out():
     assert torch.isfinite(one) and float(one) == pytest.approx(float(want), rel=1e-6)
     batched = LOSS_VALUES["product"](z[:, None, :], q[:, None, :], None, None)  # (B, H=1, C)
     assert torch.isfinite(batched).all() and float(batched[0]) == pytest.approx(float(one), rel=1e-6)
+
+
+def test_losses_raise_no_warning_and_honour_aux_coef():
+    rng = np.random.default_rng(6)
+    z = torch.tensor(rng.normal(0, 2, (6, 3)), dtype=torch.float32)
+    q = torch.softmax(torch.tensor(rng.normal(0, 2, (6, 3))), -1).float()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no implicit-dimension deprecation anywhere
+        for name in L.LOSSES:
+            L.get_loss(name)(z, q, step_frac=0.5, strengths=torch.ones(6))
+    # logconf with a non-default aux_coef: CE to (1 - c) q + c onehot(argmax p), c = 0.2
+    got = L.logconf_loss(z, q, step_frac=1.0, aux_coef=0.2)
+    hard = torch.nn.functional.one_hot(z.argmax(-1), 3).float()
+    target = 0.8 * q + 0.2 * hard
+    want = -(target * torch.log_softmax(z, -1)).sum(-1).mean()
+    assert float(got) == pytest.approx(float(want), rel=1e-6)
+
+
+def _openai_harden(p0, frac_pos):
+    """openai's logconf hardening (weak_to_strong/loss.py): class 0 where p0 >= the quantile."""
+    thresh = np.quantile(p0, frac_pos)
+    is_zero = (p0 >= thresh).astype(float)
+    return np.stack([is_zero, 1 - is_zero], 1)
+
+
+def test_binary_hardening_puts_a_tie_at_the_threshold_in_class_0():
+    # five predictions, weak class balance 0.4 (rank 0.4 * 4 = 1.6: interpolated) and 0.5 (rank 2:
+    # the threshold IS the median prediction, a tie the >= rule puts in class 0)
+    p0 = np.array([0.9, 0.2, 0.6, 0.4, 0.75], np.float32)
+    probs = torch.tensor(np.stack([p0, 1 - p0], 1))
+    for frac_pos in (0.4, 0.5, 0.75):
+        n1 = int(round(frac_pos * 4))
+        q = torch.tensor(np.eye(2, dtype=np.float32)[[1] * n1 + [0] * (4 - n1) + [frac_pos > 0.6]])
+        q[-1] = torch.tensor([1 - (5 * frac_pos - n1), 5 * frac_pos - n1])  # exact class balance
+        fp = float(q[:, 1].float().mean())
+        want = _openai_harden(p0.astype(np.float32), np.float32(fp))
+        got = L.harden_by_quantile(probs, q)
+        np.testing.assert_array_equal(got.numpy(), want)
+        # the batched hardening, heads side by side: the same per head
+        from bayes_w2s.neural.head_losses import harden
+
+        both = harden(torch.stack([probs, probs.flip(0)], 1), torch.stack([q, q], 1))  # (B, H=2, C)
+        np.testing.assert_array_equal(both[:, 0].numpy(), want)
+        np.testing.assert_array_equal(both[:, 1].numpy(), _openai_harden(p0[::-1].copy(), np.float32(fp)))
+
+
+def test_multi_class_hardening_keeps_every_class_column():
+    # three classes, and no prediction favours class 2: the one-hot still has three columns
+    from bayes_w2s.neural.head_losses import harden
+
+    p = torch.tensor([[0.7, 0.2, 0.1], [0.3, 0.6, 0.1], [0.5, 0.1, 0.4]])
+    q = torch.full((3, 3), 1 / 3)
+    want = torch.tensor([[1.0, 0, 0], [0, 1, 0], [1, 0, 0]])
+    assert torch.equal(L.harden_by_quantile(p, q), want)
+    assert torch.equal(harden(p[:, None, :], q[:, None, :])[:, 0], want)
+    assert L.harden_by_quantile(p.double(), q).dtype == torch.float64
+
+
+def test_batched_logconf_weight_uses_float64_operations():
+    frac = np.array([0.03, 0.07, 0.099, 0.0123, 0.5, -0.1], np.float32)
+    got = logconf_c(frac)
+    want = np.array([L.logconf_weight(float(f)) for f in frac])
+    np.testing.assert_array_equal(got, want)
+    assert got.dtype == np.float64
