@@ -117,7 +117,9 @@ def test_multi_class_hardening_keeps_every_class_column():
     want = torch.tensor([[1.0, 0, 0], [0, 1, 0], [1, 0, 0]])
     assert torch.equal(L.harden_by_quantile(p, q), want)
     assert torch.equal(harden(p[:, None, :], q[:, None, :])[:, 0], want)
+    # the one-hot has the predictions' dtype
     assert L.harden_by_quantile(p.double(), q).dtype == torch.float64
+    assert harden(p.double()[:, None, :], q[:, None, :]).dtype == torch.float64
 
 
 def test_batched_logconf_weight_uses_float64_operations():
