@@ -120,6 +120,10 @@ def test_kl_bound_binds_in_both_branches():
     expected = np.mean([min((0.1 * v) ** 2 / 4, SQ2 * 0.1 * v) for v in scales])
     assert C.kl_bound(0.1, scales) == pytest.approx(expected)
     assert math.isnan(C.kl_bound(math.inf, scales)) and math.isnan(C.kl_bound(0.1, None))
+    # float32 scales (as a float32 head's norms) are resolved in float64
+    s32 = np.array([1.1, 2.7, 3.3, 0.7], np.float32)
+    want = np.mean([min((0.37 * v) ** 2 / 4, SQ2 * 0.37 * v) for v in s32.astype(float)])
+    assert C.kl_bound(0.37, s32) == want
 
 
 def test_prediction_kl_is_the_mean_forward_kl():

@@ -128,3 +128,23 @@ def test_batched_logconf_weight_uses_float64_operations():
     want = np.array([L.logconf_weight(float(f)) for f in frac])
     np.testing.assert_array_equal(got, want)
     assert got.dtype == np.float64
+
+
+def test_logconf_ramp_honours_warmup_frac_and_bounds_need_strengths():
+    from bayes_w2s.neural.head_losses import logit_grad_bound_per_example
+
+    rng = np.random.default_rng(8)
+    z = torch.tensor(rng.normal(0, 2, (5, 3)), dtype=torch.float32)
+    q = torch.softmax(torch.tensor(rng.normal(0, 2, (5, 3))), -1).float()
+    # warmup over half the run: at a quarter, c = 0.3 * 0.5
+    got = L.logconf_loss(z, q, step_frac=0.25, aux_coef=0.3, warmup_frac=0.5)
+    c = 0.15
+    target = (1 - c) * q + c * torch.nn.functional.one_hot(z.argmax(-1), 3).float()
+    assert float(got) == pytest.approx(float(-(target * torch.log_softmax(z, -1)).sum(-1).mean()), rel=1e-6)
+    # the strength losses have no per-example bound without strengths
+    assert math.isnan(logit_grad_bound_per_example("ve", None))
+    assert math.isnan(logit_grad_bound_per_example("tempered", None))
+    for name in ("xent", "logconf", "product"):
+        assert logit_grad_bound_per_example(name, None) == pytest.approx(math.sqrt(2))
+    np.testing.assert_allclose(logit_grad_bound_per_example("ve", np.array([0.5, 3.0])),
+                               math.sqrt(2) * np.array([0.5, 1.0]))

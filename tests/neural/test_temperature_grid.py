@@ -35,3 +35,13 @@ def test_fit_temperature_stops_at_the_ends_of_the_grid():
     assert fit_temperature(logits, wrong) == pytest.approx(20.0, rel=1e-12)
     # labels it always gets right: the sharper the better, down to the smallest T
     assert fit_temperature(logits, logits.argmax(1)) == pytest.approx(0.05, rel=1e-12)
+
+
+def test_weak_confidence_is_never_negative_for_a_row_just_below_uniform():
+    from bayes_w2s.neural.methods import weak_confidence
+
+    # five equal entries one ulp below float(0.2) (a normalization's rounding): confidence 0, not -4e-17
+    below = np.nextafter(0.2, 0.0)
+    q = np.array([[below] * 5, [0.2] * 5, [1.0, 0, 0, 0, 0]])
+    conf = weak_confidence(q)
+    assert conf[0] == 0.0 and conf[1] == 0.0 and conf[2] == 1.0
