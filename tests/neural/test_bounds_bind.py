@@ -180,3 +180,25 @@ def test_heldout_logit_and_kl_bounds_bind():
     kl = C.prediction_kl(z_t, z_0)
     assert kl <= cert.kl_bound * (1 + 1e-9)
     assert kl >= 0.95 * cert.kl_bound
+
+
+def test_signed_gram_bound_binds_where_the_absolute_gram_bound_is_loose():
+    # two-class VE, one hard label, inputs +v and -v with |v|^2 = 1.2: their Gram entry is
+    # 1 - 1.2 < 0, so the pushes on the weights cancel and only the bias moves. (B2+) knows the
+    # gradient signs and drops the negative entries: sqrt(4.4)/2 = 1.049x the movement; with |K|
+    # (B2) it would be sqrt(4.8)/2 = 1.095x (uneven visit counts move both a little).
+    n, steps, b = 24, 30, 6
+    v = math.sqrt(1.2) * np.array([0.6, -0.8, 0.0])
+    x = np.vstack([np.tile(v, (n // 2, 1)), np.tile(-v, (n // 2, 1))])
+    q = np.tile([1.0, 0.0], (n, 1))
+    rng = np.random.default_rng(0)
+    perms = np.concatenate([rng.permutation(n) for _ in range(steps * b // n + 1)])
+    order = perms[: steps * b].reshape(steps, b)
+    s = np.full(order.shape, 1e-3)
+    lrs = np.full(steps, 0.1)
+    th, th0 = _sgd(x, q, order, lrs, "ve", s)
+    cert = certify_linear_head(x, q, order, lrs, "ve", strengths=s)
+    dist = np.linalg.norm(th - th0)
+    assert dist <= cert.distance_bound_gram
+    assert dist >= 0.95 * cert.distance_bound_gram  # 0.953 here; |K| would give 0.913
+    assert cert.distance_bound_gram < 0.97 * cert.distance_bound_norms  # not the |K| or norms bound
