@@ -148,6 +148,9 @@ def test_logconf_ramp_honours_warmup_frac_and_bounds_need_strengths():
         assert logit_grad_bound_per_example(name, None) == pytest.approx(math.sqrt(2))
     np.testing.assert_allclose(logit_grad_bound_per_example("ve", np.array([0.5, 3.0])),
                                math.sqrt(2) * np.array([0.5, 1.0]))
+    for name in ("xent", "logconf", "product"):  # with strengths: sqrt 2 per example, same shape
+        got = logit_grad_bound_per_example(name, np.array([[0.1, 5.0, 0.0], [1.0, 2.0, 3.0]]))
+        np.testing.assert_array_equal(got, np.full((2, 3), math.sqrt(2)))
     s32 = np.array([0.3, 0.7, 2.0], np.float32)  # float32 strengths give float64 bounds
     for name, want in (("ve", np.minimum(1.0, s32.astype(float))), ("tempered", s32.astype(float))):
         got = logit_grad_bound_per_example(name, s32)
