@@ -156,3 +156,14 @@ def test_logconf_ramp_honours_warmup_frac_and_bounds_need_strengths():
         got = logit_grad_bound_per_example(name, s32)
         assert got.dtype == np.float64
         np.testing.assert_array_equal(got, math.sqrt(2) * want)
+
+
+@pytest.mark.parametrize("loss", [L.ve_loss, L.tempered_loss])
+def test_float64_strengths_give_the_float32_loss(loss):
+    rng = np.random.default_rng(9)
+    z = torch.tensor(rng.normal(0, 2, (5, 3)), dtype=torch.float32)
+    q = torch.softmax(torch.tensor(rng.normal(0, 2, (5, 3))), -1).float()
+    s64 = rng.uniform(0.1, 3, 5)
+    got = loss(z, q, strengths=torch.tensor(s64))  # a float64 tensor, as numpy schedules give
+    want = loss(z, q, strengths=torch.tensor(s64, dtype=torch.float32))
+    assert got.dtype == torch.float32 and torch.equal(got, want)
