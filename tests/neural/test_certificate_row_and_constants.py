@@ -1,0 +1,196 @@
+"""A compare row's certificate columns are exactly those of ``certify_linear_head`` with every
+argument passed through (weight decay, anchor, cap, init), the empty run's row is all zeros with
+the same keys, and the per-example constants are each row's own and the least of the documented
+formulas (module docstring of ``certificate.py``), including at an overflowing strength."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from bayes_w2s.neural import certificate as C
+from bayes_w2s.neural.certificate_linear import certificate_columns, certify_linear_head
+
+SQ2 = math.sqrt(2.0)
+KEYS = {"distance_bound", "distance_bound_data", "distance_bound_norms", "distance_bound_gram",
+        "distance_bound_linear", "reference_distance"}
+HELD_KEYS = {"kl_bound", "kl_bound_data", "flip_bound", "flips_measured"}
+
+
+def _world(seed, n=40, d=4, c=2, steps=12, b=5, loss="ve"):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d)) * rng.uniform(0.5, 2.0, d)
+    q = rng.dirichlet(np.ones(c), size=n)
+    perms = np.concatenate([rng.permutation(n) for _ in range(steps * b // n + 1)])
+    order = perms[: steps * b].reshape(steps, b)
+    lrs = np.linspace(0.3, 0.05, steps)
+    s = rng.uniform(0.01, 0.5, (steps, b)) if loss in ("ve", "tempered") else None
+    held = rng.normal(size=(30, d))
+    init = rng.normal(0, 0.3, (c, d + 1))
+    return x, q, order, lrs, s, held, init
+
+
+@pytest.mark.parametrize("loss,c,wd,a,cap,with_init", [
+    ("ve", 2, 0.0, 0.0, None, False), ("ve", 3, 0.3, 0.0, None, True),
+    ("xent", 2, 0.0, 0.5, None, True), ("tempered", 3, 0.1, 0.2, 0.05, True),
+    ("ve", 2, 0.0, 0.0, 0.02, False),
+])
+def test_row_columns_are_the_certificate_with_every_argument_passed(loss, c, wd, a, cap, with_init):
+    x, q, order, lrs, s, held, init = _world(c * 7 + int(wd * 10), c=c, loss=loss)
+    init = init if with_init else None
+    kw = dict(strengths=s, weight_decay=wd, anchor_weight=a, cap=cap, init=init)
+    cert = certify_linear_head(x, q, order, lrs, loss, heldout=held, **kw)
+    final = cert.reference_logits + 0.3 if cert.reference_logits is not None else None
+    row = certificate_columns(x, q, order, lrs, loss, heldout=held, final_logits=final, **kw)
+    assert set(row) == KEYS | HELD_KEYS
+    want = {
+        "distance_bound": cert.distance_bound_max, "distance_bound_data": cert.distance_bound,
+        "distance_bound_norms": cert.distance_bound_norms,
+        "distance_bound_gram": cert.distance_bound_gram,
+        "distance_bound_linear": cert.distance_bound_linear,
+        "reference_distance": cert.reference_distance, "kl_bound_data": cert.kl_bound,
+        "flip_bound": cert.flip_bound,
+    }
+    for key, value in want.items():
+        assert (math.isnan(row[key]) and math.isnan(value)) or row[key] == value, key
+    # kl_bound: (2) at the old distance bound times each held-out input's sqrt(||x||^2 + 1)
+    scales = np.sqrt((held**2).sum(1) + 1.0)
+    d = cert.distance_bound_max * scales
+    assert row["kl_bound"] == pytest.approx(np.mean(np.minimum(d**2 / 4, SQ2 * d)), rel=1e-12)
+    if final is None:
+        assert math.isnan(row["flips_measured"])  # a cap switches the reference classifier off
+    else:
+        assert row["flips_measured"] == C.count_flips(final, cert.reference_logits)
+        nofinal = certificate_columns(x, q, order, lrs, loss, heldout=held, **kw)
+        assert math.isnan(nofinal["flips_measured"])
+    # without held-out inputs: only the movement columns
+    assert set(certificate_columns(x, q, order, lrs, loss, **kw)) == KEYS
+
+
+def test_the_arguments_change_the_row():
+    # weight decay, an anchor, a cap and a non-zero init each change some column
+    x, q, order, lrs, s, held, init = _world(3)
+    base = certificate_columns(x, q, order, lrs, "ve", strengths=s, heldout=held)
+    for kw in (dict(weight_decay=0.5), dict(anchor_weight=0.5), dict(cap=1e-3), dict(init=init)):
+        other = certificate_columns(x, q, order, lrs, "ve", strengths=s, heldout=held, **kw)
+        assert any(other[k] != base[k] for k in ("distance_bound_data", "kl_bound", "kl_bound_data",
+                                                  "distance_bound")), kw
+
+
+def test_an_empty_run_has_zero_columns():
+    x, q, order, lrs, s, held, _ = _world(1)
+    row = certificate_columns(x, q, order[:0], lrs[:0], "ve", strengths=s[:0], heldout=held)
+    assert row == dict.fromkeys(KEYS | HELD_KEYS - {"flips_measured"}, 0.0) | {"flips_measured": 0}
+    assert isinstance(row["flips_measured"], int)
+    bare = certificate_columns(x, q, order[:0], lrs[:0], "ve", strengths=s[:0])
+    assert bare == dict.fromkeys(KEYS, 0.0)
+
+
+# ---------------------------------------------------------------- per-example constants
+def _ve_g_general(q, s):
+    """The least of the three documented VE bounds (any number of classes)."""
+    a = np.expm1(s)
+    rho, qmin, qmax = q.max() - q.min(), q.min(), q.max()
+    b1 = a * rho / (2 * SQ2 * (1 + a * qmin))
+    b2 = np.sinh(s / 2)
+    b3 = SQ2 * a * qmax / (1 + a * qmax)
+    return min(b1, b2, b3)
+
+
+def _ve_g_reference(q, s):
+    """:func:`_ve_g_general`, and for two classes the exact sup over the margin if smaller."""
+    a = np.expm1(s)
+    rho, qmin = q.max() - q.min(), q.min()
+    g = _ve_g_general(q, s)
+    if len(q) == 2:  # the exact sup over the margin, by a fine grid
+        x = np.linspace(0, 1, 200001)[1:-1]
+        c = 1 + a * qmin
+        g = min(g, float(np.max(SQ2 * a * rho * x * (1 - x) / (c + a * rho * x))))
+    return g
+
+
+def test_ve_constants_are_the_least_documented_bound_per_row():
+    rng = np.random.default_rng(0)
+    qs = [np.array([0.4, 0.3, 0.3]), np.array([1.0, 0.0, 0.0]), np.array([0.5, 0.45, 0.05]),
+          np.array([0.2, 0.2, 0.3, 0.3]), np.array([0.7, 0.3]), np.array([0.55, 0.45])]
+    for q in qs:
+        for s in (1e-3, 0.3, 2.4, 6.0):
+            g = C.logit_grad_bound_data("ve", q[None], np.array([s]))[0]
+            assert g == pytest.approx(_ve_g_reference(q, s), rel=1e-6), (q, s)
+            # the VE Lipschitz constant: A rho / (2 (1 + A min q)) + g^2
+            a = math.expm1(s)
+            lip = C.logit_hessian_bound("ve", q[None], np.array([s]))[0]
+            want = a * (q.max() - q.min()) / (2 * (1 + a * q.min())) + g**2
+            assert lip == pytest.approx(want, rel=1e-9)
+    # rows are independent: a batch of different labels gives each row's own constants
+    for c in (2, 3):
+        q = rng.dirichlet(np.full(c, 0.5), size=6)
+        q[0] = np.eye(c)[0]
+        s = rng.uniform(0.01, 4, 6)
+        for fn in (C.logit_grad_bound_data, C.logit_hessian_bound):
+            batch = fn("ve", q, s)
+            rows = [fn("ve", q[i : i + 1], s[i : i + 1])[0] for i in range(6)]
+            np.testing.assert_allclose(batch, rows, rtol=1e-12)
+
+
+def test_two_class_local_bound_is_the_least_of_its_two_forms():
+    # L = min(2 [k tanh((|d0| + w)/2) + k^2], 2 k + g^2), k = A rho / (4 (1 + A min q)), with g
+    # the general (three-bound) VE constant: the global form, a little looser than
+    # logit_hessian_bound's (which uses the exact two-class g) but valid
+    for q in (np.array([0.9, 0.1]), np.array([1.0, 0.0]), np.array([0.35, 0.65])):
+        for s in (0.01, 1.0, 3.0, 8.0):
+            for d0, w in ((0.0, 0.1), (1.5, 0.5), (-2.0, 6.0), (0.0, 30.0)):
+                a = math.expm1(s)
+                k = a * (q.max() - q.min()) / (4 * (1 + a * q.min()))
+                local = 2 * (k * math.tanh((abs(d0) + w) / 2) + k * k)
+                glob = 2 * k + _ve_g_general(q, s) ** 2
+                got = C.logit_hessian_bound_binary("ve", q[None], np.array([s]), np.array([d0]),
+                                                   np.array([w]))[0]
+                assert got == pytest.approx(min(local, glob), rel=1e-9), (q, s, d0, w)
+    # both forms occur in these cases (a test that only ever saw one would miss the other)
+    q, s = np.array([[1.0, 0.0]]), np.array([8.0])
+    wide = C.logit_hessian_bound_binary("ve", q, s, np.zeros(1), np.array([30.0]))[0]
+    a = math.expm1(8.0)
+    k = a / 4
+    assert 2 * k + _ve_g_general(q[0], 8.0) ** 2 < 2 * (k * math.tanh(15.0) + k * k)
+    assert wide == pytest.approx(2 * k + _ve_g_general(q[0], 8.0) ** 2, rel=1e-12)
+
+
+def test_an_overflowing_strength_gives_the_saturated_constants():
+    # s = 800: A = e^s - 1 overflows to inf; the VE gradient bound is sqrt 2 max q / max q -> sqrt 2
+    q3 = np.array([[1.0, 0.0, 0.0], [0.5, 0.3, 0.2]])
+    q2 = np.array([[0.7, 0.3]])
+    with np.errstate(over="ignore", invalid="ignore"):  # expm1 and A*A/(4(A+1)) at A = inf
+        g3 = C.logit_grad_bound_data("ve", q3, np.array([800.0, 800.0]))
+        g2 = C.logit_grad_bound_data("ve", q2, np.array([800.0]))
+        lip2 = C.logit_hessian_bound_binary("ve", q2, np.array([800.0]), np.zeros(1), np.ones(1))
+    np.testing.assert_allclose(g3, [SQ2, SQ2])
+    assert g2[0] == pytest.approx(SQ2)  # the exact two-class sup is NaN -> inf there, not used
+    assert lip2[0] == math.inf  # no bound, but not NaN
+
+
+def test_the_old_constant_accepts_a_loss_name_or_function():
+    s = np.array([0.2, 3.0])
+    for name in ("ve", "tempered", "xent"):
+        from bayes_w2s.neural.losses import get_loss
+
+        assert C.logit_grad_bound(name, s, 2) == C.logit_grad_bound(get_loss(name), s, 2)
+
+
+def test_validity_of_settings_and_the_linear_feature_head():
+    from bayes_w2s.neural.features import FeatureHead
+    from bayes_w2s.neural.train import TrainConfig
+
+    reason = C.certificate_valid(TrainConfig(optimizer="sgd", anchor="kl", anchor_weight=0.5))
+    assert reason.startswith("a KL anchor")
+    assert C.certificate_valid(TrainConfig(optimizer="sgd", anchor="l2", anchor_weight=0.5)) == ""
+    head = FeatureHead(3, 2, mean=torch.zeros(3), std=torch.ones(3))
+    x = {"features": torch.tensor([[1.0, 2.0, 2.0]])}
+    np.testing.assert_allclose(C.standardized_features(head, x), [[1.0, 2.0, 2.0]])
+    assert C.standardized_features(head, {"input_ids": torch.zeros(1, 3)}) is None  # no features
+    nobias = FeatureHead(3, 2, mean=torch.zeros(3), std=torch.ones(3))
+    nobias.net = torch.nn.Linear(3, 2, bias=False)
+    assert C.standardized_features(nobias, x) is None  # z = W x has no bias column
