@@ -12,7 +12,11 @@ import pytest
 import torch
 
 from bayes_w2s.neural import certificate as C
-from bayes_w2s.neural.certificate_linear import certificate_columns, certify_linear_head
+from bayes_w2s.neural.certificate_linear import (
+    certificate_columns,
+    certify_linear_head,
+    sgd_coefficients,
+)
 
 SQ2 = math.sqrt(2.0)
 KEYS = {"distance_bound", "distance_bound_data", "distance_bound_norms", "distance_bound_gram",
@@ -117,7 +121,7 @@ def test_ve_constants_are_the_least_documented_bound_per_row():
     qs = [np.array([0.4, 0.3, 0.3]), np.array([1.0, 0.0, 0.0]), np.array([0.5, 0.45, 0.05]),
           np.array([0.2, 0.2, 0.3, 0.3]), np.array([0.7, 0.3]), np.array([0.55, 0.45])]
     for q in qs:
-        for s in (1e-3, 0.3, 2.4, 6.0):
+        for s in (1e-3, 0.3, 1.0, 2.4, 6.0):  # each of b1, sinh(s/2), b3 binds somewhere
             g = C.logit_grad_bound_data("ve", q[None], np.array([s]))[0]
             assert g == pytest.approx(_ve_g_reference(q, s), rel=1e-6), (q, s)
             # the VE Lipschitz constant: A rho / (2 (1 + A min q)) + g^2
@@ -194,3 +198,86 @@ def test_validity_of_settings_and_the_linear_feature_head():
     nobias = FeatureHead(3, 2, mean=torch.zeros(3), std=torch.ones(3))
     nobias.net = torch.nn.Linear(3, 2, bias=False)
     assert C.standardized_features(nobias, x) is None  # z = W x has no bias column
+
+
+# ---------------------------------------------------------------- the linear certificate's inputs
+def test_float32_inputs_give_the_float64_certificate():
+    # float32 features, targets, step sizes, strengths and init (as torch hands them over)
+    # certify exactly like their float64 values
+    x, q, order, lrs, s, held, init = _world(5, c=2, loss="ve")
+    f32 = [a.astype(np.float32) for a in (x, q, lrs, s, init, held)]
+    f64 = [a.astype(float) for a in f32]
+    a = certify_linear_head(f32[0], f32[1], order, f32[2], "ve", strengths=f32[3], init=f32[4],
+                            heldout=f32[5], weight_decay=0.1)
+    b = certify_linear_head(f64[0], f64[1], order, f64[2], "ve", strengths=f64[3], init=f64[4],
+                            heldout=f64[5], weight_decay=0.1)
+    for field in ("distance_bound_max", "distance_bound_norms", "distance_bound_gram",
+                  "distance_bound_linear", "distance_bound", "reference_distance", "flip_bound",
+                  "kl_bound"):
+        assert getattr(a, field) == getattr(b, field), field
+    for field in ("reference", "logit_bound", "remainder_bound", "reference_logits"):
+        np.testing.assert_array_equal(getattr(a, field), getattr(b, field), err_msg=field)
+    rho32, c32 = sgd_coefficients(f32[2], 0.1, 0.2)
+    assert rho32.dtype == np.float64 and c32.dtype == np.float64
+
+
+def test_sgd_coefficients_two_steps_and_the_step_size_checks():
+    rho, c = sgd_coefficients(np.array([0.1, 0.2]), 1.0, 0.5)
+    np.testing.assert_allclose(rho, [0.85, 0.7])
+    np.testing.assert_allclose(c, [0.1 * 0.7, 0.2])  # c_0 carries the later contraction
+    rho, c = sgd_coefficients(np.array([0.3]), 1.0)
+    np.testing.assert_allclose((rho, c), ([0.7], [0.3]))
+    rho, c = sgd_coefficients(np.array([0.0, 0.2]), 1.0)  # a zero step is allowed
+    np.testing.assert_allclose(c, [0.0, 0.2])
+    for bad in (np.array([[0.1, 0.2]]), np.array([0.1, -0.2]), np.array([0.1, np.inf]),
+                np.array([np.nan])):
+        with pytest.raises(ValueError, match="lrs must be"):
+            sgd_coefficients(bad)
+
+
+def test_certify_linear_head_refuses_malformed_inputs():
+    x, q, order, lrs, s, held, _ = _world(2)
+    n = len(x)
+    with pytest.raises(ValueError, match="targets must be"):
+        certify_linear_head(x, np.vstack([q, q[:1]]), order, lrs, "ve", strengths=s)
+    with pytest.raises(ValueError, match="targets must be"):
+        certify_linear_head(x, q[:, 0], order, lrs, "ve", strengths=s)
+    with pytest.raises(ValueError, match="order must be"):
+        certify_linear_head(x, q, order.astype(float), lrs, "ve", strengths=s)
+    with pytest.raises(ValueError, match="order must be"):
+        certify_linear_head(x, q, order.ravel(), lrs, "ve", strengths=s)
+    with pytest.raises(ValueError, match="order must be"):
+        certify_linear_head(x, q, order[:0], lrs[:0], "ve", strengths=s[:0])
+    with pytest.raises(ValueError, match="outside"):
+        certify_linear_head(x, q, np.where(order == 0, n, order), lrs, "ve", strengths=s)
+    with pytest.raises(ValueError, match="outside"):
+        certify_linear_head(x, q, order - 1, lrs, "ve", strengths=s)
+    # one step of one example is a run
+    one = certify_linear_head(x, q, order[:1, :1], lrs[:1], "ve", strengths=s[:1, :1])
+    assert 0 < one.distance_bound < math.inf
+
+
+def test_weight_decay_drift_of_a_non_zero_init_binds():
+    # inputs at the origin (u = bias unit): the gradient (p - q) u^T and the decay lambda Theta_0
+    # both point along (-1, 1) in the bias column, so the path adds them: the old and per-example
+    # bounds, drift lambda ||Theta_0|| sum |c_t| included, are reached
+    n, steps, b = 12, 20, 4
+    x = np.zeros((n, 2))
+    q = np.tile([1.0, 0.0], (n, 1))
+    order = np.arange(steps * b).reshape(steps, b) % n
+    lrs = np.full(steps, 1e-4)
+    init = np.zeros((2, 3))
+    init[:, 2] = [-20.0, 20.0]
+    wd = 0.05
+    th = init.copy()
+    for t, idx in enumerate(order):
+        e = C.logit_grad("xent", np.hstack([x[idx], np.ones((b, 1))]) @ th.T, q[idx])
+        th = th - lrs[t] * (e.T @ np.hstack([x[idx], np.ones((b, 1))]) / b + wd * th)
+    dist = np.linalg.norm(th - init)
+    cert = certify_linear_head(x, q, order, lrs, "xent", init=init, weight_decay=wd)
+    for bound in (cert.distance_bound_max, cert.distance_bound_norms):
+        assert dist <= bound * (1 + 1e-12)
+        assert dist >= 0.999 * bound
+    _, c = sgd_coefficients(lrs, wd)
+    drift = wd * np.linalg.norm(init) * c.sum()
+    assert drift > 0.4 * cert.distance_bound_max  # the drift is a large part of what binds
