@@ -66,6 +66,7 @@ def test_row_columns_are_the_certificate_with_every_argument_passed(loss, c, wd,
     assert row["kl_bound"] == pytest.approx(np.mean(np.minimum(d**2 / 4, SQ2 * d)), rel=1e-12)
     if final is None:
         assert math.isnan(row["flips_measured"])  # a cap switches the reference classifier off
+        assert cert.reference.shape == (c, x.shape[1] + 1) and np.isnan(cert.reference).all()
     else:
         assert row["flips_measured"] == C.count_flips(final, cert.reference_logits)
         nofinal = certificate_columns(x, q, order, lrs, loss, heldout=held, **kw)
