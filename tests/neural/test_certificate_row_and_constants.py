@@ -67,7 +67,9 @@ def test_row_columns_are_the_certificate_with_every_argument_passed(loss, c, wd,
     if final is None:
         assert math.isnan(row["flips_measured"])  # a cap switches the reference classifier off
         assert cert.reference.shape == (c, x.shape[1] + 1) and np.isnan(cert.reference).all()
+        assert cert.remainder_bound is None
     else:
+        assert cert.remainder_bound.dtype == np.float64
         assert row["flips_measured"] == C.count_flips(final, cert.reference_logits)
         nofinal = certificate_columns(x, q, order, lrs, loss, heldout=held, **kw)
         assert math.isnan(nofinal["flips_measured"])
@@ -282,3 +284,108 @@ def test_weight_decay_drift_of_a_non_zero_init_binds():
     _, c = sgd_coefficients(lrs, wd)
     drift = wd * np.linalg.norm(init) * c.sum()
     assert drift > 0.4 * cert.distance_bound_max  # the drift is a large part of what binds
+
+
+def _aligned_ve(init=None, steps=30, b=6, n=24):
+    x = np.tile(2.0 * np.array([0.6, -0.8, 0.0]), (n, 1))
+    q = np.tile([1.0, 0.0], (n, 1))
+    order = np.arange(steps * b).reshape(steps, b) % n
+    s = np.full(order.shape, 1e-3)
+    lrs = np.full(steps, 0.1)
+    return x, q, order, lrs, s
+
+
+def test_a_cap_switches_off_the_linearized_bound_exactly_when_the_path_could_reach_it():
+    x, q, order, lrs, s = _aligned_ve()
+    free = certify_linear_head(x, q, order, lrs, "ve", strengths=s, heldout=x[:2])
+    assert free.distance_bound_linear < 1e-2  # a tiny movement
+    # a cap far above what the reference path and its remainder can reach changes nothing
+    loose = certify_linear_head(x, q, order, lrs, "ve", strengths=s, cap=0.5, heldout=x[:2])
+    assert loose.distance_bound_linear == free.distance_bound_linear
+    assert loose.remainder_bound is not None and loose.remainder_bound.dtype == np.float64
+    # a cap at ||R_T|| itself: the remainder could push the path past it, so no linearization
+    at = certify_linear_head(x, q, order, lrs, "ve", strengths=s, cap=free.reference_distance,
+                             heldout=x[:2])
+    assert math.isnan(at.distance_bound_linear) and at.remainder_bound is None
+    assert at.reference_logits is None and math.isnan(at.flip_bound)
+
+
+def test_heldout_bounds_are_per_row_across_chunks_of_1024():
+    x, q, order, lrs, s, _, init = _world(4, n=30, d=3, c=2)
+    held = np.random.default_rng(0).normal(size=(2100, 3))
+    whole = certify_linear_head(x, q, order, lrs, "ve", strengths=s, heldout=held, init=init)
+    parts = [certify_linear_head(x, q, order, lrs, "ve", strengths=s, heldout=held[a:b], init=init)
+             for a, b in ((0, 700), (700, 1500), (1500, 2100))]
+    for field in ("logit_bound", "remainder_bound", "may_flip"):
+        np.testing.assert_allclose(getattr(whole, field),
+                                   np.concatenate([getattr(p, field) for p in parts]), rtol=1e-12)
+    # logconf has no linearized bound: held-out inputs still get their logit bound
+    lc = certify_linear_head(x, q, order, lrs, "logconf", heldout=held[:5])
+    assert lc.remainder_bound is None and np.all(np.isfinite(lc.logit_bound))
+
+
+def test_heldout_logit_bound_with_decay_drift_and_a_cap_binds_per_row():
+    # inputs at the origin, a non-zero bias init, weight decay: the held-out logit bound
+    # sum_j alpha_j |<u~, u_j>| + lambda sum |c_t| ||Theta_0 u~|| is reached on each of two rows
+    n, steps, b = 12, 20, 4
+    x = np.zeros((n, 2))
+    q = np.tile([1.0, 0.0], (n, 1))
+    order = np.arange(steps * b).reshape(steps, b) % n
+    lrs = np.full(steps, 1e-4)
+    init = np.zeros((2, 3))
+    init[:, 2] = [-20.0, 20.0]
+    wd = 0.05
+    th = init.copy()
+    u = np.hstack([x, np.ones((n, 1))])
+    for t, idx in enumerate(order):
+        e = C.logit_grad("xent", u[idx] @ th.T, q[idx])
+        th = th - lrs[t] * (e.T @ u[idx] / b + wd * th)
+    held = np.zeros((2, 2))
+    cert = certify_linear_head(x, q, order, lrs, "xent", init=init, weight_decay=wd, heldout=held)
+    moved = np.linalg.norm(np.hstack([held, np.ones((2, 1))]) @ (th - init).T, axis=1)
+    assert np.all(moved <= cert.logit_bound * (1 + 1e-12))
+    assert np.all(moved >= 0.999 * cert.logit_bound)
+    # a cap below that: each row's bound is cap * ||u~_i|| (rows of different norms)
+    held2 = np.array([[0.0, 0.0], [3.0, 4.0]])
+    capped = certify_linear_head(x, q, order, lrs, "xent", init=init, weight_decay=wd,
+                                 heldout=held2, cap=1e-6)
+    np.testing.assert_allclose(capped.logit_bound, 1e-6 * np.array([1.0, math.sqrt(26.0)]))
+
+
+def test_heldout_kl_bound_uses_the_reference_path_of_a_non_zero_init():
+    # random inputs: the triangle-inequality logit bound is loose there, the reference path plus
+    # remainder is tight. Equal init rows keep every prediction uniform (KL ~ ||delta||^2 / 4)
+    # while Theta_0 != 0 (so R_T = Theta_ref - Theta_0 must subtract it)
+    rng = np.random.default_rng(1)
+    n, steps, b = 40, 30, 8
+    x = rng.normal(size=(n, 4))
+    q = np.eye(2)[rng.integers(0, 2, n)]
+    order = np.arange(steps * b).reshape(steps, b) % n
+    s = np.full(order.shape, 1e-3)
+    lrs = np.full(steps, 0.1)
+    init = np.tile(rng.normal(0, 1, 5), (2, 1))
+    held = rng.normal(size=(20, 4))
+    th, th0 = init.copy(), init.copy()
+    u = np.hstack([x, np.ones((n, 1))])
+    for t, idx in enumerate(order):
+        e = C.logit_grad("ve", u[idx] @ th.T, q[idx], s[t])
+        th = th - lrs[t] * e.T @ u[idx] / b
+    cert = certify_linear_head(x, q, order, lrs, "ve", strengths=s, init=init, heldout=held)
+    uh = np.hstack([held, np.ones((20, 1))])
+    kl = C.prediction_kl(uh @ th.T, uh @ th0.T)
+    assert kl <= cert.kl_bound
+    assert kl >= 0.99 * cert.kl_bound  # 0.99999 here; the |K| logit bound alone gives 0.075
+
+
+def test_may_flip_allows_the_float32_tolerance_per_row():
+    # no training (zero steps sizes): the reference is the init, r(x) = 0, and an input may flip
+    # exactly when its margin is within 1e-5 (1 + ||z_ref(x)||) of 0
+    x, q, order, _, s = _aligned_ve()
+    lrs = np.zeros(len(order))
+    init = np.zeros((2, 4))
+    init[0, 0] = 1.0  # z_ref(x) = (x_1, 0): margin |x_1|, ||z_ref|| = |x_1|
+    held = np.array([[0.0, 0, 0], [0.5e-5, 0, 0], [1.5e-5, 0, 0], [1.2e-5, 0, 0], [100.0, 0, 0]])
+    cert = certify_linear_head(x, q, order, lrs, "ve", strengths=s, init=init, heldout=held)
+    np.testing.assert_array_equal(cert.remainder_bound, np.zeros(5))
+    np.testing.assert_array_equal(cert.may_flip, [True, True, False, False, False])
+    assert cert.flip_bound == 2.0
