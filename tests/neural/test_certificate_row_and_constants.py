@@ -389,3 +389,44 @@ def test_may_flip_allows_the_float32_tolerance_per_row():
     np.testing.assert_array_equal(cert.remainder_bound, np.zeros(5))
     np.testing.assert_array_equal(cert.may_flip, [True, True, False, False, False])
     assert cert.flip_bound == 2.0
+
+
+def test_constants_of_the_ce_type_losses():
+    # the CE sup over the simplex for a uniform label is sqrt(1 - 1/C) (below 1), attained at a vertex
+    for c in (2, 3, 5):
+        q = np.full((1, c), 1 / c)
+        g = C.logit_grad_bound_data("xent", q)[0]
+        assert g == pytest.approx(math.sqrt(1 - 1 / c), rel=1e-12)
+        z = np.zeros((1, c))
+        z[0, 0] = 60.0
+        assert np.linalg.norm(C.logit_grad("xent", z, q)) == pytest.approx(g, rel=1e-9)
+    q = np.array([[0.2, 0.8], [1.0, 0.0], [0.5, 0.5]])
+    for name in ("logconf", "product"):  # targets that move with p: sqrt 2 per example
+        np.testing.assert_array_equal(C.logit_grad_bound_data(name, q), np.full(3, SQ2))
+        with pytest.raises(ValueError, match="no closed-form"):
+            C.logit_grad(name, np.zeros((3, 2)), q)
+    # the old constant resolves float32 strengths in float64
+    s32 = np.array([0.13, 0.71, 0.29, 0.4], np.float32)
+    for name in ("ve", "tempered"):
+        assert C.logit_grad_bound(name, s32, 4) == C.logit_grad_bound(name, s32.astype(float), 4)
+
+
+def test_logit_grad_and_prediction_kl_are_stable_per_row():
+    # rows on very different scales: each is normalized by its own max (no underflow to -inf)
+    z = np.array([[0.0, 1.0, 2.0], [1000.0, 1001.0, 999.0], [-800.0, -801.0, -799.5]])
+    z0 = np.array([[0.5, 0.0, 0.0], [1000.5, 1000.0, 1000.0], [-800.0, -800.0, -800.0]])
+    p = np.exp(z - z.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    p0 = np.exp(z0 - z0.max(1, keepdims=True))
+    p0 /= p0.sum(1, keepdims=True)
+    want = np.mean((p * np.log(p / p0)).sum(1))
+    assert C.prediction_kl(z, z0) == pytest.approx(want, rel=1e-12)
+    q = np.array([[0.2, 0.3, 0.5], [1.0, 0.0, 0.0], [0.1, 0.1, 0.8]])
+    np.testing.assert_allclose(C.logit_grad("xent", z, q), p - q, atol=1e-15)
+    # float32 logits give the float64 gradient of their values
+    z32 = np.random.default_rng(0).normal(0, 3, (4, 3)).astype(np.float32)
+    q4 = np.random.default_rng(1).dirichlet(np.ones(3), 4)
+    for name, s in (("xent", None), ("ve", np.full(4, 0.7)), ("tempered", np.full(4, 0.7))):
+        got = C.logit_grad(name, z32, q4, s)
+        assert got.dtype == np.float64
+        np.testing.assert_array_equal(got, C.logit_grad(name, z32.astype(float), q4, s))
