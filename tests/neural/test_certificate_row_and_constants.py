@@ -430,3 +430,31 @@ def test_logit_grad_and_prediction_kl_are_stable_per_row():
         got = C.logit_grad(name, z32, q4, s)
         assert got.dtype == np.float64
         np.testing.assert_array_equal(got, C.logit_grad(name, z32.astype(float), q4, s))
+
+
+def test_the_constants_validate_targets_and_strengths():
+    ok = np.array([[0.3, 0.7], [1.0, 0.0]])
+    for bad in (np.array([0.3, 0.7]), np.array([[1.0], [1.0]]), np.array([[1.2, -0.2]]),
+                np.array([[0.5, 0.5 + 3e-5]]), np.array([[0.5, 1.0]])):
+        with pytest.raises(ValueError, match="targets must be"):
+            C.logit_grad_bound_data("xent", bad)
+    # a float32 softmax row's rounding (1 + 1.5e-5 here, within the tolerance) is accepted
+    C.logit_grad_bound_data("xent", np.array([[0.5, 0.5 + 1.5e-5]]))
+    for bad_s in (np.array([0.1, -0.1]), np.array([0.1, np.inf]), np.array([np.nan, 0.1])):
+        with pytest.raises(ValueError, match="strengths must be"):
+            C.logit_grad_bound_data("ve", ok, bad_s)
+    assert np.all(C.logit_grad_bound_data("ve", ok, np.zeros(2)) == 0.0)  # s = 0: no evidence
+    # float32 targets and strengths give the float64 constants of their values
+    q32 = np.array([[0.31, 0.69], [0.2, 0.8], [1.0, 0.0]], np.float32)
+    s32 = np.array([0.37, 1.3, 2.9], np.float32)
+    for name in ("xent", "tempered", "ve"):
+        for fn in (C.logit_grad_bound_data, C.logit_hessian_bound):
+            got = fn(name, q32, s32)
+            assert got.dtype == np.float64
+            np.testing.assert_array_equal(got, fn(name, q32.astype(float), s32.astype(float)))
+    # logconf and product: no Hessian constant (NaN per row)
+    for name in ("logconf", "product"):
+        out = C.logit_hessian_bound(name, ok)
+        assert out.shape == (2,) and np.all(np.isnan(out))
+    with np.errstate(over="ignore", invalid="ignore"):
+        assert np.all(C.logit_hessian_bound("ve", ok, np.array([800.0, 800.0])) == math.inf)
