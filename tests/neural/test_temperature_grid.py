@@ -45,3 +45,24 @@ def test_weak_confidence_is_never_negative_for_a_row_just_below_uniform():
     q = np.array([[below] * 5, [0.2] * 5, [1.0, 0, 0, 0, 0]])
     conf = weak_confidence(q)
     assert conf[0] == 0.0 and conf[1] == 0.0 and conf[2] == 1.0
+
+
+def test_strengths_and_limits_default_to_the_training_batch_size():
+    # without batch_size, the visit count and the steps limit use TrainConfig's default batch
+    import math
+
+    from bayes_w2s.neural.methods import MethodSpec, method_strengths, run_limit
+    from bayes_w2s.neural.train import TrainConfig
+
+    b = TrainConfig().batch_size
+    q = np.random.default_rng(0).dirichlet(np.ones(3), size=50)
+    for spec in ("ve+budget:budget=5", "ve+budget:budget=5@steps", "tempered+budget:budget=2@per_pass"):
+        m = MethodSpec.parse(spec)
+        np.testing.assert_array_equal(method_strengths(m, q, 25), method_strengths(m, q, 25, b))
+        assert run_limit(m, 50, 25) == run_limit(m, 50, 25, b)
+    # and the batch size matters there: 25 steps of 32 touch 16 passes of 50 (of 33: 17)
+    assert b == 32
+    assert run_limit(MethodSpec.parse("ve+budget:budget=5@steps"), 50, 25) == 32 * 5.0
+    assert run_limit(MethodSpec.parse("ve+budget:budget=5@per_pass"), 50, 25) == 16 * 5.0
+    m = MethodSpec.parse("ve+budget:budget=5")
+    assert len(method_strengths(m, q, 25)) == 50 * math.ceil(25 * 32 / 50) == 800
