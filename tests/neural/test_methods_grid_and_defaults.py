@@ -1,6 +1,7 @@
-"""Temperature scaling searches the documented grid: 241 log-spaced temperatures from 0.05 to
-20, and returns the grid point of least NLL (checked against a loop over that grid, in three
-classes, and at both ends of the grid)."""
+"""Training methods against references: temperature scaling searches the documented grid (241
+log-spaced temperatures from 0.05 to 20) and returns its point of least NLL (a loop over that
+grid, three classes, both ends); weak confidence is never negative; strengths and run limits
+default to the training batch size."""
 
 from __future__ import annotations
 
