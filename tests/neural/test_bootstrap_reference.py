@@ -55,15 +55,21 @@ def test_paired_pgr_diff_is_a_direct_joint_resampling_of_the_seeds(seed, k, n_bo
 
 
 def test_defaults_are_2000_resamples_with_seed_0():
+    # 30 seeds: resampled means take enough distinct values that the seed and the number of
+    # resamples move the quantiles (with 4 or 5 seeds they land on the same atoms)
     rng = np.random.default_rng(1)
-    data = rng.normal(size=(5, 1))
+    data = rng.normal(size=(30, 1))
     stat = lambda s: s[..., 0].mean(-1)  # noqa: E731
     want = _direct(data, lambda r: r[:, 0].mean(), 2000, 0, 0.95)
     assert bootstrap_ci(data, stat) == pytest.approx(want, rel=1e-12)
-    w, c = np.full(4, 0.6), np.full(4, 0.9)
-    a, b = rng.uniform(0.6, 0.9, 4), rng.uniform(0.6, 0.9, 4)
+    w, c = np.full(30, 0.6), np.full(30, 0.9)
+    a, b = rng.uniform(0.6, 0.9, 30), rng.uniform(0.6, 0.9, 30)
     want = _direct(np.stack([w, c, a, b], 1), _pgr_diff_one, 2000, 0, 0.95)
     assert paired_pgr_diff(w, c, a, b) == pytest.approx(want, rel=1e-12)
+    for other in (dict(n_boot=2001), dict(seed=1)):  # the case tells these apart
+        assert paired_pgr_diff(w, c, a, b, **other) != pytest.approx(want, rel=1e-12)
+        assert bootstrap_ci(data, stat, **other) != pytest.approx(
+            _direct(data, lambda r: r[:, 0].mean(), 2000, 0, 0.95), rel=1e-12)
 
 
 def test_two_seeds_get_an_interval_and_one_resample_is_allowed():

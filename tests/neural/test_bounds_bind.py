@@ -215,3 +215,41 @@ def test_signed_gram_bound_binds_where_the_absolute_gram_bound_is_loose():
     dist, cert = _signed_case(x, q)
     assert dist <= cert.distance_bound_gram
     assert dist >= 0.93 * cert.distance_bound_gram
+
+
+def test_ve_local_hessian_bound_binds_for_a_soft_label_and_is_computed_per_row():
+    # a 0.8/0.2 label: the bound carries rho = 0.6 (not q_1 + q_2 = 1) and binds at a
+    # uniform start for a small strength and a small window
+    q, s, w = np.array([[0.8, 0.2]]), np.array([1e-3]), 0.2
+    bound = C.logit_hessian_bound_binary("ve", q, s, np.zeros(1), np.array([w]))[0]
+    worst = 0.0
+    for d in np.linspace(-w, w, 41):
+        z = torch.tensor([d / 2, -d / 2], dtype=torch.float64)
+        h = torch.autograd.functional.hessian(
+            lambda zz: -torch.log1p(math.expm1(s[0]) * (torch.softmax(zz, -1) @ torch.tensor(q[0]))), z)
+        worst = max(worst, float(np.abs(np.linalg.eigvalsh(h.numpy())).max()))
+    assert worst <= bound and worst >= 0.9 * bound
+    # rows are independent: a batch gives each row's own bound
+    rng = np.random.default_rng(2)
+    qs = np.array([[0.9, 0.1], [0.5, 0.5], [0.0, 1.0], [0.3, 0.7]])
+    ss, d0s, ws = rng.uniform(0.1, 3, 4), rng.normal(0, 2, 4), rng.uniform(0, 2, 4)
+    for loss in ("ve", "xent", "tempered"):
+        batch = C.logit_hessian_bound_binary(loss, qs, ss, d0s, ws)
+        rows = [C.logit_hessian_bound_binary(loss, qs[i : i + 1], ss[i : i + 1], d0s[i : i + 1],
+                                             ws[i : i + 1])[0] for i in range(4)]
+        np.testing.assert_allclose(batch, rows, rtol=1e-12)
+    # logconf and product: not derived, NaN per row
+    for loss in ("logconf", "product"):
+        out = C.logit_hessian_bound_binary(loss, qs, None, d0s, ws)
+        assert out.shape == (4,) and np.all(np.isnan(out))
+
+
+def test_kl_pieces_resolve_float32_inputs_in_float64():
+    rng = np.random.default_rng(5)
+    z32 = rng.normal(0, 3, (6, 3)).astype(np.float32)
+    z0_32 = rng.normal(0, 3, (6, 3)).astype(np.float32)
+    assert C.prediction_kl(z32, z0_32) == C.prediction_kl(z32.astype(float), z0_32.astype(float))
+    d32 = np.array([0.013, 0.7, 3.1, 40.2], np.float32)
+    got = C.kl_bound_per_input(d32)
+    assert got.dtype == np.float64
+    np.testing.assert_array_equal(got, C.kl_bound_per_input(d32.astype(float)))

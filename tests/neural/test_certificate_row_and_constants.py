@@ -378,17 +378,45 @@ def test_heldout_kl_bound_uses_the_reference_path_of_a_non_zero_init():
 
 
 def test_may_flip_allows_the_float32_tolerance_per_row():
-    # no training (zero steps sizes): the reference is the init, r(x) = 0, and an input may flip
-    # exactly when its margin is within 1e-5 (1 + ||z_ref(x)||) of 0
+    # no training (zero step sizes): the reference is the init, r(x) = 0, and an input may flip
+    # exactly when its margin is within 1e-5 (1 + ||z_ref(x)||) of 0. Logits (x_1 + 10, 10):
+    # margin |x_1|, ||z_ref|| ~ 14.14, tolerance ~ 1.514e-4
     x, q, order, _, s = _aligned_ve()
     lrs = np.zeros(len(order))
     init = np.zeros((2, 4))
-    init[0, 0] = 1.0  # z_ref(x) = (x_1, 0): margin |x_1|, ||z_ref|| = |x_1|
-    held = np.array([[0.0, 0, 0], [0.5e-5, 0, 0], [1.5e-5, 0, 0], [1.2e-5, 0, 0], [100.0, 0, 0]])
+    init[0, 0] = 1.0
+    init[:, 3] = 10.0
+    held = np.array([[0.0, 0, 0], [1e-4, 0, 0], [1.6e-4, 0, 0], [100.0, 0, 0]])
     cert = certify_linear_head(x, q, order, lrs, "ve", strengths=s, init=init, heldout=held)
-    np.testing.assert_array_equal(cert.remainder_bound, np.zeros(5))
-    np.testing.assert_array_equal(cert.may_flip, [True, True, False, False, False])
+    np.testing.assert_array_equal(cert.remainder_bound, np.zeros(4))
+    np.testing.assert_array_equal(cert.may_flip, [True, True, False, False])
     assert cert.flip_bound == 2.0
+
+
+def test_a_cap_is_checked_at_every_step_of_the_reference_path():
+    # VE with small strengths for 10 steps, then 30 steps of weight decay alone: the reference
+    # path R_t peaks at step 10 and contracts. A cap at that peak: the path plus its remainder
+    # could exceed it mid-run, so no linearized bound, although ||R_T|| + rem_T is far below
+    n, b = 24, 6
+    x = np.tile(2.0 * np.array([0.6, -0.8, 0.0]), (n, 1))
+    q = np.tile([1.0, 0.0], (n, 1))
+    order = np.arange(40 * b).reshape(40, b) % n
+    s = np.zeros(order.shape)
+    s[:10] = 0.5
+    lrs = np.full(40, 0.1)
+    wd = 1.0
+    u = np.hstack([x, np.ones((n, 1))])
+    r = np.zeros((2, 4))
+    peak = 0.0
+    for t, idx in enumerate(order):  # the reference path: gradients at the (zero) initial logits
+        e0 = C.logit_grad("ve", np.zeros((b, 2)), q[idx], s[t])
+        r = (1 - lrs[t] * wd) * r - lrs[t] * e0.T @ u[idx] / b
+        peak = max(peak, np.linalg.norm(r))
+    free = certify_linear_head(x, q, order, lrs, "ve", strengths=s, weight_decay=wd)
+    assert free.reference_distance == pytest.approx(np.linalg.norm(r), rel=1e-12)
+    assert free.reference_distance < 0.1 * peak
+    capped = certify_linear_head(x, q, order, lrs, "ve", strengths=s, weight_decay=wd, cap=peak)
+    assert math.isnan(capped.distance_bound_linear)
 
 
 def test_constants_of_the_ce_type_losses():
