@@ -102,3 +102,15 @@ def test_errors():
         LinearHeads.from_features(f_w)
     with pytest.raises(ValueError, match=r"need three non-empty \(n,\) arrays"):
         misfit_decomposition(f_w, f_w[:3], f_w)
+
+
+def test_ball_projection_honours_a_loose_root_tolerance():
+    phi, _w_star, f_w = _problem(3)
+    radius = 0.5 * np.linalg.norm(np.linalg.lstsq(phi, f_w, rcond=None)[0])
+    heads = LinearHeads.from_features(phi)
+    tight = project_ball(phi, f_w, radius)
+    loose = project_ball(phi, f_w, radius, rtol=0.2)
+    assert loose.multiplier == heads.project(f_w, radius, rtol=0.2).multiplier  # the same Brent run
+    assert loose.multiplier != pytest.approx(tight.multiplier, rel=1e-9)  # a looser root, not the tight one
+    assert loose.multiplier == pytest.approx(tight.multiplier, rel=0.5)
+    assert np.linalg.norm(loose.head) <= radius * (1 + 1e-12)  # still inside the ball
