@@ -1,0 +1,87 @@
+"""How a world is built, replayed from its public building blocks (issue 18: mutation testing).
+
+``make_world`` draws a pool, then the distractor concepts, from one generator; replaying the
+same draws with :func:`make_pool`, :func:`random_concepts` and :func:`halfspace_labels` must
+give the same truth and concepts, for the defaults and for every option. Boundaries of the
+arguments are checked on both sides.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bayes_w2s.toys.labelers import LabelerClass, halfspace_labels
+from bayes_w2s.toys.w2s import WeakModel, selected_concept
+from bayes_w2s.toys.worlds import make_pool, make_world, random_concepts
+
+
+def _replay(seed, *, n_gt, n_train, n_test, truth_angle=57.0, truth_offset=0.0, n_distractors=7,
+            truth_in_prior=True, prior_misspec_deg=0.0, d=2):
+    rng = np.random.default_rng(seed)
+    pool = make_pool(rng, n_gt=n_gt, n_train=n_train, n_test=n_test, d=d)
+    truth = halfspace_labels(pool.points, [np.radians(truth_angle)], [truth_offset])[0]
+    angles, offsets = random_concepts(rng, n_distractors)
+    rows = [halfspace_labels(pool.points, [a], [o])[0] for a, o in zip(angles, offsets)]
+    if truth_in_prior:
+        rows.insert(0, halfspace_labels(pool.points, [np.radians(truth_angle + prior_misspec_deg)], [truth_offset])[0])
+    return pool, truth, np.stack(rows)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},  # the defaults: truth at 57 degrees through the centre, 7 distractors, d = 2
+        dict(truth_angle=-20.0, truth_offset=0.3, n_distractors=2),
+        dict(truth_in_prior=False, n_distractors=1),
+        dict(prior_misspec_deg=15.0, n_distractors=3, d=3),
+    ],
+)
+def test_make_world_replays_from_its_building_blocks(kwargs):
+    sizes = dict(n_gt=5, n_train=30, n_test=25)
+    world = make_world(np.random.default_rng(11), **sizes, **kwargs)
+    pool, truth, concepts = _replay(11, **sizes, **kwargs)
+    np.testing.assert_array_equal(world.pool.points, pool.points)
+    assert world.pool.points.shape == (60, kwargs.get("d", 2))
+    np.testing.assert_array_equal(world.truth, truth)
+    np.testing.assert_array_equal(world.concepts, concepts)
+    assert world.concepts.shape[0] == kwargs.get("n_distractors", 7) + kwargs.get("truth_in_prior", True)
+    assert world.truth_angle == kwargs.get("truth_angle", 57.0)
+    if kwargs.get("truth_in_prior", True) and not kwargs.get("prior_misspec_deg"):
+        np.testing.assert_array_equal(world.concepts[0], world.truth)  # the favourable default
+    assert len({row.tobytes() for row in world.concepts}) > 1 or world.concepts.shape[0] == 1
+
+
+@pytest.mark.parametrize("offset", [-1.0, -1.5, 1.0, 2.0])
+def test_make_world_refuses_a_truth_offset_outside_the_open_interval(offset):
+    with pytest.raises(ValueError, match="truth_offset must lie in"):
+        make_world(np.random.default_rng(0), n_gt=2, n_train=2, n_test=2, truth_offset=offset)
+
+
+def test_make_world_with_one_distractor_and_no_truth_in_the_prior_is_allowed():
+    world = make_world(np.random.default_rng(0), n_gt=2, n_train=2, n_test=2, truth_in_prior=False, n_distractors=1)
+    assert world.concepts.shape == (1, 6)
+    with pytest.raises(ValueError, match="n_distractors >= 1"):
+        make_world(np.random.default_rng(0), n_gt=2, n_train=2, n_test=2, truth_in_prior=False, n_distractors=0)
+
+
+def test_random_concepts_cover_the_circle_and_both_sides_of_the_centre():
+    angles, offsets = random_concepts(np.random.default_rng(5), 400)
+    assert angles.min() < 0.2 and angles.max() > 2 * np.pi - 0.2 and np.all((angles >= 0) & (angles < 2 * np.pi))
+    assert offsets.min() < -0.55 and offsets.max() > 0.55 and np.all(np.abs(offsets) <= 0.6)  # default max_offset 0.6
+    _, wide = random_concepts(np.random.default_rng(5), 400, max_offset=0.9)
+    assert np.abs(wide).max() > 0.85
+    assert random_concepts(np.random.default_rng(5), 0)[0].shape == (0,)
+    with pytest.raises(ValueError, match="^n_distractors must be an integer >= 0"):
+        random_concepts(np.random.default_rng(5), -1)
+
+
+def test_selected_concept_only_considers_hypotheses_at_the_top_prior_weight():
+    cls = LabelerClass(np.array([[0, 0, 0, 0], [1, 1, 1, 1], [0, 1, 0, 1]]))
+    # the teacher is sure of h1's labels everywhere
+    teacher = WeakModel.from_posterior(cls, 0.1, np.log([1e-6, 1 - 2e-6, 1e-6]))
+    lp = np.log([0.5, 0.3, 0.2])  # h1 is 0.5 nats below the top: not a top-prior hypothesis
+    assert selected_concept(cls, lp, teacher, np.arange(4)) == 0
+    lp = np.log([0.4, 0.4, 0.2])  # a tie at the top: the teacher's favourite of the two
+    assert selected_concept(cls, lp, teacher, np.arange(4)) == 1
+    assert selected_concept(cls, np.log([0.35, 0.3, 0.35]), teacher, [1, 3]) == 2  # agrees with h1 on 1 and 3
