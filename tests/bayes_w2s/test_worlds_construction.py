@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bayes_w2s.toys.labelers import LabelerClass, halfspace_labels
-from bayes_w2s.toys.w2s import WeakModel, selected_concept
-from bayes_w2s.toys.worlds import make_pool, make_world, random_concepts
+from bayes_w2s.toys.labelers import LabelerClass, halfspace_labels, halfspaces, likelihood_values
+from bayes_w2s.toys.w2s import WeakModel, label_mass, predictive, selected_concept
+from bayes_w2s.toys.worlds import disagreement, make_pool, make_world, pretrained_log_prior, random_concepts
 
 
 def _replay(seed, *, n_gt, n_train, n_test, truth_angle=57.0, truth_offset=0.0, n_distractors=7,
@@ -45,6 +45,7 @@ def test_make_world_replays_from_its_building_blocks(kwargs):
     assert world.pool.points.shape == (60, kwargs.get("d", 2))
     np.testing.assert_array_equal(world.truth, truth)
     np.testing.assert_array_equal(world.concepts, concepts)
+    assert world.concepts.dtype == np.int8 and world.truth.dtype == np.int8
     assert world.concepts.shape[0] == kwargs.get("n_distractors", 7) + kwargs.get("truth_in_prior", True)
     assert world.truth_angle == kwargs.get("truth_angle", 57.0)
     if kwargs.get("truth_in_prior", True) and not kwargs.get("prior_misspec_deg"):
@@ -85,3 +86,45 @@ def test_selected_concept_only_considers_hypotheses_at_the_top_prior_weight():
     lp = np.log([0.4, 0.4, 0.2])  # a tie at the top: the teacher's favourite of the two
     assert selected_concept(cls, lp, teacher, np.arange(4)) == 1
     assert selected_concept(cls, np.log([0.35, 0.3, 0.35]), teacher, [1, 3]) == 2  # agrees with h1 on 1 and 3
+
+
+def test_make_pool_defaults_and_smallest_splits():
+    pool = make_pool(np.random.default_rng(0), n_gt=1, n_train=1, n_test=1)  # one input per split is enough
+    assert pool.points.shape == (3, 2)  # d = 2 by default
+    for name, bad in (("n_gt", dict(n_gt=0)), ("n_train", dict(n_train=0)), ("n_test", dict(n_test=0))):
+        sizes = dict(n_gt=1, n_train=1, n_test=1) | bad
+        with pytest.raises(ValueError, match=f"^{name} must be an integer >= 1"):
+            make_pool(np.random.default_rng(0), **sizes)
+
+
+def test_halfspace_class_names_and_count_errors():
+    x = np.random.default_rng(0).random((5, 2))
+    cls = halfspaces(x, 2, 1, phase=-np.pi / 6)  # angles -30 and 150 degrees
+    assert cls.names == ("hs(330.0deg,+0.00)", "hs(150.0deg,+0.00)")
+    with pytest.raises(ValueError, match="^n_angles must be an integer >= 1"):
+        halfspaces(x, 0, 1)
+    with pytest.raises(ValueError, match="^n_offsets must be an integer >= 1"):
+        halfspaces(x, 1, 0)
+
+
+def test_pretrained_prior_is_relative_to_each_concepts_best_approximant_by_default():
+    labels = np.array([[0, 0, 0, 0], [1, 1, 1, 1], [1, 1, 1, 0]])
+    concepts = np.array([[0, 0, 0, 0], [1, 1, 0, 0]])  # concept 1 is not in the class: best rho 1/4
+    default = pretrained_log_prior(labels, concepts, 8.0)
+    np.testing.assert_allclose(default, pretrained_log_prior(labels, concepts, 8.0, relative=True))
+    rho = disagreement(labels, concepts)
+    rel = -8.0 * (rho - rho.min(axis=0)).min(axis=1)
+    np.testing.assert_allclose(default, rel - np.log(np.exp(rel).sum()))
+    assert not np.allclose(default, pretrained_log_prior(labels, concepts, 8.0, relative=False))
+
+
+def test_predictive_defaults_to_two_labels_and_the_weak_model_keeps_its_class():
+    cls = LabelerClass(np.array([[0, 1, 1], [1, 1, 0]]))
+    lp = np.log([0.3, 0.7])
+    pred = predictive(cls.labels, lp, 0.1)
+    hit, miss = likelihood_values(0.1)
+    np.testing.assert_allclose(pred, miss + (hit - miss) * label_mass(cls.labels, lp, 2))
+    assert pred.shape == (3, 2)
+    weak = WeakModel.from_posterior(cls, 0.1, lp)
+    assert weak.cls is cls
+    np.testing.assert_array_equal(weak.decision, [1, 1, 0])  # context 0: 0.7 on label 1; context 2: 0.7 on label 0
