@@ -8,11 +8,14 @@ arguments are checked on both sides.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
 from bayes_w2s.toys.labelers import LabelerClass, halfspace_labels, halfspaces, likelihood_values
-from bayes_w2s.toys.w2s import WeakModel, label_mass, predictive, selected_concept
+from bayes_w2s.core.trajectory import Rule
+from bayes_w2s.toys.w2s import WeakModel, label_mass, predictive, selected_concept, weak_to_strong
 from bayes_w2s.toys.worlds import disagreement, make_pool, make_world, pretrained_log_prior, random_concepts
 
 
@@ -128,3 +131,40 @@ def test_predictive_defaults_to_two_labels_and_the_weak_model_keeps_its_class():
     weak = WeakModel.from_posterior(cls, 0.1, lp)
     assert weak.cls is cls
     np.testing.assert_array_equal(weak.decision, [1, 1, 0])  # context 0: 0.7 on label 1; context 2: 0.7 on label 0
+
+
+def test_a_point_on_a_halfspace_boundary_gets_label_zero():
+    # angle 0, offset 0: the boundary is z_0 = 1/2, and the rule is a strict z_0 > 1/2
+    x = np.array([[0.5, 0.3], [0.5 + 1e-12, 0.3], [0.5 - 1e-12, 0.9]])
+    np.testing.assert_array_equal(halfspace_labels(x, [0.0], [0.0]), [[0, 1, 0]])
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_disagreement_with_three_labels_on_one_side_only(flip):
+    a = np.array([[0, 1, 1, 0], [1, 1, 1, 1]])  # binary
+    b = np.array([[0, 2, 1, 2], [2, 2, 2, 2]])  # three labels
+    want = np.array([[(r != c).mean() for c in b] for r in a])
+    got = disagreement(b, a).T if flip else disagreement(a, b)
+    np.testing.assert_allclose(got, want)
+    np.testing.assert_allclose(got[1, 1], 1.0)
+
+
+def test_disagreement_edge_shapes():
+    np.testing.assert_allclose(disagreement([[1], [0]], [[1]]), [[0.0], [1.0]])  # one context
+    assert disagreement(np.zeros((0, 3), dtype=int), [[0, 1, 1]]).shape == (0, 1)  # an empty class
+    with pytest.raises(ValueError, match="must share a non-empty context axis"):
+        disagreement([[0, 1, 1]], [[0, 1]])
+    with pytest.raises(ValueError, match="must share a non-empty context axis"):
+        disagreement(np.zeros((2, 0)), np.zeros((1, 0)))
+
+
+def test_a_perfect_weak_model_scores_nan_mimicry_without_a_warning():
+    world = make_world(np.random.default_rng(2), n_gt=5, n_train=20, n_test=15, n_distractors=2)
+    truth_cls = LabelerClass(world.truth[None], ("truth",))
+    perfect = WeakModel.from_posterior(truth_cls, 0.1, [0.0])
+    cls = halfspaces(world.pool.points, 4, 3).union(truth_cls)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no "mean of empty slice"
+        df, _ = weak_to_strong(world, perfect, cls, world.strong_prior(cls, 5.0), 0.1, [Rule("bayes")], [5, 10],
+                               np.random.default_rng(0))
+    assert df[df.metric == "agree_weak_err"].value.isna().all()
