@@ -152,6 +152,7 @@ def test_disagreement_with_three_labels_on_one_side_only(flip):
 def test_disagreement_edge_shapes():
     np.testing.assert_allclose(disagreement([[1], [0]], [[1]]), [[0.0], [1.0]])  # one context
     assert disagreement(np.zeros((0, 3), dtype=int), [[0, 1, 1]]).shape == (0, 1)  # an empty class
+    assert disagreement([[0, 1, 1]], np.zeros((0, 3), dtype=int)).shape == (1, 0)  # no concepts
     with pytest.raises(ValueError, match="must share a non-empty context axis"):
         disagreement([[0, 1, 1]], [[0, 1]])
     with pytest.raises(ValueError, match="must share a non-empty context axis"):
