@@ -11,6 +11,9 @@ the test instead of scrolling by. Results are compared with brute-force referenc
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -265,6 +268,39 @@ def test_condition_raises_no_floating_point_warning_on_zero_probabilities(seed, 
         with np.errstate(invalid="ignore"):
             ref = normalize(lp + ll.sum(0))
         np.testing.assert_allclose(res.log_posterior, ref.log_posterior, atol=1e-8)
+
+
+# --- precision: hypothesis differences, not their common part ----------------------------
+
+
+def test_a_category_some_hypothesis_rules_out_keeps_the_others_differences_exact():
+    """Near-identical h0, h1 and an h2 that gives label 0 probability 0: h0's and h1's
+    log-likelihoods of N labels differ by N (log p0 - log p1), which must come out to
+    rounding, not to ulp(N |log p|) ~ 1e-10 (the common part must not enter the sum)."""
+    lp0, lp1 = np.log(0.3), np.log(0.3 + 1e-7)
+    table = np.array([[lp0, np.log(0.7)], [lp1, np.log(0.7 - 1e-7)], [-np.inf, 0.0]])
+    n = 999_983
+    res = condition(np.log([0.4, 0.4, 0.2]), table, None, np.zeros(n, dtype=int))
+    exact = float(Fraction(n) * (Fraction(lp0) - Fraction(lp1)))  # from the same float64 inputs
+    assert abs((res.log_posterior[0] - res.log_posterior[1]) - exact) < 1e-13
+    assert res.log_posterior[2] == -np.inf
+
+
+def test_varying_virtual_evidence_over_many_blocks_is_summed_with_compensation():
+    """2000 blocks of (category, strength) pairs: the per-hypothesis sums must match an
+    exact (fsum) reference of the same float64 terms to ~1e-14, where plain accumulation
+    across blocks drifts by ~1e-12."""
+    rng = np.random.default_rng(0)
+    n_hyp = 1 << 12  # 16 pairs per block
+    p = 0.5 + 1e-2 * rng.uniform(-1, 1, n_hyp)
+    table = np.log(np.stack([p, 1 - p], 1))
+    ys = rng.integers(0, 2, 16 * 2000)
+    s = rng.uniform(0.5, 1.0, ys.size)  # all distinct: one pair per observation
+    res = condition(np.full(n_hyp, -np.log(n_hyp)), table, None, ys, rule="ve", strengths=s)
+    sub = np.arange(8)
+    terms = weak_label_loglik(table[sub][:, ys].T, s[:, None])  # (N, 8), the same float64 terms
+    exact = np.array([math.fsum(terms[:, h] - terms[:, 0]) for h in sub])
+    np.testing.assert_allclose(res.log_posterior[sub] - res.log_posterior[0], exact, rtol=0, atol=3e-13)
 
 
 # --- every argument named in its error --------------------------------------------------
