@@ -69,6 +69,11 @@ def test_band_typos_break_exact_ties_by_the_cell_centre_x():
     score = 0.1 * (row + 1)  # every cell of a row has the same score: row 0 first, left to right
     got = typo_labeler(x, truth, 3 / 36, np.random.default_rng(0), cells=cells, placement="band", score=score)
     np.testing.assert_array_equal(np.flatnonzero(got), [0, 1, 2])
+    # a tie across rows and columns: (row 0, col 2) and (row 2, col 0); the smaller x wins
+    score = np.full(len(x), 1.0)
+    score[[2, 12]] = 0.5
+    got = typo_labeler(x, truth, 1 / 36, np.random.default_rng(0), cells=cells, placement="band", score=score)
+    np.testing.assert_array_equal(np.flatnonzero(got), [12])
     # ... and only ties: a score smaller by 5e-12 wins over a cell further left
     score = np.full(len(x), 1.0)
     score[5] = 0.5 + 1e-12  # row 0, rightmost column

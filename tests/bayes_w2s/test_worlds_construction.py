@@ -56,6 +56,14 @@ def test_make_world_replays_from_its_building_blocks(kwargs):
     assert len({row.tobytes() for row in world.concepts}) > 1 or world.concepts.shape[0] == 1
 
 
+def test_the_default_world_puts_the_truth_itself_among_the_concepts():
+    # a large pool: a concept rotated by even 1 degree would relabel some points near the boundary
+    world = make_world(np.random.default_rng(4), n_gt=10, n_train=10, n_test=5000)
+    np.testing.assert_array_equal(world.concepts[0], world.truth)
+    tilted = make_world(np.random.default_rng(4), n_gt=10, n_train=10, n_test=5000, prior_misspec_deg=1.0)
+    assert np.any(tilted.concepts[0] != tilted.truth)
+
+
 @pytest.mark.parametrize("offset", [-1.0, -1.5, 1.0, 2.0])
 def test_make_world_refuses_a_truth_offset_outside_the_open_interval(offset):
     with pytest.raises(ValueError, match="truth_offset must lie in"):
