@@ -188,6 +188,22 @@ def test_tempered_update_with_an_overflowing_sum_of_many_small_terms():
             condition(lp, table, None, [0, 0, 0], rule="tempered", strengths=[2e305, 2e305, 2e305])
 
 
+def test_tempered_overflow_of_the_part_common_to_every_hypothesis_raises():
+    # every hypothesis gives label 0 probability ~1e-300: the common log-likelihood leaves float64
+    table = _log([[1e-300, 1 - 1e-300], [2e-300, 1 - 2e-300]])
+    with np.errstate(**RAISE):
+        with pytest.raises(NumericalOverflowError, match="the summed tempered log-likelihood overflowed"):
+            condition(_log([0.5, 0.5]), table, None, [0, 0, 0], rule="tempered", strengths=[2e305, 2e305, 2e305])
+
+
+def test_normalize_judges_each_row_of_a_batch_on_its_own():
+    with pytest.raises(ImpossibleEvidenceError):
+        normalize(np.array([[0.0, -1.0], [-np.inf, -np.inf]]))  # the second row is impossible
+    res = normalize(np.array([[0.0, -1.0], [-800.0, -801.0]]))  # rows far apart: each keeps its own scale
+    np.testing.assert_allclose(res.log_posterior[0], res.log_posterior[1], atol=1e-12)
+    np.testing.assert_allclose(res.log_normalizer, [np.logaddexp(0.0, -1.0), -800 + np.logaddexp(0.0, -1.0)])
+
+
 # --- a prior with a hypothesis ruled out, and a single observation ------------------------
 
 
@@ -203,11 +219,11 @@ def test_one_observation_with_a_prior_that_rules_a_hypothesis_out(rule, strength
 
 
 def test_a_batch_of_priors_reports_the_row_whose_evidence_is_impossible():
-    probs = np.array([[[1.0, 0.0]], [[0.0, 1.0]]])  # h0 always says 0, h1 always 1
-    lps = np.array([[np.log(0.5), np.log(0.5)], [0.0, -np.inf]])  # row 1 believes only h0
+    probs = np.array([[[1.0, 0.0]], [[0.0, 1.0]], [[0.5, 0.5]]])  # h0 always says 0, h1 always 1, h2 either
+    lps = np.array([np.log([1 / 3, 1 / 3, 1 / 3]), [0.0, -np.inf, -np.inf]])  # row 1 believes only h0
     with pytest.raises(ImpossibleEvidenceError, match="observation 1") as err:
-        condition(lps, _log(probs), [0, 0, 0], [0, 1, 0])
-    assert err.value.index == 1  # the first observation that leaves row 1 with no hypothesis
+        condition(lps, _log(probs), [0, 0, 0], [0, 1, 0])  # row 0 survives on h2, row 1 dies at obs 1
+    assert err.value.index == 1
 
 
 def test_a_log_table_with_rounding_slack_above_zero_is_read_as_probability_one():
