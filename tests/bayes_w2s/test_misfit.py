@@ -102,3 +102,53 @@ def test_errors():
         LinearHeads.from_features(f_w)
     with pytest.raises(ValueError, match=r"need three non-empty \(n,\) arrays"):
         misfit_decomposition(f_w, f_w[:3], f_w)
+
+
+def test_ball_projection_honours_a_loose_root_tolerance():
+    phi, _w_star, f_w = _problem(3)
+    heads = LinearHeads.from_features(phi)
+    full = np.linalg.norm(np.linalg.lstsq(phi, f_w, rcond=None)[0])
+    outside = inside = 0
+    for factor in (0.2, 0.35, 0.5, 0.65, 0.8, 0.9):
+        radius = factor * full
+        tight = project_ball(phi, f_w, radius)
+        loose = project_ball(phi, f_w, radius, rtol=0.2)
+        assert loose.multiplier == heads.project(f_w, radius, rtol=0.2).multiplier  # the same Brent run
+        assert loose.multiplier == pytest.approx(tight.multiplier, rel=0.5)
+        # the head is the ridge head at the returned multiplier, shrunk into the ball if the
+        # loose root left it outside (never pushed outward)
+        ridge = np.linalg.solve(phi.T @ phi + loose.multiplier * np.eye(phi.shape[1]), phi.T @ f_w)
+        norm = np.linalg.norm(ridge)
+        outside, inside = outside + (norm > radius * (1 + 1e-9)), inside + (norm < radius * (1 - 1e-9))
+        np.testing.assert_allclose(loose.head, ridge * min(1.0, radius / norm), rtol=1e-9, atol=1e-12)
+        assert np.linalg.norm(loose.head) <= radius * (1 + 1e-12)
+    assert outside and inside  # both cases occurred: the check above is not vacuous
+
+
+@pytest.mark.parametrize("shrink", [1e-7, 1e-5, 1e-2])
+def test_ball_projection_finds_tiny_multipliers_to_full_precision(shrink):
+    """A radius just inside the unconstrained head: the multiplier is ~1e-8, where an
+    absolute root tolerance would cost relative precision; the secular equation
+    ``||w(mu)|| = R`` must hold to rounding with ``w(mu)`` solved independently."""
+    phi, _w_star, f_w = _problem(3)
+    heads = LinearHeads.from_features(phi)
+    radius = np.linalg.norm(heads.project(f_w).head) * (1 - shrink)
+    for proj in (heads.project(f_w, radius), project_ball(phi, f_w, radius)):  # default rtol too
+        assert 0 < proj.multiplier
+        ridge = np.linalg.solve(phi.T @ phi + proj.multiplier * np.eye(phi.shape[1]), phi.T @ f_w)
+        assert abs(np.linalg.norm(ridge) / radius - 1) < 2e-14
+
+
+def test_degenerate_feature_classes_project_to_zero():
+    y = np.array([1.0, -2.0, 0.5, 3.0])
+    for phi in (np.zeros((4, 3)), np.zeros((4, 0))):  # the class {0}
+        proj = LinearHeads.from_features(phi).project(y)
+        np.testing.assert_array_equal(proj.fitted, np.zeros(4))
+        np.testing.assert_array_equal(proj.head, np.zeros(phi.shape[1]))
+
+
+def test_projection_does_not_depend_on_the_scale_of_the_features():
+    phi, _w_star, f_w = _problem(4)
+    base = project_subspace(phi, f_w)
+    for scale in (1e-15, 1e-6, 1e8):
+        np.testing.assert_allclose(project_subspace(scale * phi, f_w).fitted, base.fitted, rtol=1e-8, atol=1e-10)
