@@ -160,8 +160,8 @@ def embed_variant(backbone, enc, order, how, device, *, batch, autocast, mode):
 
 
 EMBED_VARIANTS = {  # name: (batch, bf16 autocast, grad mode, threads (0: all))
-    "fp32 no_grad b128 (today)": (128, False, "no_grad", 0),
-    "fp32 inference_mode b128": (128, False, "inference_mode", 0),
+    "fp32 no_grad b128 (before)": (128, False, "no_grad", 0),
+    "fp32 inference_mode b128 (today)": (128, False, "inference_mode", 0),
     "fp32 inference_mode b32": (32, False, "inference_mode", 0),
     "fp32 inference_mode b512": (512, False, "inference_mode", 0),
     "bf16 autocast b128": (128, True, "inference_mode", 0),
@@ -203,7 +203,7 @@ def embed_limit(models, texts, max_length, device, repeats, attn):
                 feats, dt, tokens, flops, mem = embed_variant(backbone, enc, order, how, device, batch=batch, autocast=autocast, mode=mode)
                 torch.set_num_threads(threads)
                 if ref is None:
-                    ref = feats  # the first variant (today's settings) is the float32 reference
+                    ref = feats  # the first variant (no_grad, the former setting) is the float32 reference
                 diff = float((feats - ref).abs().max())
                 if vname not in best or dt < best[vname][0]:
                     best[vname] = (dt, tokens, flops, mem, diff)

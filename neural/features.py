@@ -23,7 +23,7 @@ from .train import _autocast, _batch, pick_device
 __all__ = ["FeatureHead", "cached_features", "embed_all_layers"]
 
 
-@torch.no_grad()
+@torch.inference_mode()  # bitwise the features of no_grad, 4-9% faster (benchmarks.md)
 def embed_all_layers(
     spec: ModelSpec,
     texts,
