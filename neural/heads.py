@@ -352,18 +352,19 @@ def certify_head(res: HeadsResult, m: int, targets, *, grams: dict | None = None
     w0 = (res.init_weight[m] if res.init_weight is not None else torch.zeros_like(res.weight[m]))
     b0 = (res.init_bias[m] if res.init_bias is not None else torch.zeros_like(res.bias[m]))
     init = np.hstack([w0.double().cpu().numpy().T, b0.double().cpu().numpy()[:, None]])  # (C, D+1)
-    held = final = None
-    if res.heldout is not None:
-        held = std_rows(res.heldout[m])
-        final = res.predict(res.heldout[m], heads=[m])[0]
+    final = res.predict(res.heldout[m], heads=[m])[0] if res.heldout is not None else None
     strengths = sch["strengths"]
-    train = std_rows(res.train_idx[m])
-    shared = None
-    if grams is not None:
-        key = (res.train_idx[m].tobytes(), b"" if res.heldout is None else res.heldout[m].tobytes())
-        if key not in grams:
-            grams[key] = linear_grams(train, held)
-        shared = grams[key]
+    key = (res.train_idx[m].tobytes(), b"" if res.heldout is None else res.heldout[m].tobytes(),
+           res.mean[m].cpu().numpy().tobytes(), res.std[m].cpu().numpy().tobytes())
+    shared = grams.get(key) if grams is not None else None
+    if shared is None:  # standardize the rows; keep their Gram products when asked to
+        train = std_rows(res.train_idx[m])
+        held = std_rows(res.heldout[m]) if res.heldout is not None else None
+        if grams is not None:
+            shared = grams[key] = linear_grams(train, held)
+    else:  # the very rows these products were computed from
+        train = shared.u[:, :-1]
+        held = shared.heldout_u[:, :-1] if shared.heldout_u is not None else None
     return certificate_columns(
         train, np.asarray(targets, float), np.asarray(sch["idx"][:at], np.int64),
         np.asarray(sch["lrs"][:at], float), spec.loss,
