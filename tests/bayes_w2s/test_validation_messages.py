@@ -43,6 +43,10 @@ def test_rule_texts_of_probabilities_and_log_probabilities():
     _refused(lambda: as_log_probs([[0.0, 0.5]], "t"), "t",
              "t[0, 1] = 0.5: a log-probability must be <= 0 (probability <= 1)")
     _refused(lambda: as_log_probs("x"), "log_probs")  # the default name
+    # rounding slack up to LOG_PROB_TOL (1e-9) inclusive is accepted, and an entry exactly at it
+    # is not the one blamed when a later entry is above it
+    np.testing.assert_array_equal(as_log_probs([-1.0, 1e-9]), [-1.0, 1e-9])
+    _refused(lambda: as_log_probs([0.0, 1e-9, 0.5], "t"), "t", "t[2] = 0.5: a log-probability must be <= 0")
     _refused(lambda: check_log_weights(np.array([0.0, np.inf]), "w"), "w", "w[1] = inf: must be finite or -inf")
 
 
