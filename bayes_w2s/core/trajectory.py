@@ -444,4 +444,7 @@ def _normalize(lp, x_hi, x_lo, overflowed, labels, at, clean=False):
     d = (u_hi - top) + u_lo
     if not clean:
         d[np.isneginf(u_hi)] = -np.inf
+    # max d is u_lo of the best hypothesis: ~0, except for terms near 1e308, whose exact split
+    # leaves low parts up to ~1e292 (exp(d) would underflow to 0 for every hypothesis)
+    d = d - np.max(d, axis=-1, keepdims=True)
     return d - np.log(np.sum(np.exp(d), axis=-1, keepdims=True))

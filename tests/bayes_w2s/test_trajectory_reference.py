@@ -414,3 +414,22 @@ def test_equal_strengths_over_many_labels_are_summed_exactly(rule, chunk):
         traj = run_trajectories(np.log([0.5, 0.5]), log_probs, _stream_draw(None, y, True), n, [rule], checkpoints=[n],
                                 chunk=chunk)
     np.testing.assert_allclose(traj.log_posterior[0, 0, 0], want, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 100])
+@pytest.mark.parametrize("rule", [Rule("bayes"), Rule("ve", "constant:value=1e308"), Rule("ve", "geometric:first=1e308,ratio=0.99")],
+                         ids=lambda r: r.label)
+def test_finite_sums_near_the_float64_limit_normalize(rule, chunk):
+    """Every hypothesis's sum is near -1e308 but finite: the posterior is that of the exact sums
+    (h1 4e307 behind h0: log posterior 0 and -4e307), not NaN or inf. (Before the third round
+    the normalization assumed the best entry of ``d`` is ~0; the exact split of terms this
+    large leaves it ~-6e292, and every ``exp(d)`` underflowed.)"""
+    log_probs = _all_low_space()[:, None, :]
+    y = np.array([[1, 1, 0, 1], [0, 1, 1, 1]])
+    z = np.zeros_like(y)
+    with np.errstate(all="raise"):
+        traj = run_trajectories(np.log([0.4, 0.6]), log_probs, _stream_draw(z, y), 4, [rule], checkpoints=[2, 3, 4],
+                                chunk=chunk)
+    _check_against_reference(traj, np.log([0.4, 0.6]), log_probs, z, y, [rule], [2, 3, 4], 4)
+    np.testing.assert_array_equal(traj.log_posterior[0, 0, 1:, 0], [0.0, 0.0])
+    assert np.all(traj.log_posterior[0, :, -1, 1] < -1e307)
