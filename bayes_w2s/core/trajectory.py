@@ -382,7 +382,9 @@ def _run(lp, log_pc, draw_cat, n_obs, rules, labels, cps, chunk):
                     any_gone = any_gone or impossible_c is not None
                     if used[k]:
                         x_hi[k], x_lo[k] = dd_add(acc_hi[k][:, None], acc_lo[k][:, None], h, lo_)
-                        o = over[k][:, None] if o is None else o | over[k][:, None]
+                        # flagged before, or two finite sums whose total leaves float64 here
+                        new = np.isfinite(acc_hi[k])[:, None] & np.isfinite(h) & ~np.isfinite(x_hi[k])
+                        o = over[k][:, None] | new if o is None else o | over[k][:, None] | new
                     else:
                         x_hi[k], x_lo[k] = h, lo_
                     if o is not None and o.any():

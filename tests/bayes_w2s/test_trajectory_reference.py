@@ -219,11 +219,8 @@ def _all_low_space():
 LOW_RULES = [Rule("bayes"), Rule("ve", "constant:value=1e308"), Rule("ve", "geometric:first=1e308,ratio=0.99")]
 
 
-# (varying strengths with chunk = 1 left out: there the sum that leaves float64 is formed when a
-# checkpoint adds the constant-strength block to the earlier sum, which the engine does not flag:
-# it raises one checkpoint late; see docs/findings/mutation.md, third round)
-@pytest.mark.parametrize("rule, chunk", [(r, c) for r in LOW_RULES for c in (1, 2, 3, 100) if (r.schedule is None or
-                                         r.schedule.name != "geometric" or c > 1)], ids=str)
+@pytest.mark.parametrize("rule", LOW_RULES, ids=lambda r: r.label)
+@pytest.mark.parametrize("chunk", [1, 2, 3, 100])
 def test_overflow_with_no_usable_hypothesis_left_raises_naming_the_first_checkpoint(rule, chunk):
     log_probs = _all_low_space()[:, None, :]
     y = np.array([[1, 1, 1, 1, 1, 1], [1, 1, 0, 1, 0, 1]])  # only replicate 1 sees two labels 0 (by n = 5)
@@ -433,3 +430,21 @@ def test_finite_sums_near_the_float64_limit_normalize(rule, chunk):
     _check_against_reference(traj, np.log([0.4, 0.6]), log_probs, z, y, [rule], [2, 3, 4], 4)
     np.testing.assert_array_equal(traj.log_posterior[0, 0, 1:, 0], [0.0, 0.0])
     assert np.all(traj.log_posterior[0, :, -1, 1] < -1e307)
+
+
+@pytest.mark.parametrize("labels", [[1, 0, 0, 0, 0], [0, 0, 1, 1, 1], [1, 1, 0, 0, 1]])
+@pytest.mark.parametrize("chunk", [1, 2, 5])
+def test_a_sum_that_leaves_float64_where_a_checkpoint_joins_two_blocks(labels, chunk):
+    """Varying strengths read one label per chunk alternate between the constant-strength block
+    and the running sum; h2's sum leaves float64 at label 3 (or 2, or 4), possibly exactly where
+    a checkpoint adds the block to the sum. The posterior is the reference's for every chunk
+    size (before the third round, chunk = 1 gave NaN at such a checkpoint and raised late)."""
+    log_probs = _edge_space()[:, None, :]
+    lp = np.log([0.2, 0.5, 0.3])
+    y = np.array([labels, [1, 1, 1, 1, 1]])
+    z = np.zeros_like(y)
+    rules = [Rule("ve", "geometric:first=1e308,ratio=0.99"), Rule("ve", "geometric:first=1e308,ratio=0.999")]
+    with np.errstate(all="raise"):
+        traj = run_trajectories(lp, log_probs, _stream_draw(z, y), 5, rules, checkpoints=[2, 3, 4, 5], chunk=chunk)
+    _check_against_reference(traj, lp, log_probs, z, y, rules, [2, 3, 4, 5], 5)
+    assert np.isneginf(traj.log_posterior[:, 0, -1, 2]).all()
