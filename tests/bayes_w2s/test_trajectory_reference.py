@@ -22,13 +22,16 @@ Every engine call runs under ``np.errstate(all="raise")``: no floating-point war
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from fractions import Fraction
+from typing import ClassVar
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bayes_w2s.core.schedules import Schedule
 from bayes_w2s.core.trajectory import Rule, run_trajectories
 from bayes_w2s.core.updates import _SAFE_LOG, ImpossibleEvidenceError, observation_logliks, weak_label_shifted_loglik
 from bayes_w2s.core.validation import NumericalOverflowError, ValidationError
@@ -448,3 +451,32 @@ def test_a_sum_that_leaves_float64_where_a_checkpoint_joins_two_blocks(labels, c
         traj = run_trajectories(lp, log_probs, _stream_draw(z, y), 5, rules, checkpoints=[2, 3, 4, 5], chunk=chunk)
     _check_against_reference(traj, lp, log_probs, z, y, rules, [2, 3, 4, 5], 5)
     assert np.isneginf(traj.log_posterior[:, 0, -1, 2]).all()
+
+
+@dataclass(frozen=True)
+class _VaryingThenConstant(Schedule):
+    """A user's schedule: 1e308, 0.9e308, then 0.95e308 for every later label."""
+
+    name: ClassVar[str] = "varying-then-constant"
+
+    def strength(self, n, *, n_total=None, confidence=None):
+        idx = np.asarray(n)
+        return np.where(idx == 1, 1e308, np.where(idx == 2, 0.9e308, 0.95e308))
+
+    def limit(self) -> float:
+        return math.inf
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 4])
+def test_a_constant_block_after_varying_strengths_that_leaves_float64(chunk):
+    """With chunk = 2 labels 3-4 form a constant-strength block of their own, after a varying
+    one: h2's sum leaves float64 inside that block (two labels 0 at -0.95e308 each)."""
+    log_probs = _edge_space()[:, None, :]
+    lp = np.log([0.2, 0.5, 0.3])
+    y = np.array([[1, 1, 0, 0, 1, 1], [1, 1, 1, 1, 1, 0]])
+    z = np.zeros_like(y)
+    rules = [Rule("ve", _VaryingThenConstant(), label="step")]
+    with np.errstate(all="raise"):
+        traj = run_trajectories(lp, log_probs, _stream_draw(z, y), 6, rules, checkpoints=[2, 4, 6], chunk=chunk)
+    _check_against_reference(traj, lp, log_probs, z, y, rules, [2, 4, 6], 6)
+    assert np.isneginf(traj.log_posterior[0, 0, 1:, 2]).all() and np.isfinite(traj.log_posterior[0, 1]).all()
