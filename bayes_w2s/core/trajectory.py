@@ -382,7 +382,9 @@ def _run(lp, log_pc, draw_cat, n_obs, rules, labels, cps, chunk):
                     any_gone = any_gone or impossible_c is not None
                     if used[k]:
                         x_hi[k], x_lo[k] = dd_add(acc_hi[k][:, None], acc_lo[k][:, None], h, lo_)
-                        o = over[k][:, None] if o is None else o | over[k][:, None]
+                        # flagged before, or two finite sums whose total leaves float64 here
+                        new = np.isfinite(acc_hi[k])[:, None] & np.isfinite(h) & ~np.isfinite(x_hi[k])
+                        o = over[k][:, None] | new if o is None else o | over[k][:, None] | new
                     else:
                         x_hi[k], x_lo[k] = h, lo_
                     if o is not None and o.any():
@@ -444,4 +446,7 @@ def _normalize(lp, x_hi, x_lo, overflowed, labels, at, clean=False):
     d = (u_hi - top) + u_lo
     if not clean:
         d[np.isneginf(u_hi)] = -np.inf
+    # max d is u_lo of the best hypothesis: ~0, except for terms near 1e308, whose exact split
+    # leaves low parts up to ~1e292 (exp(d) would underflow to 0 for every hypothesis)
+    d = d - np.max(d, axis=-1, keepdims=True)
     return d - np.log(np.sum(np.exp(d), axis=-1, keepdims=True))
