@@ -33,19 +33,13 @@ from bayes_w2s.core.preferences import (
     reference_pairs,
     true_order,
 )
-from bayes_w2s.core.validation import ValidationError
+
+from ._refusal import refused as _refused
 
 SETTINGS = settings(max_examples=40, deadline=None, derandomize=True, database=None)
 RNG = np.random.default_rng
 
 
-def _refused(call, argument, fragment=None):
-    with pytest.raises(ValidationError) as err:
-        call()
-    assert err.value.argument == argument, (err.value.argument, str(err.value))
-    if fragment is not None:
-        assert fragment in str(err.value), str(err.value)
-    return str(err.value)
 
 
 # ---------------------------------------------------------------- brute-force references

@@ -10,12 +10,10 @@ integrality; a count is an exact Python integer, however large.
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bayes_w2s.core.validation import (
-    ValidationError,
     as_count,
     as_index_array,
     as_log_distribution,
@@ -25,16 +23,11 @@ from bayes_w2s.core.validation import (
     check_log_weights,
 )
 
+from ._refusal import refused as _refused
+
 SETTINGS = settings(max_examples=40, deadline=None, derandomize=True, database=None)
 
 
-def _refused(call, argument, fragment=None):
-    with pytest.raises(ValidationError) as err:
-        call()
-    assert err.value.argument == argument, (err.value.argument, str(err.value))
-    if fragment is not None:
-        assert fragment in str(err.value), str(err.value)
-    return str(err.value)
 
 
 def test_rule_texts_of_probabilities_and_log_probabilities():

@@ -11,22 +11,10 @@ import math
 
 import numpy as np
 import pytest
-
 from bayes_w2s.neural import certificate as C
 from bayes_w2s.neural.certificate_linear import certify_linear_head, sgd_coefficients
 
-
-def _world(seed, n=40, d=4, c=2, steps=12, b=5, loss="ve"):
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n, d)) * rng.uniform(0.5, 2.0, d)
-    q = rng.dirichlet(np.ones(c), size=n)
-    perms = np.concatenate([rng.permutation(n) for _ in range(steps * b // n + 1)])
-    order = perms[: steps * b].reshape(steps, b)
-    lrs = np.linspace(0.3, 0.05, steps)
-    s = rng.uniform(0.01, 0.5, (steps, b)) if loss in ("ve", "tempered") else None
-    held = rng.normal(size=(30, d))
-    init = rng.normal(0, 0.3, (c, d + 1))
-    return x, q, order, lrs, s, held, init
+from ._certificate_world import small_world as _world
 
 
 def test_float32_inputs_give_the_float64_certificate():

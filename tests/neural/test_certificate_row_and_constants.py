@@ -12,27 +12,15 @@ import math
 import numpy as np
 import pytest
 import torch
-
 from bayes_w2s.neural import certificate as C
 from bayes_w2s.neural.certificate_linear import certificate_columns, certify_linear_head
+
+from ._certificate_world import small_world as _world
 
 SQ2 = math.sqrt(2.0)
 KEYS = {"distance_bound", "distance_bound_data", "distance_bound_norms", "distance_bound_gram",
         "distance_bound_linear", "reference_distance"}
 HELD_KEYS = {"kl_bound", "kl_bound_data", "flip_bound", "flips_measured"}
-
-
-def _world(seed, n=40, d=4, c=2, steps=12, b=5, loss="ve"):
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n, d)) * rng.uniform(0.5, 2.0, d)
-    q = rng.dirichlet(np.ones(c), size=n)
-    perms = np.concatenate([rng.permutation(n) for _ in range(steps * b // n + 1)])
-    order = perms[: steps * b].reshape(steps, b)
-    lrs = np.linspace(0.3, 0.05, steps)
-    s = rng.uniform(0.01, 0.5, (steps, b)) if loss in ("ve", "tempered") else None
-    held = rng.normal(size=(30, d))
-    init = rng.normal(0, 0.3, (c, d + 1))
-    return x, q, order, lrs, s, held, init
 
 
 @pytest.mark.parametrize("loss,c,wd,a,cap,with_init", [
