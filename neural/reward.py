@@ -60,6 +60,7 @@ from .train import minibatch_order
 __all__ = [
     "RewardConfig",
     "load_features",
+    "margin_pair_scores",
     "pair_logits",
     "pair_scores",
     "plot_reward",
@@ -223,8 +224,13 @@ def predict(head: FeatureHead, feats: np.ndarray, idx: np.ndarray) -> np.ndarray
 def pair_scores(head: FeatureHead, feats: np.ndarray, pairs: np.ndarray) -> np.ndarray:
     """A two-class classifier scored on pairs: ``sigmoid(m(a) - m(b))`` with ``m`` its class-1
     logit margin, so ``> 0.5`` iff ``a`` looks the more positive; its pair accuracy is its AUC."""
-    logits = head(torch.as_tensor(feats, dtype=torch.float32))
-    m = (logits[:, 1] - logits[:, 0]).numpy()
+    return margin_pair_scores(head(torch.as_tensor(feats, dtype=torch.float32)).numpy(), pairs)
+
+
+def margin_pair_scores(logits: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """``sigmoid(m(a) - m(b))`` per pair from a classifier's logits ``(N, 2)`` on the items
+    (``m = z_1 - z_0``; ``pairs (n, 2)`` index rows of ``logits``)."""
+    m = logits[:, 1] - logits[:, 0]
     return 1.0 / (1.0 + np.exp(-(m[pairs[:, 0]] - m[pairs[:, 1]])))
 
 

@@ -39,6 +39,7 @@ from .reward import (
     _onehot,
     ceiling_data,
     head_settings,
+    margin_pair_scores,
     seed_splits,
     standardization,
     weak_targets,
@@ -184,9 +185,8 @@ def _batched_probs(cfg, f_weak, f_strong, labels):
 
 
 def _pair_scores(logits: np.ndarray, items: np.ndarray, pairs: np.ndarray) -> np.ndarray:
-    """:func:`~.reward.pair_scores` from a classifier's logits on ``items`` (the test items,
-    which hold every item of the test ``pairs``)."""
-    m = logits[:, 1] - logits[:, 0]
+    """:func:`~.reward.margin_pair_scores` from a classifier's logits on ``items`` (the test
+    items, which hold every item of the test ``pairs``)."""
     pos = np.empty(items.max() + 1, dtype=np.int64)
     pos[items] = np.arange(len(items))
-    return 1.0 / (1.0 + np.exp(-(m[pos[pairs[:, 0]]] - m[pos[pairs[:, 1]]])))
+    return margin_pair_scores(logits, pos[pairs])
