@@ -383,8 +383,9 @@ def _run(lp, log_pc, draw_cat, n_obs, rules, labels, cps, chunk):
                     if used[k]:
                         x_hi[k], x_lo[k] = dd_add(acc_hi[k][:, None], acc_lo[k][:, None], h, lo_)
                         # flagged before, or two finite sums whose total leaves float64 here
-                        new = np.isfinite(acc_hi[k])[:, None] & np.isfinite(h) & ~np.isfinite(x_hi[k])
-                        o = over[k][:, None] | new if o is None else o | over[k][:, None] | new
+                        left = np.isfinite(acc_hi[k])[:, None] & np.isfinite(h) & ~np.isfinite(x_hi[k])
+                        flag = over[k][:, None] | left
+                        o = flag if o is None else o | flag
                     else:
                         x_hi[k], x_lo[k] = h, lo_
                     if o is not None and o.any():
