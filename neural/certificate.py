@@ -73,6 +73,8 @@ from .losses import logconf_loss, product_loss, tempered_loss, ve_loss, xent_los
 __all__ = [
     "CERTIFIED_LOSSES",
     "SQRT2",
+    "binary_local_apply",
+    "binary_local_coeffs",
     "certificate_valid",
     "count_flips",
     "input_scales",
@@ -232,19 +234,36 @@ def logit_hessian_bound_binary(
 
 
 def _binary_local(name, q, s, d0, w):
-    """:func:`logit_hessian_bound_binary` without the input checks (the certificate's loop)."""
+    """:func:`logit_hessian_bound_binary` without the input checks."""
     if name in ("logconf", "product"):
         return np.full(len(q), math.nan)
+    return binary_local_apply(*binary_local_coeffs(name, q, s), d0, w)
+
+
+def binary_local_coeffs(name: str, q: np.ndarray, s: np.ndarray | None):
+    """The parts of the two-class local ``L`` that do not depend on the margins, per example:
+    ``("sigmoid", scale, None)`` for CE (``scale`` 1, tempered ``s``) and ``("ve", k, cap)``
+    with ``k = A rho / (4 (1 + A min q))`` and ``cap = 2 k + g_VE^2`` (the global ``L``).
+    Computed once per visit; :func:`binary_local_apply` finishes ``L`` at given margins (the
+    certificate's loop calls it at every step). xent, tempered or VE only."""
     if name in ("xent", "tempered"):
-        x = np.maximum(0.0, d0 - w)
-        sig = 1.0 / (1.0 + np.exp(-x))
-        scale = 1.0 if name == "xent" else s
-        return 2.0 * scale * sig * (1.0 - sig)
+        return "sigmoid", (1.0 if name == "xent" else s), None
     a = np.expm1(s)
     rho, qmin = q.max(1) - q.min(1), q.min(1)
     with np.errstate(over="ignore", invalid="ignore"):
         k = np.where(np.isinf(a), np.inf, a * rho / (4.0 * (1.0 + a * qmin)))
-    return np.minimum(2.0 * (k * np.tanh((d0 + w) / 2.0) + k * k), 2.0 * k + _ve_g(a, q) ** 2)
+    return "ve", k, 2.0 * k + _ve_g(a, q) ** 2
+
+
+def binary_local_apply(kind: str, a, b, d0: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Two-class ``L`` (:func:`logit_hessian_bound_binary`) from :func:`binary_local_coeffs`
+    ``(kind, a, b)``, ``|d0|`` and ``w`` (broadcasting): ``2 a sigma'(max(0, |d0| - w))``
+    (CE) or ``min(2 (k tanh((|d0| + w) / 2) + k^2), cap)`` (VE)."""
+    if kind == "sigmoid":
+        x = np.maximum(0.0, d0 - w)
+        sig = 1.0 / (1.0 + np.exp(-x))
+        return 2.0 * a * sig * (1.0 - sig)
+    return np.minimum(2.0 * (a * np.tanh((d0 + w) / 2.0) + a * a), b)
 
 
 def _log_softmax(z: np.ndarray) -> np.ndarray:

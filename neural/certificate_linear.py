@@ -35,7 +35,9 @@ Movement bounds (``drift = lambda ||Theta_0|| sum_t |c_t|``, 0 for a zero init):
   ``delta = q_1 - q_2``, points along ``-sign(delta) (1, -1)`` whatever the prediction (the
   loss is monotone in ``m``), so ``E_j = sigma_j t_j (1, -1)/sqrt 2`` with known signs
   ``sigma_j`` and ``t_j in [0, alpha_j]``; then ``||.||^2 = t^T S K S t <= alpha^T (S K S)_+
-  alpha`` (negative entries can only lower it), often much less than with ``|K|``;
+  alpha`` (negative entries can only lower it), often much less than with ``|K|``. With
+  ``x_+ = (|x| + x) / 2`` it is ``(alpha'^T |K| alpha' + ||u^T S alpha||^2) / 2``, ``alpha'``
+  alpha on the rows with a sign: one more product with ``|K|``, no ``N x N`` temporary;
 * (B3) linearized: split ``e_tk = e0_tk + (e_tk - e0_tk)``, ``e0`` the gradient at the
   *initial* logits (known a priori). The first part gives the reference path ``R_T = -sum_t c_t
   (G0_t + lambda Theta_0)``, computed exactly (for a zero init and small strengths it is the
@@ -72,20 +74,21 @@ import numpy as np
 
 from .certificate import (
     SQRT2,
-    _binary_local,
     _old_g,
-    count_flips,
+    binary_local_coeffs,
     kl_bound_per_input,
     logit_grad,
     logit_grad_bound_data,
     logit_hessian_bound,
 )
+from .certificate_grams import LinearGrams, grams_for, linear_grams
+from .certificate_path import PathRun, walk_paths
 
 __all__ = [
     "LinearCertificate",
     "LinearGrams",
-    "certificate_columns",
     "certify_linear_head",
+    "certify_linear_heads",
     "linear_grams",
     "sgd_coefficients",
 ]
@@ -122,54 +125,6 @@ class LinearCertificate:
     kl_bound: float = math.nan
 
 
-@dataclass(frozen=True, eq=False)
-class LinearGrams:
-    """The products of the data alone that a certificate needs, shared by every head trained
-    on the same standardized rows: ``u = (x~, 1) (N, D+1)``, ``K = u u^T`` and ``|K|``
-    ``(N, N)``, and for held-out inputs ``u~ (m, D+1)`` and ``|u~ u^T| (m, N)``. Computing them
-    is most of a certificate's cost (two ``N x N x D`` products); :func:`linear_grams`.
-    ``gram_pos`` is ``K_+ = max(K, 0)`` (then ``K_- = |K| - K_+``), for (B2+)."""
-
-    u: np.ndarray
-    gram_abs: np.ndarray
-    gram_pos: np.ndarray
-    heldout_u: np.ndarray | None = None
-    heldout_abs: np.ndarray | None = None
-
-
-def linear_grams(features: np.ndarray, heldout: np.ndarray | None = None) -> LinearGrams:
-    """:class:`LinearGrams` of standardized training ``features (N, D)`` and ``heldout (m, D)``."""
-    import torch  # float64 products through torch's BLAS: ~2x numpy's here, same precision
-
-    u = _augment(features)
-    tu = torch.from_numpy(u)
-    gram = (tu @ tu.T).numpy()
-    gram_pos = np.maximum(gram, 0.0)
-    np.abs(gram, out=gram)
-    uh = kh = None
-    if heldout is not None:
-        uh = _augment(heldout)
-        if uh.shape[1] != u.shape[1]:
-            raise ValueError(f"heldout has {uh.shape[1] - 1} features, training {u.shape[1] - 1}")
-        kh = (torch.from_numpy(uh) @ tu.T).abs_().numpy()
-    return LinearGrams(u, gram, gram_pos, uh, kh)
-
-
-def _grams_for(features, heldout, grams: LinearGrams | None) -> LinearGrams:
-    """``grams`` if it was computed from these very inputs (checked, O(N D)), else fresh."""
-    if grams is None:
-        return linear_grams(features, heldout)
-    x = np.asarray(features, float)
-    same = grams.u.shape == (*x.shape[:1], x.shape[1] + 1) and np.array_equal(grams.u[:, :-1], x)
-    if heldout is not None:
-        h = np.asarray(heldout, float)
-        same = same and grams.heldout_u is not None and grams.heldout_u.shape[0] == len(h)
-        same = same and np.array_equal(grams.heldout_u[:, :-1], h)
-    if not same:
-        raise ValueError("grams were computed from other features or held-out inputs")
-    return grams
-
-
 def sgd_coefficients(lrs: np.ndarray, weight_decay: float = 0.0, anchor_weight: float = 0.0):
     """``(rho (T,), c (T,))``: ``rho_t = 1 - eta_t (lambda + a)``,
     ``c_t = eta_t prod_{u>t} rho_u``."""
@@ -185,51 +140,39 @@ def sgd_coefficients(lrs: np.ndarray, weight_decay: float = 0.0, anchor_weight: 
     return rho, lrs * suffix
 
 
-def _augment(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, float)
-    if x.ndim != 2:
-        raise ValueError(f"features must be (n, D), got shape {x.shape}")
-    return np.hstack([x, np.ones((len(x), 1))])  # (n, D+1)
+def _forms(v: np.ndarray, kabs: np.ndarray) -> np.ndarray:
+    """``v_h^T |K| v_h`` (clipped at 0) for the rows of ``v (H, N)``: one pass over ``|K|``."""
+    if len(v) == 0:
+        return np.zeros(0)
+    return np.maximum(np.einsum("hn,hn->h", v, v @ kabs), 0.0)
 
 
-def _quad(v: np.ndarray, kabs: np.ndarray) -> float:
-    return math.sqrt(max(float(v @ (kabs @ v)), 0.0))
+@dataclass(eq=False)
+class _Run:
+    """One run's validated inputs and a-priori sums (:func:`certify_linear_heads`)."""
+
+    q: np.ndarray
+    order: np.ndarray
+    lrs: np.ndarray
+    loss: str
+    s: np.ndarray | None
+    weight_decay: float
+    cap: float | None
+    theta0: np.ndarray
+    rho: np.ndarray
+    abs_c: np.ndarray
+    g: np.ndarray
+    lip: np.ndarray
+    drift: float
+    b0: float
+    b1: float
+    alpha: np.ndarray
+    signs: np.ndarray | None  # (N,) for (B2+), else None
 
 
-def certify_linear_head(
-    features: np.ndarray,
-    targets: np.ndarray,
-    order: np.ndarray,
-    lrs: np.ndarray,
-    loss: str,
-    *,
-    strengths: np.ndarray | None = None,
-    weight_decay: float = 0.0,
-    anchor_weight: float = 0.0,
-    cap: float | None = None,
-    init: np.ndarray | None = None,
-    heldout: np.ndarray | None = None,
-    grams: LinearGrams | None = None,
-) -> LinearCertificate:
-    """Certify a momentum-free SGD run of a linear head before it happens.
-
-    Parameters
-    ----------
-    features : (N, D) standardized training features ``x~`` (as the head's forward sees them).
-    targets : (N, C) weak targets ``q``.
-    order : (T, B) int, the example of each batch slot; ``lrs`` : (T,) step sizes.
-    loss : ``"xent"``, ``"tempered"``, ``"ve"``, ``"logconf"`` or ``"product"``.
-    strengths : (T, B) per-visit strengths (VE, tempered).
-    weight_decay, anchor_weight : ``lambda`` (toward 0) and the L2 anchor ``a`` (toward
-        ``Theta_0``); cap : the radius of projected SGD, if any.
-    init : (C, D+1) ``Theta_0 = [W_0 | b_0]``; zeros by default.
-    heldout : (m, D) standardized held-out features.
-    grams : :func:`linear_grams` of ``(features, heldout)``, to share between heads trained
-        on the same rows (checked against the inputs); computed when not given.
-    """
-    if np.ndim(features) != 2:
-        raise ValueError(f"features must be (n, D), got shape {np.shape(features)}")
-    grams = _grams_for(features, heldout, grams)
+def _prepare(grams: LinearGrams, targets, order, lrs, loss: str, *, strengths=None,
+             weight_decay: float = 0.0, anchor_weight: float = 0.0, cap=None, init=None) -> _Run:
+    """Validate one run and compute (B0), (B1) and the (B2) weights ``alpha``."""
     u = grams.u  # (N, D1)
     q = np.asarray(targets, float)
     n, d1 = u.shape
@@ -261,86 +204,119 @@ def certify_linear_head(
     s_v = None if s is None else s.ravel()
     g = logit_grad_bound_data(loss, q_v, s_v).reshape(t_steps, bsz)  # (T, B)
     g_old = np.broadcast_to(_old_g(loss, s), (t_steps, bsz))
-    norms = np.sqrt((u * u).sum(1))  # (N,)
+    norms = grams.norms  # (N,)
     abs_c = np.abs(c)
     drift = weight_decay * float(np.linalg.norm(theta0)) * float(abs_c.sum())
     b0 = float(abs_c @ g_old.mean(1)) * float(norms.max()) + drift
     b1 = float(abs_c @ (g * norms[order]).mean(1)) + drift
-    kabs = grams.gram_abs  # (N, N) |K|, K = u u^T
     alpha = np.bincount(order.ravel(), (abs_c[:, None] * g / bsz).ravel(), minlength=n)
-    b2_signed = math.inf
-    if loss == "ve" and c_cls == 2 and np.all(c >= 0):  # (B2+): signs known a priori
-        # sum_jl (sigma_j sigma_l K_jl)_+ alpha_j alpha_l: same-sign pairs keep K_+, opposite-
-        # sign pairs K_- = |K| - K_+ (a zero sign contributes nothing)
-        sign = np.sign(q[:, 1] - q[:, 0])  # (N,)
-        a_pos, a_neg = alpha * (sign > 0), alpha * (sign < 0)
-        kp = grams.gram_pos
-        total = a_pos @ (kp @ a_pos) + a_neg @ (kp @ a_neg)
-        total += 2.0 * (a_pos @ (kabs @ a_neg) - a_pos @ (kp @ a_neg))
-        b2_signed = math.sqrt(max(float(total), 0.0)) + drift
-    b2 = min(_quad(alpha, kabs) + drift, b2_signed)
-
-    lip = logit_hessian_bound(loss, q_v, s_v).reshape(t_steps, bsz)
-    b3, ref_dist, reference, never_capped = math.nan, math.nan, np.full_like(theta0, np.nan), True
-    beta_acc = None
-    if np.all(np.isfinite(lip)):
-        z0 = u @ theta0.T  # (N, C)
-        d0 = z0[:, 0] - z0[:, -1]  # (N,) initial margins (two classes)
-        e0 = logit_grad(loss, z0[order].reshape(-1, c_cls), q_v, s_v).reshape(t_steps, bsz, c_cls)
-        e0_norm = np.linalg.norm(e0, axis=2)  # (T, B)
-        r_mat = np.zeros_like(theta0)  # R_t (C, D1)
-        xi = np.zeros(n)  # xi_t(i) >= ||delta_t u_i||
-        rem = 0.0  # running bound on ||delta_t||
-        beta_acc = np.zeros(n)
-        for t in range(t_steps):
-            idx = order[t]
-            ru = np.linalg.norm(u[idx] @ r_mat.T, axis=1)  # (B,) ||R_t u_k||
-            if cap is not None and never_capped:
-                never_capped = float(np.linalg.norm(r_mat)) + rem <= cap
-            move = ru + xi[idx]  # (B,) bound on ||Delta_t u_k||
-            lip_t = lip[t]
-            if c_cls == 2:  # the margin moves by at most sqrt 2 * move: a local L
-                lip_t = _binary_local(
-                    loss, q[idx], None if s is None else s[t], np.abs(d0[idx]), SQRT2 * move
-                )
-            beta = np.minimum(lip_t * move, g[t] + e0_norm[t])  # (B,)
-            np.add.at(beta_acc, idx, abs_c[t] * beta / bsz)
-            lr_t = float(lrs[t])
-            xi = abs(rho[t]) * xi + (lr_t / bsz * beta) @ kabs[idx]  # (N,); |K| symmetric
-            rem = abs(rho[t]) * rem + lr_t / bsz * float(beta @ norms[idx])
-            r_mat = rho[t] * r_mat - lr_t * (e0[t].T @ u[idx] / bsz + weight_decay * theta0)
-        if cap is not None and never_capped:
-            never_capped = float(np.linalg.norm(r_mat)) + rem <= cap
-        ref_dist = float(np.linalg.norm(r_mat))
-        if never_capped:
-            b3 = ref_dist + _quad(beta_acc, kabs)
-            reference = theta0 + r_mat
-    best = float(np.nanmin([b0, b1, b2, b3]))
-    if cap is not None:
-        best = min(best, float(cap))
-    out = dict(
-        distance_bound_max=b0,
-        distance_bound_norms=b1,
-        distance_bound_gram=b2,
-        distance_bound_linear=b3,
-        distance_bound=best,
-        reference_distance=ref_dist,
-        reference=reference,
+    signed = loss == "ve" and c_cls == 2 and np.all(c >= 0)  # (B2+): signs known a priori
+    return _Run(
+        q, order, lrs, loss, s, weight_decay, cap, theta0, rho, abs_c, g,
+        logit_hessian_bound(loss, q_v, s_v).reshape(t_steps, bsz), drift, b0, b1, alpha,
+        np.sign(q[:, 1] - q[:, 0]) if signed else None,
     )
-    if heldout is None:
+
+
+def _path_run(u: np.ndarray, r: _Run) -> PathRun:
+    """The (B3) walk's inputs of run ``r``: initial logit gradients and two-class coefficients."""
+    t_steps, bsz = r.order.shape
+    c_cls = r.q.shape[1]
+    z0 = u @ r.theta0.T  # (N, C)
+    q_v = r.q[r.order].reshape(-1, c_cls)
+    s_v = None if r.s is None else r.s.ravel()
+    e0 = logit_grad(r.loss, z0[r.order].reshape(-1, c_cls), q_v, s_v).reshape(t_steps, bsz, c_cls)
+    local = None
+    if c_cls == 2:  # the margin moves by at most sqrt 2 * move: a local L
+        kind, a, b = binary_local_coeffs(r.loss, q_v, s_v)
+        local = (kind, np.broadcast_to(a, (t_steps * bsz,)).reshape(t_steps, bsz),
+                 None if b is None else b.reshape(t_steps, bsz))
+    return PathRun(r.order, r.lrs, r.rho, r.abs_c, r.g, e0, r.lip, local,
+                   np.abs(z0[:, 0] - z0[:, -1]), r.theta0, r.weight_decay,
+                   math.inf if r.cap is None else float(r.cap))
+
+
+def certify_linear_heads(features: np.ndarray, runs, *, heldout: np.ndarray | None = None,
+                         grams: LinearGrams | None = None) -> list[LinearCertificate]:
+    """Certify several momentum-free SGD runs of linear heads on the same training rows.
+
+    ``runs``: one dict per run with the arguments of :func:`certify_linear_head` after
+    ``features`` (``targets``, ``order``, ``lrs``, ``loss`` and the keywords ``strengths``,
+    ``weight_decay``, ``anchor_weight``, ``cap``, ``init``); ``heldout`` and ``grams`` are
+    shared. Each certificate is the one :func:`certify_linear_head` gives for its run; the work
+    is shared: one pass over ``|K|`` (and ``|u~ u^T|``) for every run's quadratic forms, and the
+    linearized paths walked together (:func:`~.certificate_path.walk_paths`: runs on one
+    minibatch order share each step's gather of ``|K|`` rows).
+    """
+    if np.ndim(features) != 2:
+        raise ValueError(f"features must be (n, D), got shape {np.shape(features)}")
+    grams = grams_for(features, heldout, grams)
+    preps = [_prepare(grams, **run) for run in runs]
+    if not preps:
+        return []
+    u, kabs = grams.u, grams.gram_abs
+    signed = [h for h, r in enumerate(preps) if r.signs is not None]
+    # alpha^T |K| alpha of every run and, for (B2+), alpha'^T |K| alpha' (alpha' = alpha on the
+    # rows with a sign): one pass over |K|
+    forms = _forms(np.stack([r.alpha for r in preps] +
+                            [preps[h].alpha * (preps[h].signs != 0) for h in signed]), kabs)
+    drift = np.array([r.drift for r in preps])
+    b2 = np.sqrt(forms[: len(preps)]) + drift
+    for h, plain in zip(signed, forms[len(preps):]):
+        # alpha^T (S K S)_+ alpha = (alpha'^T |K| alpha' + ||u^T S alpha||^2) / 2
+        exact = u.T @ (preps[h].signs * preps[h].alpha)  # (D1,)
+        b2[h] = min(b2[h], math.sqrt(0.5 * (float(plain) + float(exact @ exact))) + drift[h])
+
+    linear = [h for h, r in enumerate(preps) if np.all(np.isfinite(r.lip))]
+    states = dict(zip(linear, walk_paths(u, kabs, grams.norms, [_path_run(u, preps[h]) for h in linear])))
+    kept = [h for h in linear if states[h].never_capped]  # (B3) holds for these runs
+    b3 = dict(zip(kept, np.sqrt(_forms(np.stack([states[h].beta_acc for h in kept]) if kept
+                                       else np.zeros((0, len(u))), kabs))))
+    held = None
+    if heldout is not None:  # |u~ u^T| alpha and |u~ u^T| b of every run: one pass
+        vecs = np.stack([r.alpha for r in preps] + [states[h].beta_acc for h in kept])
+        held = vecs @ grams.heldout_abs.T  # (H + kept, m)
+    out = []
+    for h, r in enumerate(preps):
+        st = states.get(h)
+        ref_dist = float(np.linalg.norm(st.r_mat)) if st is not None else math.nan
+        path = None
+        if h in b3:
+            path = (float(ref_dist + b3[h]), r.theta0 + st.r_mat,
+                    None if held is None else held[len(preps) + kept.index(h)])
+        out.append(_certificate(grams, r, float(b2[h]), ref_dist, path,
+                                None if held is None else held[h]))
+    return out
+
+
+def _certificate(grams: LinearGrams, r: _Run, b2: float, ref_dist: float, path, adv) -> LinearCertificate:
+    """Assemble run ``r``'s certificate: ``path`` is ``(b3, reference, rem_h)`` when (B3)
+    applies (``rem_h`` None without held-out inputs); ``adv`` ``|u~ u^T| alpha`` or None."""
+    b3, reference, rem_h = path if path is not None else (math.nan, np.full_like(r.theta0, np.nan), None)
+    best = float(np.nanmin([r.b0, r.b1, b2, b3]))
+    if r.cap is not None:
+        best = min(best, float(r.cap))
+    out = {
+        "distance_bound_max": r.b0,
+        "distance_bound_norms": r.b1,
+        "distance_bound_gram": b2,
+        "distance_bound_linear": b3,
+        "distance_bound": best,
+        "reference_distance": ref_dist,
+        "reference": reference,
+    }
+    if adv is None:
         return LinearCertificate(**out)
-    uh, kh = grams.heldout_u, grams.heldout_abs  # (m, D1), |u~ u^T| (m, N)
-    adv = kh @ alpha
-    rem_h = kh @ beta_acc if beta_acc is not None and not np.isnan(b3) else np.full(len(uh), np.nan)
-    adv += weight_decay * float(abs_c.sum()) * np.linalg.norm(uh @ theta0.T, axis=1)
-    if cap is not None:
-        adv = np.minimum(adv, cap * np.linalg.norm(uh, axis=1))
+    uh = grams.heldout_u  # (m, D1)
+    adv = adv + r.weight_decay * float(r.abs_c.sum()) * np.linalg.norm(uh @ r.theta0.T, axis=1)
+    if r.cap is not None:
+        adv = np.minimum(adv, r.cap * np.linalg.norm(uh, axis=1))
     delta = adv
     ref_logits = may_flip = None
     flip_bound = math.nan
-    if not np.isnan(b3):
+    if path is not None:
         ref_logits = uh @ reference.T  # (m, C)
-        delta = np.minimum(adv, np.linalg.norm(uh @ (reference - theta0).T, axis=1) + rem_h)
+        delta = np.minimum(adv, np.linalg.norm(uh @ (reference - r.theta0).T, axis=1) + rem_h)
         top2 = np.sort(ref_logits, axis=1)[:, -2:]
         margin = top2[:, 1] - top2[:, 0]
         tol = _FLOAT_TOL * (1.0 + np.linalg.norm(ref_logits, axis=1))
@@ -349,7 +325,7 @@ def certify_linear_head(
     return LinearCertificate(
         **out,
         logit_bound=adv,
-        remainder_bound=rem_h if not np.isnan(b3) else None,
+        remainder_bound=rem_h,
         reference_logits=ref_logits,
         may_flip=may_flip,
         flip_bound=flip_bound,
@@ -357,7 +333,7 @@ def certify_linear_head(
     )
 
 
-def certificate_columns(
+def certify_linear_head(
     features: np.ndarray,
     targets: np.ndarray,
     order: np.ndarray,
@@ -370,47 +346,25 @@ def certificate_columns(
     cap: float | None = None,
     init: np.ndarray | None = None,
     heldout: np.ndarray | None = None,
-    final_logits: np.ndarray | None = None,
     grams: LinearGrams | None = None,
-) -> dict:
-    """A run's certificate columns from :func:`certify_linear_head` (same arguments, ``grams``
-    included) and the trained head's held-out logits ``final_logits (m, C)``.
+) -> LinearCertificate:
+    """Certify a momentum-free SGD run of a linear head before it happens.
 
-    ``distance_bound`` (B0), ``distance_bound_data`` (the least bound) and its parts
-    ``distance_bound_{norms,gram,linear}``, ``reference_distance`` ``||R_T||``; with held-out
-    inputs ``kl_bound`` (from (B0)), ``kl_bound_data``, ``flip_bound`` and ``flips_measured``
-    (disagreements of ``final_logits`` with the reference classifier). An empty ``order``
-    (``(0, B)``: the initial weights) gives zeros.
+    Parameters
+    ----------
+    features : (N, D) standardized training features ``x~`` (as the head's forward sees them).
+    targets : (N, C) weak targets ``q``.
+    order : (T, B) int, the example of each batch slot; ``lrs`` : (T,) step sizes.
+    loss : ``"xent"``, ``"tempered"``, ``"ve"``, ``"logconf"`` or ``"product"``.
+    strengths : (T, B) per-visit strengths (VE, tempered).
+    weight_decay, anchor_weight : ``lambda`` (toward 0) and the L2 anchor ``a`` (toward
+        ``Theta_0``); cap : the radius of projected SGD, if any.
+    init : (C, D+1) ``Theta_0 = [W_0 | b_0]``; zeros by default.
+    heldout : (m, D) standardized held-out features.
+    grams : :func:`linear_grams` of ``(features, heldout)``, to share between heads trained
+        on the same rows (checked against the inputs); computed when not given. Several runs
+        on the same rows: :func:`certify_linear_heads`.
     """
-    order = np.asarray(order)
-    held = heldout is not None
-    if order.ndim == 2 and order.shape[0] == 0:
-        out = dict.fromkeys(("distance_bound", "distance_bound_data", "distance_bound_norms",
-                             "distance_bound_gram", "distance_bound_linear",
-                             "reference_distance"), 0.0)
-        if held:
-            out.update(kl_bound=0.0, kl_bound_data=0.0, flip_bound=0.0, flips_measured=0)
-        return out
-    cert = certify_linear_head(
-        features, targets, order, lrs, loss, strengths=strengths, weight_decay=weight_decay,
-        anchor_weight=anchor_weight, cap=cap, init=init, heldout=heldout, grams=grams,
-    )
-    out = {
-        "distance_bound": cert.distance_bound_max,
-        "distance_bound_data": cert.distance_bound,
-        "distance_bound_norms": cert.distance_bound_norms,
-        "distance_bound_gram": cert.distance_bound_gram,
-        "distance_bound_linear": cert.distance_bound_linear,
-        "reference_distance": cert.reference_distance,
-    }
-    if held:
-        scales = np.linalg.norm(_augment(heldout), axis=1)  # sqrt(||x~||^2 + 1)
-        out["kl_bound"] = float(np.mean(kl_bound_per_input(cert.distance_bound_max * scales)))
-        out["kl_bound_data"] = cert.kl_bound
-        out["flip_bound"] = cert.flip_bound
-        out["flips_measured"] = (
-            count_flips(final_logits, cert.reference_logits)
-            if final_logits is not None and cert.reference_logits is not None
-            else math.nan
-        )
-    return out
+    run = {"targets": targets, "order": order, "lrs": lrs, "loss": loss, "strengths": strengths,
+               "weight_decay": weight_decay, "anchor_weight": anchor_weight, "cap": cap, "init": init}
+    return certify_linear_heads(features, [run], heldout=heldout, grams=grams)[0]

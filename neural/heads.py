@@ -61,7 +61,6 @@ from .train import (
 )
 
 __all__ = [
-    "certify_head",
     "HeadSpec",
     "HeadsResult",
     "head_schedule",
@@ -297,7 +296,7 @@ def _head_log(res: HeadsResult, m: int) -> TrainLog:
     lr_s = float(res.lr_strength_sum[m])
     scale_max = float(_scales(res, m, res.train_idx[m]).max())
     # the largest-norm formula without decay terms; a decayed head's bounds (B0 with its drift
-    # term, and the data-dependent ones) come from certify_head, as train.train records them
+    # term, and the data-dependent ones) come from heads_certificate.certify_head, as train.train records them
     bound = (lr_s * scale_max if not why and math.isfinite(lr_s) and spec.weight_decay == 0
              else math.nan)
     extra = {
@@ -323,55 +322,6 @@ def _head_log(res: HeadsResult, m: int) -> TrainLog:
     seconds = res.seconds / len(res)
     return TrainLog(res.losses[m, :t].copy(), float(res.influence[m]), t, seconds,
                     t * spec.batch_size / max(seconds, 1e-9), extra)
-
-
-def certify_head(res: HeadsResult, m: int, targets, *, grams: dict | None = None) -> dict:
-    """Head ``m``'s data-dependent certificate columns (:func:`~.certificate_linear.certificate_columns`):
-    ``distance_bound_data``, ``kl_bound_data``, ``flip_bound``, ``flips_measured`` and the parts,
-    from its training rows' standardized features, its weak targets ``(n, C)``, its minibatch
-    order and learning rates (:func:`head_schedule`) up to the step its weights come from, and
-    its held-out rows. The same columns :func:`~.train.train` records; empty when the head is
-    not certified (Adam). Costs ``n x n`` Gram products (:func:`~.certificate_linear.linear_grams`):
-    call it for the heads you report, with one ``grams`` dict for heads trained on the same
-    rows (it keeps their products, keyed by training and held-out rows)."""
-    from .certificate import certificate_valid
-    from .certificate_linear import certificate_columns, linear_grams
-
-    spec = res.specs[m]
-    if certificate_valid(spec.train_config()) or _frozen_bias(spec):
-        return {}
-    dev = res.features.device
-
-    def std_rows(rows):
-        x = (res.features[torch.as_tensor(rows, device=dev)] - res.mean[m]) / res.std[m]
-        return x.double().cpu().numpy()  # (n, D) as the head's forward sees them
-
-    n = res.train_idx.shape[1]
-    at = int(res.movement_step[m])
-    sch = head_schedule(spec, n)
-    w0 = (res.init_weight[m] if res.init_weight is not None else torch.zeros_like(res.weight[m]))
-    b0 = (res.init_bias[m] if res.init_bias is not None else torch.zeros_like(res.bias[m]))
-    init = np.hstack([w0.double().cpu().numpy().T, b0.double().cpu().numpy()[:, None]])  # (C, D+1)
-    final = res.predict(res.heldout[m], heads=[m])[0] if res.heldout is not None else None
-    strengths = sch["strengths"]
-    key = (res.train_idx[m].tobytes(), b"" if res.heldout is None else res.heldout[m].tobytes(),
-           res.mean[m].cpu().numpy().tobytes(), res.std[m].cpu().numpy().tobytes())
-    shared = grams.get(key) if grams is not None else None
-    if shared is None:  # standardize the rows; keep their Gram products when asked to
-        train = std_rows(res.train_idx[m])
-        held = std_rows(res.heldout[m]) if res.heldout is not None else None
-        if grams is not None:
-            shared = grams[key] = linear_grams(train, held)
-    else:  # the very rows these products were computed from
-        train = shared.u[:, :-1]
-        held = shared.heldout_u[:, :-1] if shared.heldout_u is not None else None
-    return certificate_columns(
-        train, np.asarray(targets, float), np.asarray(sch["idx"][:at], np.int64),
-        np.asarray(sch["lrs"][:at], float), spec.loss,
-        strengths=None if strengths is None else np.asarray(strengths[:at], float),
-        weight_decay=spec.weight_decay, cap=spec.max_distance, init=init, heldout=held,
-        final_logits=final, grams=shared,
-    )
 
 
 def train_heads(features, train_idx, targets, specs, *, val=None, eval_every: int = 0,

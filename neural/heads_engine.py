@@ -253,7 +253,10 @@ def _run_group(heads, opt, bsz, feats, train_idx, targets, specs, plans, val, ev
     strengths = _Strengths(slot, specs, n, idx_s, ep_s, bsz, need_lrm1="ve" in blocks)
     w = weight[torch.as_tensor(hh, device=dev)].permute(0, 2, 1, 3).contiguous()  # (S,D,K,C)
     b = bias[torch.as_tensor(hh, device=dev)].clone()  # (S, K, C)
-    w0, b0 = w.clone(), b.clone()
+    if any_cap:  # the head columns holding a capped head, and their init and radii
+        cap_cols = torch.nonzero(capped.any(0)).flatten()
+        w0_c, b0_c = w.index_select(2, cap_cols), b.index_select(1, cap_cols)  # copies
+        capped_c, cap_c = capped.index_select(1, cap_cols), cap_t.index_select(1, cap_cols)
     if opt == "adam":
         mw, vw, mb, vb = (torch.zeros_like(w), torch.zeros_like(w), torch.zeros_like(b),
                           torch.zeros_like(b))
@@ -324,7 +327,8 @@ def _run_group(heads, opt, bsz, feats, train_idx, targets, specs, plans, val, ev
                 ub = gs.sum(1).view(n_streams, k_max, c)
             b.add_(ub * fit_b if any_frozen else ub)
         if any_cap:
-            _project(w, b, w0, b0, capped & (alpha_t[t] != 0), cap_t)
+            moving = capped_c & (alpha_t[t][:, cap_cols] != 0)
+            _project(w, b, cap_cols, w0_c, b0_c, moving, cap_c)
         if val is not None:
             done = t + 1
             due = (steps_np >= done) & ((done % eval_every == 0) | (steps_np == done))
@@ -422,12 +426,17 @@ class _Strengths:
         return s, lrm1
 
 
-def _project(w, b, w0, b0, capped, cap):
-    """``theta <- theta_0 + (theta - theta_0) min(1, R / ||theta - theta_0||)`` where capped."""
-    dw, db = w - w0, b - b0
-    dist = (dw.pow(2).sum((1, 3)) + db.pow(2).sum(-1)).sqrt()  # (S, K)
+def _project(w, b, cols, w0, b0, capped, cap):
+    """``theta <- theta_0 + (theta - theta_0) min(1, R / ||theta - theta_0||)`` where capped.
+
+    Only the head columns ``cols`` that hold a capped head are read and written (``w0 (S, D,
+    Kc, C)``, ``b0``, ``capped``, ``cap`` ``(S, Kc)`` are theirs): the others never move."""
+    wc, bc = w.index_select(2, cols), b.index_select(1, cols)
+    dw, db = wc - w0, bc - b0
+    dist = (dw.pow(2).sum((1, 3)) + db.pow(2).sum(-1)).sqrt()  # (S, Kc)
     over = capped & (dist > cap)
     if bool(over.any()):
         scale = cap / dist
-        w.copy_(torch.where(over[:, None, :, None], w0 + dw * scale[:, None, :, None], w))
-        b.copy_(torch.where(over[:, :, None], b0 + db * scale[:, :, None], b))
+        w.index_copy_(2, cols, torch.where(over[:, None, :, None],
+                                           w0 + dw * scale[:, None, :, None], wc))
+        b.index_copy_(1, cols, torch.where(over[:, :, None], b0 + db * scale[:, :, None], bc))

@@ -10,9 +10,10 @@ models) go one at a time through :func:`~.student.fit_recipe`.
 
 Then, per seed, the selection (:mod:`.student`: the first grid value of highest validation
 score) and the data-dependent certificate of each *selected* head that is bounded, decayed or
-capped (:func:`~.heads.certify_head`); the heads of a seed share their training rows, so the
-Gram products the certificate needs are computed once per seed
-(:func:`~.certificate_linear.linear_grams`).
+capped, all of a seed's together (:func:`~.heads_certificate.certify_heads`): they share their training
+rows, so the Gram products the certificate needs are computed once per seed
+(:func:`~.certificate_grams.linear_grams`), and their linearized paths, which share the seed's
+minibatch order, are walked together (:mod:`.certificate_path`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ import numpy as np
 
 from .backend import Backend
 from .config import W2SConfig
-from .heads import HeadSpec, certify_head, train_heads
+from .heads import HeadSpec, train_heads
+from .heads_certificate import certify_heads
 from .methods import method_strengths
 from .recipes import Recipe
 from .stages import StudentData
@@ -142,15 +144,17 @@ def fit_seeds(
                 on_head()
     out = []
     for p, sd in enumerate(data):
-        fits, grams = [], {}  # the seed's Gram products, shared by its certified heads
+        fits, certify = [], []  # the seed's selected certified heads: certified together
         for i, r in enumerate(recipes):
             grid = [results[(p, i, j)] for j in range(len(r.grid()))]
             fit = _select(r, sd, grid)
             chosen = next(j for j, g in enumerate(grid) if g[0] is fit.recipe)
             if (p, i, chosen) in to_certify:
-                res, m = to_certify[(p, i, chosen)]
-                fit.log.extra.update(certify_head(res, m, sd.q_train, grams=grams))
+                certify.append((fit, to_certify[(p, i, chosen)]))
             fits.append(fit)
+        rows = certify_heads([head for _, head in certify], sd.q_train)
+        for (fit, _), row in zip(certify, rows):
+            fit.log.extra.update(row)
         out.append(fits)
     return out
 

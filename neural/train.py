@@ -47,7 +47,7 @@ from .certificate import (
     prediction_kl,
     standardized_features,
 )
-from .certificate_linear import certificate_columns
+from .certificate_columns import certificate_columns
 from .losses import kl_anchor, l2_anchor
 
 __all__ = [

@@ -105,7 +105,7 @@ def test_kl_bound_formula_on_random_logit_shifts():
 
 
 # a compare computes the data-dependent columns for bounded, decayed or capped heads
-# (neural.heads.certify_head); plain xent rows carry only the largest-norm bound
+# (neural.heads_certificate.certify_head); plain xent rows carry only the largest-norm bound
 @pytest.mark.parametrize("method", ["xent+wd(0.01)", "ve+budget:budget=4"])
 def test_best_checkpoint_keeps_the_certificate(tiny_cfg, cache, method):
     # eval_every > 0 used to wrap the loss, hiding it from the bound lookup (NaN bounds, "" reason)

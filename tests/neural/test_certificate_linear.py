@@ -421,7 +421,7 @@ def test_remainder_cap_covers_an_overshooting_gradient():
 
 
 def test_certificate_columns_for_a_row():
-    from bayes_w2s.neural.certificate_linear import certificate_columns
+    from bayes_w2s.neural.certificate_columns import certificate_columns
 
     x, q, order, lrs, s, held = _world(2, c=2, loss="ve", s_scale=0.01)
     th, th0 = _sgd(x, q, order, lrs, "ve", s)

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 import torch
 from bayes_w2s.neural import certificate as C
-from bayes_w2s.neural.certificate_linear import certificate_columns, certify_linear_head
+from bayes_w2s.neural.certificate_columns import certificate_columns
+from bayes_w2s.neural.certificate_linear import certify_linear_head
 
 from ._certificate_world import small_world as _world
 

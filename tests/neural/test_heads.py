@@ -138,6 +138,25 @@ def test_movement_cap_is_projected_sgd_and_binds():
     assert np.all(res.param_distance[[2, 5]] <= 0.3 * (1 + 1e-6))  # may end back inside
 
 
+def test_caps_in_some_columns_of_some_streams():
+    # the projection touches only the head columns holding a capped head; a column capped in
+    # one stream (seed) and free in another must stay free there
+    rng, feats = _world(2, seed=6)
+    specs = [HeadSpec("xent", lr=2.0, n_steps=80, seed=sd, lr_schedule="constant",
+                      max_distance=cap, batch_size=B)
+             for sd, cap in ((0, None), (0, 0.1), (1, 0.1), (1, None), (1, None))]
+    tidx = np.tile(np.arange(N_TRAIN), (len(specs), 1))
+    tg = np.tile(_targets(rng, N_TRAIN, 2), (len(specs), 1, 1))
+    res = train_heads(feats, tidx, tg, specs)
+    for m, spec in enumerate(specs):
+        _check(res, m, feats, tidx[m], tg[m], spec)
+    capped = res.param_distance[[1, 2]]
+    assert np.all((capped > 0.09) & (capped <= 0.1 * (1 + 1e-6)))  # bound (may end back inside)
+    free = res.param_distance[[0, 3, 4]]
+    # the free ones go past the cap, one past 1 (the radius the engine stores for "no cap")
+    assert np.all(free > 0.5) and free.max() > 1.0
+
+
 def test_init_weights_and_standardize_off():
     rng, feats = _world(3, seed=9)
     specs = [_spec(rng, "xent", "sgd", steps=12, seed=s) for s in (0, 1)]
@@ -275,7 +294,7 @@ def test_certify_head_equals_train_train_certificate():
              HeadSpec("xent", 0.5, 12, seed=2, batch_size=8, weight_decay=0.3)]
     held = np.stack([np.arange(20), np.arange(20, 40)])
     res = train_heads(feats, tidx, tg, specs, heldout=held)
-    from bayes_w2s.neural.heads import certify_head
+    from bayes_w2s.neural.heads_certificate import certify_head
 
     for m, spec in enumerate(specs):
         _, log, _ = reference(feats, tidx[m], tg[m], spec, heldout=held[m])
