@@ -339,25 +339,44 @@ def save_figure(
     fig, path: str | os.PathLike, formats: tuple[str, ...] = ("png", "pdf")
 ) -> list[Path]:
     """Save ``fig`` as ``path.<fmt>`` for each format atomically (temp file + ``os.replace``),
-    mode ``0666 & ~umask``; PDFs get a fixed creation date (see :func:`_pdf_metadata`)."""
+    mode ``0666 & ~umask``; PDFs get a fixed creation date (see :func:`_pdf_metadata`).
+
+    The layout (tight or constrained) and the tight bounding box are computed once, in one
+    draw at the saving resolution, and every format is rendered from that frozen layout:
+    ``bbox_inches="tight"`` per format would lay out and draw each figure twice per format
+    (half of a compare's figure time)."""
     import matplotlib.pyplot as plt
 
     path = Path(path)
     written = []
-    for fmt in formats:
-        target = path.with_suffix(f".{fmt}")
-        fd, tmp = _temp_in(target, suffix=f".{fmt}")
-        os.close(fd)
-        metadata = _pdf_metadata() if fmt == "pdf" else None
-        try:
-            fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight", metadata=metadata)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        written.append(target)
-    plt.close(fig)
+    dpi = fig.dpi
+    try:
+        fig.set_dpi(SAVE_DPI)
+        fig.draw_without_rendering()  # runs the layout engine, measures every artist
+        bbox = fig.get_tightbbox(fig.canvas.get_renderer()).padded(
+            plt.rcParams["savefig.pad_inches"])
+        with plt.rc_context({"figure.autolayout": False, "figure.constrained_layout.use": False}):
+            fig.set_layout_engine(None)  # keep the positions just computed: no engine, and
+            # savefig then needs no layout draw of its own
+        for fmt in formats:
+            target = path.with_suffix(f".{fmt}")
+            fd, tmp = _temp_in(target, suffix=f".{fmt}")
+            os.close(fd)
+            metadata = _pdf_metadata() if fmt == "pdf" else None
+            try:
+                fig.savefig(tmp, format=fmt, dpi=SAVE_DPI, bbox_inches=bbox, metadata=metadata)
+                os.replace(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+            written.append(target)
+    finally:
+        fig.set_dpi(dpi)
+        plt.close(fig)
     return written
+
+
+SAVE_DPI = 150  # PNG resolution of every saved figure
 
 
 def draw_figures(
