@@ -12,9 +12,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .certificate_grams import LinearGrams, linear_grams
 from .heads import HeadsResult, _frozen_bias, head_schedule
 
-__all__ = ["certify_head", "certify_heads"]
+__all__ = ["certify_head", "certify_heads", "grams_key", "rows_grams"]
 
 
 def certify_head(res: HeadsResult, m: int, targets, *, grams: dict | None = None) -> dict:
@@ -37,7 +38,6 @@ def certify_heads(heads, targets, *, grams: dict | None = None) -> list[dict]:
     one pass over their Gram products, one walk of their paths)."""
     from .certificate import certificate_valid
     from .certificate_columns import runs_certificate_columns
-    from .certificate_grams import linear_grams
 
     grams = {} if grams is None else grams
     targets = np.asarray(targets, float)
@@ -47,28 +47,22 @@ def certify_heads(heads, targets, *, grams: dict | None = None) -> list[dict]:
         spec = res.specs[m]
         if certificate_valid(spec.train_config()) or _frozen_bias(spec):
             continue
-        key = (res.train_idx[m].tobytes(), b"" if res.heldout is None else res.heldout[m].tobytes(),
-               res.mean[m].cpu().numpy().tobytes(), res.std[m].cpu().numpy().tobytes())
-        groups.setdefault(key, []).append((pos, res, m))
+        heldout = None if res.heldout is None else res.heldout[m]
+        key = grams_key(res.train_idx[m], heldout, res.mean[m], res.std[m])
+        groups.setdefault(key, []).append((pos, res, m, heldout))
     for key, members in groups.items():
-        _, res, m = members[0]
+        _, res, m, heldout = members[0]
         shared = grams.get(key)
         if shared is None:  # standardize the rows once and keep their Gram products
-            dev = res.features.device
-
-            def std_rows(rows, res=res, m=m):
-                x = (res.features[torch.as_tensor(rows, device=dev)] - res.mean[m]) / res.std[m]
-                return x.double().cpu().numpy()  # (n, D) as the head's forward sees them
-
-            held = std_rows(res.heldout[m]) if res.heldout is not None else None
-            shared = grams[key] = linear_grams(std_rows(res.train_idx[m]), held)
+            shared = grams[key] = rows_grams(res.features, res.train_idx[m], heldout,
+                                             res.mean[m], res.std[m])
         train = shared.u[:, :-1]
         held = shared.heldout_u[:, :-1] if shared.heldout_u is not None else None
         runs, finals = [], []
-        for _, res, m in members:
+        for _, res, m, _ in members:
             runs.append(_certificate_run(res, m, targets))
             finals.append(res.predict(res.heldout[m], heads=[m])[0] if held is not None else None)
-        for (pos, _, _), row in zip(members, runs_certificate_columns(
+        for (pos, *_), row in zip(members, runs_certificate_columns(
                 train, runs, heldout=held, final_logits=finals, grams=shared)):
             out[pos] = row
     return out
@@ -93,3 +87,25 @@ def _certificate_run(res: HeadsResult, m: int, targets: np.ndarray) -> dict:
         "cap": spec.max_distance,
         "init": np.hstack([w0.double().cpu().numpy().T, b0.double().cpu().numpy()[:, None]]),
     }
+
+
+def grams_key(train_idx, heldout, mean: torch.Tensor, std: torch.Tensor) -> tuple:
+    """What heads sharing Gram products share: training rows, held-out rows (or none) and the
+    standardization ``(mu, sd)`` of their forward (bytes, so equal only when bitwise equal)."""
+    held = b"" if heldout is None else np.asarray(heldout, np.int64).tobytes()
+    return (np.asarray(train_idx, np.int64).tobytes(), held,
+            mean.cpu().numpy().tobytes(), std.cpu().numpy().tobytes())
+
+
+def rows_grams(features: torch.Tensor, train_idx, heldout, mean: torch.Tensor,
+               std: torch.Tensor) -> LinearGrams:
+    """:func:`~.certificate_grams.linear_grams` of the rows ``x~ = (x - mu) / sd`` of
+    ``features`` (float32, as a head's forward sees them, then float64)."""
+    def standardized(rows):
+        x = (features[torch.as_tensor(np.asarray(rows, np.int64), device=features.device)]
+             - mean) / std
+        return x.double().cpu().numpy()  # (n, D)
+
+    return linear_grams(standardized(train_idx),
+                        None if heldout is None else standardized(heldout))
+

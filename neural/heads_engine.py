@@ -75,6 +75,13 @@ def _validate(features, train_idx, targets, specs, val, eval_every, heldout, ini
     return features, train_idx, targets, val, heldout, init
 
 
+def row_standardization(feats: torch.Tensor, rows) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(mu, sd)`` of the rows ``feats[rows]``: float64 mean and unbiased std (``sd >= 1e-6``),
+    stored float32, as :class:`~.backend.Backend` standardizes a head's training rows."""
+    x = feats[torch.as_tensor(rows, device=feats.device)].double()  # (n, D)
+    return x.mean(0).float(), x.std(0).clamp_min(1e-6).float()
+
+
 @torch.no_grad()
 def run_heads(features, train_idx, targets, specs, *, val, eval_every, heldout, device, init,
               standardize, record_losses) -> dict:
@@ -98,10 +105,8 @@ def run_heads(features, train_idx, targets, specs, *, val, eval_every, heldout, 
     if standardize:
         _, first, inverse = np.unique(train_idx, axis=0, return_index=True, return_inverse=True)
         for u, h in enumerate(first):
-            x = feats[torch.as_tensor(train_idx[h], device=device)].double()  # (n, D)
             mask = torch.as_tensor(inverse.ravel() == u, device=device)
-            mean[mask] = x.mean(0).float()
-            std[mask] = x.std(0).clamp_min(1e-6).float()
+            mean[mask], std[mask] = row_standardization(feats, train_idx[h])
         stat_group = inverse.ravel().astype(np.int64)
     w0 = init[0].to(device) if init is not None else torch.zeros(m, d, c, device=device)
     b0 = init[1].to(device) if init is not None else torch.zeros(m, c, device=device)
