@@ -37,7 +37,7 @@ _PUBLIC = {
     "pipeline": ["W2SConfig", "run_seed", "run"],
     "recipes": ["Recipe", "Selection", "parse_recipe", "DEFAULT_GRIDS"],
     "stages": ["StudentData", "student_data"],
-    "student": ["centroid_logits"],
+    "student": ["centroid_classifier", "centroid_logits"],
     "student_batch": ["fit_recipes", "fit_seeds"],
     "methods": ["MethodSpec", "fit_temperature", "weak_confidence"],
     "evaluate": ["auroc", "agreement_on_weak_errors", "bootstrap_pgr", "pgr_summary"],

@@ -43,6 +43,7 @@ from .train import TrainConfig, TrainLog, predict_logits, train
 
 __all__ = [
     "StudentFit",
+    "centroid_classifier",
     "centroid_logits",
     "fit_recipe",
     "select_and_fit",
@@ -91,25 +92,35 @@ def centroid_logits(x_train: np.ndarray, q: np.ndarray, x: np.ndarray) -> np.nda
     """``(n, C)`` logits ``-1/2 ||x~ - mu_c||^2`` of the soft-label class centroids (module doc).
 
     ``x_train (n_train, D)`` and ``q (n_train, C)`` define the standardization and the
-    centroids; ``x (n, D)`` are the inputs scored.
+    centroids; ``x (n, D)`` are the inputs scored. Several input sets:
+    :func:`centroid_classifier` (the centroids computed once).
     """
-    x_train, q, x = (np.asarray(a, np.float64) for a in (x_train, q, x))
-    if (
-        x_train.ndim != 2
-        or q.shape != (len(x_train), q.shape[1])
-        or x.shape[1:] != x_train.shape[1:]
-    ):
-        raise ValueError(
-            f"need x_train (n, D), q (n, C), x (m, D); got {x_train.shape}, {q.shape}, {x.shape}"
-        )
+    return centroid_classifier(x_train, q)(x)
+
+
+def centroid_classifier(x_train: np.ndarray, q: np.ndarray):
+    """The function ``x (m, D) -> (m, C)`` logits of :func:`centroid_logits` for ``x_train (n,
+    D)``, ``q (n, C)``: standardization ``x~ = (x - mean) / sd`` (training rows, ``sd >= 1e-6``)
+    and class centroids ``mu_c = sum_i q_ic x~_i / sum_i q_ic``, computed once."""
+    x_train, q = (np.asarray(a, np.float64) for a in (x_train, q))
+    if x_train.ndim != 2 or q.ndim != 2 or len(q) != len(x_train):
+        raise ValueError(f"need x_train (n, D), q (n, C); got {x_train.shape}, {q.shape}")
     mass = q.sum(0)  # (C,)
     if np.any(mass <= 0):
         raise ValueError("a class has no weak-label mass: its centroid is undefined")
     mean, std = x_train.mean(0), np.maximum(x_train.std(0, ddof=1), 1e-6)
-    z_train, z = (x_train - mean) / std, (x - mean) / std  # standardized (n, D), (m, D)
-    mu = (q.T @ z_train) / mass[:, None]  # (C, D)
-    d2 = (z * z).sum(1)[:, None] - 2 * z @ mu.T + (mu * mu).sum(1)[None]  # (m, C)
-    return (-0.5 * d2).astype(np.float32)
+    mu = (q.T @ ((x_train - mean) / std)) / mass[:, None]  # (C, D)
+    mu2 = (mu * mu).sum(1)[None]
+
+    def logits(x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, np.float64)
+        if x.ndim != 2 or x.shape[1:] != x_train.shape[1:]:
+            raise ValueError(f"need x (m, D) with D = {x_train.shape[1]}; got {x.shape}")
+        z = (x - mean) / std  # standardized (m, D)
+        d2 = (z * z).sum(1)[:, None] - 2 * z @ mu.T + mu2  # (m, C)
+        return (-0.5 * d2).astype(np.float32)
+
+    return logits
 
 
 def _cap_hook(model: torch.nn.Module, cap: float):
@@ -151,8 +162,9 @@ def fit_recipe(
         if cfg.mode != "features":
             raise ValueError("centroid needs frozen features (mode='features')")
         x = backend.features(cfg.strong)
+        score = centroid_classifier(x[train_idx], q)
         return (
-            {k: centroid_logits(x[train_idx], q, x[idx]) for k, idx in predict.items()},
+            {k: score(x[idx]) for k, idx in predict.items()},
             None,
             None,
         )

@@ -10,7 +10,7 @@ import pytest
 from bayes_w2s.neural.cache import ArrayCache
 from bayes_w2s.neural.compare import compare_summary
 from bayes_w2s.neural.pipeline import run, run_seed, student_data
-from bayes_w2s.neural.student import centroid_logits
+from bayes_w2s.neural.student import centroid_classifier, centroid_logits
 
 
 def test_centroid_matches_sklearn_nearest_centroid_on_hard_labels():
@@ -38,6 +38,19 @@ def test_centroid_soft_labels_brute_force():
             assert centroid_logits(x, q, xt)[i, c] == pytest.approx(want, rel=1e-5)
     with pytest.raises(ValueError, match="no weak-label mass"):
         centroid_logits(x, np.c_[np.ones(30), np.zeros(30)], xt)
+
+
+def test_centroid_classifier_scores_several_sets_as_centroid_logits_does():
+    rng = np.random.default_rng(2)
+    x, q = rng.normal(size=(40, 6)), rng.dirichlet(np.ones(3), size=40)
+    score = centroid_classifier(x, q)
+    for m in (1, 7, 40):
+        xt = rng.normal(size=(m, 6)) * 3
+        assert np.array_equal(score(xt), centroid_logits(x, q, xt))  # the same arithmetic
+    with pytest.raises(ValueError, match="D = 6"):
+        score(rng.normal(size=(4, 5)))
+    with pytest.raises(ValueError, match="need x_train"):
+        centroid_classifier(x, q[:-1])
 
 
 def test_cap_bounds_the_movement_and_selection_picks_the_best_validation_score(tiny_cfg, cache):
