@@ -81,7 +81,7 @@ from .certificate import (
     logit_grad_bound_data,
     logit_hessian_bound,
 )
-from .certificate_grams import LinearGrams, grams_for, linear_grams
+from .certificate_grams import LinearGrams, bound_times, grams_for, linear_grams
 from .certificate_path import PathRun, walk_paths
 
 __all__ = [
@@ -144,7 +144,7 @@ def _forms(v: np.ndarray, kabs: np.ndarray) -> np.ndarray:
     """``v_h^T |K| v_h`` (clipped at 0) for the rows of ``v (H, N)``: one pass over ``|K|``."""
     if len(v) == 0:
         return np.zeros(0)
-    return np.maximum(np.einsum("hn,hn->h", v, v @ kabs), 0.0)
+    return np.maximum(np.einsum("hn,nh->h", v, bound_times(kabs, v)), 0.0)  # |K| symmetric
 
 
 @dataclass(eq=False)
@@ -275,7 +275,7 @@ def certify_linear_heads(features: np.ndarray, runs, *, heldout: np.ndarray | No
     held = None
     if heldout is not None:  # |u~ u^T| alpha and |u~ u^T| b of every run: one pass
         vecs = np.stack([r.alpha for r in preps] + [states[h].beta_acc for h in kept])
-        held = vecs @ grams.heldout_abs.T  # (H + kept, m)
+        held = bound_times(grams.heldout_abs, vecs).T  # (H + kept, m)
     out = []
     for h, r in enumerate(preps):
         st = states.get(h)

@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from .certificate import SQRT2, binary_local_apply
 
@@ -64,10 +65,14 @@ class PathState:
     never_capped: bool
 
 
+@threadpool_limits.wrap(limits=1, user_api="blas")
 def walk_paths(u: np.ndarray, kabs: np.ndarray, norms: np.ndarray, runs) -> list[PathState]:
     """Walk every run of ``runs`` (:class:`PathRun`) over the rows ``u (N, D+1)`` with ``|K|``
     ``kabs (N, N)`` and row norms ``norms (N,)``; runs of one class count and batch size go
-    together (one stack), and share their gathers when their orders are prefixes of one."""
+    together (one stack), and share their gathers when their orders are prefixes of one.
+    numpy's BLAS runs on one thread here: the walk is thousands of small products, for which
+    a second OpenBLAS thread only spins (a compare's walks took 2.4-3.1 s with two threads on
+    a loaded 2-core machine, 2.4 s with one; and the same on a quiet one)."""
     runs = list(runs)
     out: list = [None] * len(runs)
     groups: dict = {}
@@ -116,7 +121,12 @@ def _walk_stack(u, kabs, norms, runs) -> list[PathState]:
     decay = np.array([r.weight_decay for r in runs])[:, None, None] * theta0  # lambda Theta_0
     caps = np.array([r.cap for r in runs], float)
     capped = np.isfinite(caps)
+    any_cap = bool(capped.any())
     rows = np.arange(n_runs)[:, None]
+    lr_b = lrs / bsz  # eta_t / B (H, T)
+    if two:  # the two-class L of each kind on its runs (all runs, unselected, when one kind)
+        parts = [(kind, sel) for kind, sel in (("sigmoid", ~kinds), ("ve", kinds)) if sel.any()]
+        one_kind = parts[0][0] if len(parts) == 1 else None
 
     r_mat = np.zeros_like(theta0)  # R_t (H, C, D1)
     xi = np.zeros((n_runs, n))  # xi_t(i) >= ||delta_t u_i||
@@ -127,29 +137,31 @@ def _walk_stack(u, kabs, norms, runs) -> list[PathState]:
         idx = order[t] if shared else order[:, t]  # (B,) or (H, B)
         ug = u[idx]  # (B, D1) or (H, B, D1)
         ru = np.linalg.norm(np.matmul(ug, r_mat.transpose(0, 2, 1)), axis=2)  # (H, B)
-        if capped.any():
+        if any_cap:
             r_norm = np.sqrt((r_mat * r_mat).sum((1, 2)))
             never_capped &= ~capped | (r_norm + rem <= caps)
         at = (rows, idx)  # every run's visited rows
         move = ru + xi[at]  # (H, B) bound on ||Delta_t u_k||
         if two:
             d0_t, w = d0[at], SQRT2 * move
-            lip_t = np.empty_like(move)
-            for is_ve, kind in ((False, "sigmoid"), (True, "ve")):
-                sel = kinds == is_ve
-                if sel.any():
+            if one_kind is not None:
+                lip_t = binary_local_apply(one_kind, la[:, t], lb[:, t], d0_t, w)
+            else:
+                lip_t = np.empty_like(move)
+                for kind, sel in parts:
                     lip_t[sel] = binary_local_apply(kind, la[sel, t], lb[sel, t], d0_t[sel], w[sel])
         else:
             lip_t = lip[:, t]
         beta = np.where(active[:, t, None], np.minimum(lip_t * move, ceil[:, t]), 0.0)  # (H, B)
         np.add.at(beta_acc, at, abs_c[:, t, None] * beta / bsz)  # a row may repeat in a batch
-        step = lrs[:, t, None] / bsz * beta  # (H, B)
+        step = lr_b[:, t, None] * beta  # (H, B)
         if shared:
             gathered = step @ kabs[idx]  # (H, N): one gather of B rows for all runs
         else:
             gathered = np.matmul(step[:, None, :], kabs[idx.ravel()].reshape(n_runs, bsz, n))[:, 0]
-        xi = arho[:, t, None] * xi + gathered  # |K| symmetric
-        rem = arho[:, t] * rem + lrs[:, t] / bsz * (beta * norms[idx]).sum(1)
+        xi *= arho[:, t, None]  # |K| symmetric
+        xi += gathered
+        rem = arho[:, t] * rem + lr_b[:, t] * (beta * norms[idx]).sum(1)
         grad0 = np.matmul(e0[:, t].transpose(0, 2, 1), ug) / bsz  # G0_t (H, C, D1)
         r_mat = rho[:, t, None, None] * r_mat - lrs[:, t, None, None] * (grad0 + decay)
     if capped.any():

@@ -32,6 +32,7 @@ import math
 from dataclasses import dataclass, replace
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 import torch
 
 from .backend import Backend, BestCheckpoint
@@ -112,7 +113,8 @@ def centroid_classifier(x_train: np.ndarray, q: np.ndarray):
     mu = (q.T @ ((x_train - mean) / std)) / mass[:, None]  # (C, D)
     mu2 = (mu * mu).sum(1)[None]
 
-    def logits(x: np.ndarray) -> np.ndarray:
+    @threadpool_limits.wrap(limits=1, user_api="blas")  # a memory-bound (m, D) @ (D, C):
+    def logits(x: np.ndarray) -> np.ndarray:  # a 2nd BLAS thread tripled it on a busy machine
         x = np.asarray(x, np.float64)
         if x.ndim != 2 or x.shape[1:] != x_train.shape[1:]:
             raise ValueError(f"need x (m, D) with D = {x_train.shape[1]}; got {x.shape}")

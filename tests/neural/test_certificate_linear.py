@@ -203,7 +203,9 @@ def test_a_wrong_sign_assumption_would_be_caught():
     _, c = sgd_coefficients(lrs)
     g = C.logit_grad_bound_data("xent", q[order].reshape(-1, 2)).reshape(order.shape)
     alpha = np.bincount(order.ravel(), (c[:, None] * g / order.shape[1]).ravel(), minlength=len(x))
-    assert cert_x.distance_bound_gram == pytest.approx(math.sqrt(alpha @ np.abs(u @ u.T) @ alpha))
+    exact = math.sqrt(alpha @ np.abs(u @ u.T) @ alpha)
+    # |K| enters as its float32 upper bound (certificate_grams): never below, ~1e-6 above here
+    assert exact <= cert_x.distance_bound_gram <= exact * (1 + 1e-5)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -221,7 +223,7 @@ def test_signed_gram_bound_is_its_definition(seed):
     signed = math.sqrt(np.maximum(sa[:, None] * (u @ u.T) * sa[None, :], 0).sum())
     plain = math.sqrt(alpha @ np.abs(u @ u.T) @ alpha)
     assert signed < plain  # the case exercises the signed form
-    assert cert.distance_bound_gram == pytest.approx(signed, rel=1e-12)
+    assert signed <= cert.distance_bound_gram <= signed * (1 + 1e-5)  # |K| as its f32 bound
 
 
 def test_shared_grams_give_the_same_certificate_and_are_checked():
@@ -436,3 +438,38 @@ def test_certificate_columns_for_a_row():
     assert row["kl_bound_data"] <= row["kl_bound"]
     empty = certificate_columns(x, q, order[:0], lrs[:0], "ve", strengths=s[:0], heldout=held)
     assert empty["distance_bound_data"] == 0.0 and empty["flip_bound"] == 0.0
+
+
+@pytest.mark.parametrize("case", ["float32 rows", "float64 rows", "wide range", "cancelling"])
+def test_float32_abs_products_bound_is_an_upper_bound_and_tight(case):
+    # certificate_grams stores |a b^T| as a float32 upper bound: fl(|fl32(ab^T)| + g|a||b|)(1+2^-20)
+    from bayes_w2s.neural.certificate_grams import abs_products_bound
+
+    rng = np.random.default_rng(["float32 rows", "float64 rows", "wide range", "cancelling"].index(case))
+    a, b = rng.standard_normal((300, 385)), rng.standard_normal((200, 385))
+    if case == "float32 rows":  # as a head's forward sees them: exact in float32
+        a, b = a.astype(np.float32).astype(float), b.astype(np.float32).astype(float)
+    elif case == "wide range":
+        a *= np.exp(rng.uniform(-20, 20, (300, 1))) * np.exp(rng.uniform(-3, 3, 385))
+        b *= np.exp(rng.uniform(-20, 20, (200, 1)))
+    elif case == "cancelling":  # b_i nearly orthogonal to a_i: |K_ii| ~ 1e-6 |a_i||b_i|
+        proj = (a[:100] * b[:100]).sum(1, keepdims=True) / (a[:100] ** 2).sum(1, keepdims=True)
+        b[:100] -= (proj - 1e-6 * rng.standard_normal((100, 1))) * a[:100]
+    exact = np.abs(np.array([[math.fsum(x * y) for y in b] for x in a[:60]]))
+    bound = abs_products_bound(a, b)
+    assert bound.dtype == np.float32 and bound.shape == (300, 200)
+    assert np.all(bound[:60] >= exact)
+    scale = np.outer(np.linalg.norm(a[:60], axis=1), np.linalg.norm(b, axis=1))
+    assert np.all(bound[:60] - exact <= 1e-4 * scale + 4e-7 * exact)  # tight: g = 2.3e-5 at D=385
+
+
+def test_float32_abs_products_bound_survives_underflow_and_overflow():
+    from bayes_w2s.neural.certificate_grams import abs_products_bound
+
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal((20, 50)) * 1e-30  # products 1e-60: below float32's range
+    b = rng.standard_normal((30, 50)) * 1e-30
+    exact = np.abs(a @ b.T)
+    assert np.all(abs_products_bound(a, b) >= exact) and np.all(exact > 0)
+    huge = abs_products_bound(a * 1e50, b * 1e50)  # products 1e40: overflow gives inf, a bound
+    assert np.all(np.isinf(huge) | (huge >= np.abs((a * 1e50) @ (b * 1e50).T)))
