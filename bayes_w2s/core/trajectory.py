@@ -265,7 +265,7 @@ def run_trajectories(
     >>> traj.checkpoints
     array([   10, 10000])
     """
-    log_probs = np.minimum(as_log_probs(log_probs, "log_probs", ndim=(2, 3)), 0.0)
+    log_probs = as_log_probs(log_probs, "log_probs", ndim=(2, 3), clip=True)
     if log_probs.ndim == 2:
         log_probs = log_probs[:, None, :]
     lp = as_log_prior(log_prior, n_hypotheses=log_probs.shape[0])
