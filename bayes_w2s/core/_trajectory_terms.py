@@ -64,7 +64,10 @@ def _segment_counts(cat, bounds, seg_of, n_cat: int, weights=None):
     if weights is None and n_cat == 2:  # binary: the count of category 1 is a plain (fast) sum
         ones = np.add.reduceat(cat, bounds[:-1], axis=1) if n_seg > 1 else cat.sum(axis=1, keepdims=True)  # (R, n_seg)
         ones = np.cumsum(ones, axis=1) if n_seg > 1 else ones
-        return np.stack([bounds[1:] - ones, ones], axis=-1)  # (R, n_seg, 2)
+        out = np.empty((n_rep, n_seg, 2), dtype=ones.dtype)
+        out[..., 1] = ones
+        np.subtract(bounds[1:], ones, out=out[..., 0])
+        return out  # (R, n_seg, 2)
     flat = ((np.arange(n_rep)[:, None] * n_seg + seg_of) * n_cat + cat).ravel()
     w = None if weights is None else np.broadcast_to(weights, cat.shape).ravel()
     counts = np.bincount(flat, weights=w, minlength=n_rep * n_seg * n_cat).reshape(n_rep, n_seg, n_cat)
