@@ -103,15 +103,16 @@ def _ve_segments(s, cat, bounds, p_c, log_pc):
     return out
 
 
-def _exact_split(table: NDArray[np.float64], n_max: int):
+def _exact_split(table: NDArray[np.float64], n_max: int, top: float | None = None):
     """``table = hi + lo`` with ``hi`` on a grid of ``2^(53 - k)`` steps, ``2^k > n_max``.
 
     For integer weights with ``sum_c W_c <= n_max``, every partial sum of ``W_c hi_c`` is an
     integer multiple of the grid step below ``2^53`` of it, so ``W @ hi`` is *exact* in any
     order (BLAS included); ``W @ lo`` is tiny (``|lo| <= step / 2``) and its rounding error is
-    about ``eps |W @ table| n_max / 2^53``.
+    about ``eps |W @ table| n_max / 2^53``. ``top``: ``max |table|``, when the caller knows it.
     """
-    top = max(-float(table.min()), float(table.max())) if table.size else 0.0
+    if top is None:
+        top = max(-float(table.min()), float(table.max())) if table.size else 0.0
     bits = 53 - int(n_max).bit_length()
     if top == 0.0 or bits < 1 or not math.isfinite(top):
         return np.zeros_like(table), table

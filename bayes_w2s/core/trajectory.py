@@ -328,11 +328,12 @@ def _run(lp, uniform, log_pc, draw_cat, n_obs, rules, labels, cps, chunk):
     """
     (n_cat, n_hyp), n_rules = log_pc.shape, len(rules)
     p_c = np.exp(log_pc) if any(r.kind == "ve" for r in rules) else None  # (C, H)
-    impossible_c = None
-    if log_pc.min() == -np.inf:
+    impossible_c, log_pc_min = None, float(log_pc.min())
+    if log_pc_min == -np.inf:
         log_pc_finite, impossible_c = _finite_split(log_pc)
+        log_top = None
     else:
-        log_pc_finite = log_pc
+        log_pc_finite, log_top = log_pc, -log_pc_min  # max |log P| (every log P <= 0)
     lp_finite = uniform or lp.min() > -np.inf
     lp_or_none = None if uniform else lp
     tables = {}  # term table and its exact split of the linear rules, by VE strength (None: log P)
@@ -345,7 +346,7 @@ def _run(lp, uniform, log_pc, draw_cat, n_obs, rules, labels, cps, chunk):
     while next_cp < cps.size:
         m = min(chunk, n_obs - n_done)
         cat = draw_cat(m)  # (R, m)
-        last_cp = int(np.searchsorted(cps, n_done + m, side="right"))
+        last_cp = int(cps.searchsorted(n_done + m, side="right"))
         ends = cps[next_cp:last_cp] - n_done  # checkpoints inside this chunk, local 1..m
         stop = int(ends[-1]) if last_cp == cps.size else m  # labels after the last checkpoint are unused
         cat = cat[:, :stop]  # (R, stop)
@@ -381,7 +382,7 @@ def _run(lp, uniform, log_pc, draw_cat, n_obs, rules, labels, cps, chunk):
                     key = lin_s[k] = float(s[0])
                 if key not in tables:
                     t = log_pc_finite if key is None else _ve_term(log_pc, key)[0]  # (C, H)
-                    tables[key] = (t, _exact_split(t, n_obs))
+                    tables[key] = (t, _exact_split(t, n_obs, log_top if key is None else None))
                 cum = _segment_counts(cat, bounds, seg_of, n_cat, s if rule.kind == "tempered" else None)
                 weights = counts[k][:, None, :] + cum  # (R, n_seg, C)
                 counts[k] = weights[:, -1]
