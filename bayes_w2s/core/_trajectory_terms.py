@@ -42,6 +42,16 @@ def _ve_terms(p, log_p, s):
     return _ve_term(log_p, s)[0]
 
 
+def _ve_outer_terms(r_minus_1, p, out):
+    """``log1p(outer(r - 1, p))`` computed in ``out (b, H)``: the direct VE terms (``s <= 30``)
+    of one category at b positions, from ``r - 1 = expm1(s) (b,)`` and ``p = P_c(h) (H,)``.
+
+    (The outer product by ``einsum``: numpy's broadcast multiply is 2x slower here.)
+    """
+    np.einsum("i,j->ij", r_minus_1, p, out=out)
+    return np.log1p(out, out=out)
+
+
 def _segment_counts(cat, bounds, seg_of, n_cat: int, weights=None):
     """Cumulative weighted category counts at the end of each segment: ``(R, n_seg, C)``.
 
@@ -54,7 +64,10 @@ def _segment_counts(cat, bounds, seg_of, n_cat: int, weights=None):
     if weights is None and n_cat == 2:  # binary: the count of category 1 is a plain (fast) sum
         ones = np.add.reduceat(cat, bounds[:-1], axis=1) if n_seg > 1 else cat.sum(axis=1, keepdims=True)  # (R, n_seg)
         ones = np.cumsum(ones, axis=1) if n_seg > 1 else ones
-        return np.stack([bounds[1:] - ones, ones], axis=-1)  # (R, n_seg, 2)
+        out = np.empty((n_rep, n_seg, 2), dtype=ones.dtype)
+        out[..., 1] = ones
+        np.subtract(bounds[1:], ones, out=out[..., 0])
+        return out  # (R, n_seg, 2)
     flat = ((np.arange(n_rep)[:, None] * n_seg + seg_of) * n_cat + cat).ravel()
     w = None if weights is None else np.broadcast_to(weights, cat.shape).ravel()
     counts = np.bincount(flat, weights=w, minlength=n_rep * n_seg * n_cat).reshape(n_rep, n_seg, n_cat)
@@ -65,12 +78,17 @@ def _ve_segments(s, cat, bounds, p_c, log_pc):
     """Summed varying-strength VE terms of each segment ``[bounds[j], bounds[j+1])``: ``(R, n_seg, H)``.
 
     In blocks of positions (at most ``_BLOCK_ELEMENTS`` terms at once). Few categories: per
-    category, indicator ``(R, b) @ (b, H)`` products; many: a gather ``(R, b, H)`` summed over b.
+    category c present in the block, the indicator product ``[c_{r,i} = c] (R, b) @ T_c (b, H)``
+    with the terms ``T_c`` computed in one reused buffer (``_ve_outer_terms``: no allocation
+    per block and category); many: a gather ``(R, b, H)`` summed over b.
     """
     n_rep, n_seg, (n_cat, n_hyp) = cat.shape[0], len(bounds) - 1, p_c.shape
     out = np.zeros((n_rep, n_seg, n_hyp))
     few = n_cat <= _FEW_CATEGORIES
     step = max(1, _BLOCK_ELEMENTS // (n_hyp if few else n_rep * n_hyp))
+    if few:
+        buf = np.empty((min(step, int(np.max(np.diff(bounds)))), n_hyp))
+        direct = np.max(s) <= _DIRECT_MAX_STRENGTH  # else _ve_terms decides per block, as before
     for j in range(n_seg):
         for lo in range(bounds[j], bounds[j + 1], step):
             hi = min(bounds[j + 1], lo + step)
@@ -78,20 +96,23 @@ def _ve_segments(s, cat, bounds, p_c, log_pc):
             if not few:
                 out[:, j] += _ve_terms(p_c[block], log_pc[block], sb).sum(axis=1)  # (R, b, H) -> (R, H)
                 continue
+            r1 = np.expm1(s[lo:hi]) if direct else None
             for c in np.flatnonzero(np.bincount(block.ravel(), minlength=n_cat)):
-                out[:, j] += (block == c).astype(float) @ _ve_terms(p_c[c], log_pc[c], sb)  # (R, b) @ (b, H)
+                terms = _ve_outer_terms(r1, p_c[c], buf[: hi - lo]) if direct else _ve_terms(p_c[c], log_pc[c], sb)
+                out[:, j] += (block == c).astype(float) @ terms  # (R, b) @ (b, H)
     return out
 
 
-def _exact_split(table: NDArray[np.float64], n_max: int):
+def _exact_split(table: NDArray[np.float64], n_max: int, top: float | None = None):
     """``table = hi + lo`` with ``hi`` on a grid of ``2^(53 - k)`` steps, ``2^k > n_max``.
 
     For integer weights with ``sum_c W_c <= n_max``, every partial sum of ``W_c hi_c`` is an
     integer multiple of the grid step below ``2^53`` of it, so ``W @ hi`` is *exact* in any
     order (BLAS included); ``W @ lo`` is tiny (``|lo| <= step / 2``) and its rounding error is
-    about ``eps |W @ table| n_max / 2^53``.
+    about ``eps |W @ table| n_max / 2^53``. ``top``: ``max |table|``, when the caller knows it.
     """
-    top = max(-float(table.min()), float(table.max())) if table.size else 0.0
+    if top is None:
+        top = max(-float(table.min()), float(table.max())) if table.size else 0.0
     bits = 53 - int(n_max).bit_length()
     if top == 0.0 or bits < 1 or not math.isfinite(top):
         return np.zeros_like(table), table

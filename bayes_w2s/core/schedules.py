@@ -65,6 +65,9 @@ def _check_nonneg(obj, name: str, *, positive: bool = False) -> float:
 
 
 def _check_indices(n: ArrayLike) -> NDArray[np.float64]:
+    """1-based datapoint indices as floats (finite integers ``n >= 1``), or a clear error."""
+    if isinstance(n, np.ndarray) and n.dtype.kind in "iu" and (n.size == 0 or n.min() >= 1):
+        return n.astype(float)  # integers are finite and integral: only the lower end to check
     idx = as_float_array(n, "n", allow_empty=True)
     bad = ~np.isfinite(idx) | (idx < 1) | (idx != np.floor(idx))
     if np.any(bad):

@@ -53,6 +53,13 @@ from bayes_w2s.core.validation import ValidationError, as_count, as_log_prior, a
 
 __all__ = ["Rule", "Trajectories", "log_checkpoints", "run_trajectories"]
 
+# A VE term of strength s lies in [-s, s] (direct terms in [0, s], shifted ones in [-s, 0]), so
+# sums of VE terms whose total strength stays below this cannot leave float64 (no flags needed).
+_VE_SAFE_TOTAL = 1e300
+# exp(-700) = 9.9e-305 is normal, and numpy's vectorized exp takes its fast path only up to
+# about -707.5 (below, where results near or below 2^-1022, it is ~15x slower per element)
+_EXP_FLOOR = -700.0
+
 
 
 @dataclass(frozen=True)
@@ -205,9 +212,9 @@ def _check_checkpoints(checkpoints: ArrayLike, n_obs: int) -> NDArray[np.int64]:
     """Sorted unique integer checkpoints in ``[1, n_obs]``."""
     raw = np.asarray(checkpoints)
     if raw.ndim == 1 and raw.size and raw.dtype.kind in "iu":  # integers: only the range to check
-        lo, hi = int(raw.min()), int(raw.max())
-        if lo >= 1 and hi <= n_obs:
-            return raw.astype(np.int64) if raw.size == 1 else np.unique(raw.astype(np.int64))
+        cps = raw.astype(np.int64) if raw.size == 1 else np.unique(raw.astype(np.int64))  # sorted
+        if cps[0] >= 1 and cps[-1] <= n_obs:
+            return cps
     if raw.ndim != 1 or raw.size == 0 or raw.dtype == bool or not np.issubdtype(raw.dtype, np.number):
         raise ValidationError(f"checkpoints must be a non-empty 1-D array of integers, got {raw!r}", "checkpoints")
     values = raw.astype(float)
@@ -265,7 +272,7 @@ def run_trajectories(
     >>> traj.checkpoints
     array([   10, 10000])
     """
-    log_probs = np.minimum(as_log_probs(log_probs, "log_probs", ndim=(2, 3)), 0.0)
+    log_probs = as_log_probs(log_probs, "log_probs", ndim=(2, 3), clip=True)
     if log_probs.ndim == 2:
         log_probs = log_probs[:, None, :]
     lp = as_log_prior(log_prior, n_hypotheses=log_probs.shape[0])
@@ -298,9 +305,9 @@ def run_trajectories(
 
     n_hyp, n_ctx, n_lab = log_probs.shape
     log_pc = log_probs.reshape(n_hyp, n_ctx * n_lab).T.copy()  # (C, H)
+    uniform = lp.min() == lp.max()
     with np.errstate(all="ignore"):  # overflow is judged explicitly (tempered raises, VE/Bayes drop)
-        post, infl = _run(lp, log_pc, draw_cat, n_obs, rules, labels, cps, chunk)
-        uniform = lp.min() == lp.max()
+        post, infl = _run(lp, uniform, log_pc, draw_cat, n_obs, rules, labels, cps, chunk)
     return Trajectories(
         checkpoints=cps,
         rules=tuple(labels),
@@ -310,23 +317,25 @@ def run_trajectories(
     )
 
 
-def _run(lp, log_pc, draw_cat, n_obs, rules, labels, cps, chunk):
+def _run(lp, uniform, log_pc, draw_cat, n_obs, rules, labels, cps, chunk):
     """The engine's loop over chunks (inputs checked): ``(log_posterior, influence)``.
 
     Per rule it keeps the weighted category counts of the current *linear block* (hard
     Bayes, tempering, VE while its strength stays constant) and a double-double sum of
     everything else (varying-strength VE, flushed blocks); a checkpoint evaluates
     ``counts @ table`` exactly (:func:`_exact_split`) and adds the double-double sum.
+    ``uniform``: whether every entry of ``lp`` is the same (finite) number.
     """
     (n_cat, n_hyp), n_rules = log_pc.shape, len(rules)
     p_c = np.exp(log_pc) if any(r.kind == "ve" for r in rules) else None  # (C, H)
-    impossible_c = None
-    if np.min(log_pc) == -np.inf:
+    impossible_c, log_pc_min = None, float(log_pc.min())
+    if log_pc_min == -np.inf:
         log_pc_finite, impossible_c = _finite_split(log_pc)
+        log_top = None
     else:
-        log_pc_finite = log_pc
-    lp_min, lp_max = float(lp.min()), float(lp.max())
-    lp_finite, lp_or_none = lp_min > -np.inf, (None if lp_min == lp_max else lp)
+        log_pc_finite, log_top = log_pc, -log_pc_min  # max |log P| (every log P <= 0)
+    lp_finite = uniform or lp.min() > -np.inf
+    lp_or_none = None if uniform else lp
     tables = {}  # term table and its exact split of the linear rules, by VE strength (None: log P)
     acc_hi = acc_lo = over = counts = None
     lin_s: list[float | None] = [None] * n_rules
@@ -337,7 +346,7 @@ def _run(lp, log_pc, draw_cat, n_obs, rules, labels, cps, chunk):
     while next_cp < cps.size:
         m = min(chunk, n_obs - n_done)
         cat = draw_cat(m)  # (R, m)
-        last_cp = int(np.searchsorted(cps, n_done + m, side="right"))
+        last_cp = int(cps.searchsorted(n_done + m, side="right"))
         ends = cps[next_cp:last_cp] - n_done  # checkpoints inside this chunk, local 1..m
         stop = int(ends[-1]) if last_cp == cps.size else m  # labels after the last checkpoint are unused
         cat = cat[:, :stop]  # (R, stop)
@@ -373,7 +382,7 @@ def _run(lp, log_pc, draw_cat, n_obs, rules, labels, cps, chunk):
                     key = lin_s[k] = float(s[0])
                 if key not in tables:
                     t = log_pc_finite if key is None else _ve_term(log_pc, key)[0]  # (C, H)
-                    tables[key] = (t, _exact_split(t, n_obs))
+                    tables[key] = (t, _exact_split(t, n_obs, log_top if key is None else None))
                 cum = _segment_counts(cat, bounds, seg_of, n_cat, s if rule.kind == "tempered" else None)
                 weights = counts[k][:, None, :] + cum  # (R, n_seg, C)
                 counts[k] = weights[:, -1]
@@ -392,8 +401,18 @@ def _run(lp, log_pc, draw_cat, n_obs, rules, labels, cps, chunk):
                         x_over = np.zeros(x_hi.shape, dtype=bool) if x_over is None else x_over
                         x_over[k], any_over = o, True
                 continue
-            used[k] = True
             seg = _ve_segments(s, cat, bounds, p_c, log_pc)  # (R, n_seg, H)
+            if spent[k] <= _VE_SAFE_TOTAL:  # |every partial sum| <= total strength: nothing can overflow
+                for j in range(n_seg):
+                    if used[k] or j:
+                        acc_hi[k], acc_lo[k] = dd_add(acc_hi[k], acc_lo[k], seg[:, j])
+                    else:  # 0 + seg, exactly
+                        acc_hi[k], acc_lo[k] = seg[:, 0], 0.0
+                    if j < n_end:
+                        x_hi[k][:, j], x_lo[k][:, j] = acc_hi[k], acc_lo[k]
+                used[k] = True
+                continue
+            used[k] = True
             for j in range(n_seg):
                 was_finite = np.isfinite(acc_hi[k])
                 acc_hi[k], acc_lo[k] = dd_add(acc_hi[k], acc_lo[k], seg[:, j])
@@ -431,8 +450,8 @@ def _normalize(lp, x_hi, x_lo, overflowed, labels, at, clean=False):
     else:
         u_hi, err = two_sum(x_hi, lp)
         u_lo = err + x_lo  # NaN where u_hi = -inf (two_sum of an infinity)
-    top = np.max(u_hi, axis=-1, keepdims=True)  # (n_rules, R, T, 1)
-    if np.min(top) == -np.inf:
+    top = u_hi.max(axis=-1, keepdims=True)  # (n_rules, R, T, 1)
+    if not clean and top.min() == -np.inf:
         k, r, t = np.argwhere(np.isneginf(top[..., 0]))[0]
         raise ImpossibleEvidenceError(
             f"impossible evidence: rule {labels[k]!r}, replicate {r} has no possible "
@@ -444,10 +463,16 @@ def _normalize(lp, x_hi, x_lo, overflowed, labels, at, clean=False):
         bad = overflowed.any(axis=-1) & (best < _SAFE_LOG)
         if np.any(bad):
             raise _overflow("a summed virtual-evidence term", f"by observation {at[np.argwhere(bad)[0][2]]}")
-    d = (u_hi - top) + u_lo
+    d = np.subtract(u_hi, top)
+    d += u_lo
     if not clean:
         d[np.isneginf(u_hi)] = -np.inf
     # max d is u_lo of the best hypothesis: ~0, except for terms near 1e308, whose exact split
     # leaves low parts up to ~1e292 (exp(d) would underflow to 0 for every hypothesis)
-    d = d - np.max(d, axis=-1, keepdims=True)
-    return d - np.log(np.sum(np.exp(d), axis=-1, keepdims=True))
+    d -= d.max(axis=-1, keepdims=True)
+    # log sum_h exp(d): the sum is >= 1 (max d = 0), so terms below exp(-700) = 1e-304 are far
+    # below its rounding; they are summed as exp(-700) rather than underflowed, since an exp
+    # that underflows is ~15x slower (and at large N most hypotheses lie that far behind)
+    w = np.maximum(d, _EXP_FLOOR)
+    d -= np.log(np.exp(w, out=w).sum(axis=-1, keepdims=True))
+    return d

@@ -172,18 +172,21 @@ def as_prob_vector(value: ArrayLike, name: str, *, size: int | None = None) -> N
     return p
 
 
-def as_log_probs(value: ArrayLike, name: str = "log_probs", *, ndim=None, allow_empty: bool = False) -> NDArray[np.float64]:
+def as_log_probs(
+    value: ArrayLike, name: str = "log_probs", *, ndim=None, allow_empty: bool = False, clip: bool = False
+) -> NDArray[np.float64]:
     """Log-probabilities: no NaN, ``log p <= LOG_PROB_TOL`` (no ``+inf``, no probability above 1).
 
-    Returned unchanged; callers that need ``log p <= 0`` exactly clip with ``np.minimum``.
+    Returned unchanged, or with ``clip`` as ``min(log p, 0)`` (a copy only when some entry
+    is above 0) for callers that need ``log p <= 0`` exactly.
     """
     lp = as_float_array(value, name, ndim=ndim, allow_empty=allow_empty)
-    top = np.max(lp) if lp.size else -np.inf  # one pass: NaN propagates into the max
-    if np.isnan(top):
-        _fail(name, lp, np.isnan(lp), "log-probabilities must not be NaN")
-    if top > LOG_PROB_TOL:
+    top = lp.max() if lp.size else -np.inf  # one pass: NaN propagates into the max
+    if top > LOG_PROB_TOL or top != top:  # NaN compares unequal to itself
+        if np.isnan(top):
+            _fail(name, lp, np.isnan(lp), "log-probabilities must not be NaN")
         _fail(name, lp, lp > LOG_PROB_TOL, "a log-probability must be <= 0 (probability <= 1)")
-    return lp
+    return np.minimum(lp, 0.0) if clip and top > 0 else lp
 
 
 def check_log_weights(arr: NDArray[np.float64], name: str) -> NDArray[np.float64]:
@@ -210,6 +213,10 @@ def as_log_prior(
             f"{name} and {other} disagree: {name} has {lp.shape[-1]} hypotheses, {other} {n_hypotheses}",
             name,
         )
+    # one pass for the common case: the row maxima are all finite exactly when no entry is
+    # NaN or +inf (both propagate into the max) and no row is all -inf
+    if np.isfinite(lp.max(axis=-1)).all():
+        return lp
     check_log_weights(lp, name)
     dead = np.all(np.isneginf(lp), axis=-1)
     if np.any(dead):
@@ -288,6 +295,8 @@ def as_labels(value: ArrayLike, name: str = "labels", *, n_classes: int | None =
 
 def as_count(value, name: str, *, minimum: int = 1) -> int:
     """An integer ``>= minimum`` (bools and non-integral floats are rejected)."""
+    if type(value) is int and value >= minimum:  # the common case, without the ABC checks below
+        return value
     kind = {0: "a non-negative integer", 1: "a positive integer"}.get(minimum, "an integer")
     need = f"{name} must be {kind} (>= {minimum})"
     if isinstance(value, bool) or not isinstance(value, (numbers.Integral, numbers.Real)):

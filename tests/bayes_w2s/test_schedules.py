@@ -176,6 +176,8 @@ def test_known_closed_forms_of_the_defaults():
         (lambda: ConfidenceWeighted().strengths(2, confidence=[0, 0]), "all confidences are zero"),
         (lambda: ConfidenceWeighted().strengths(3, confidence=[0.5, 0.5]), "n_total=3"),
         (lambda: Constant().strength([0, 1]), "1-based"),
+        (lambda: Constant().strength(np.array([2, 0, 1])), "n = 0.0: datapoint indices"),  # integer array: its own check
+        (lambda: PSeries().strength(np.array([1, -3], dtype=np.int32)), "n = -3.0"),
         (lambda: make_schedule("nope:x=1"), "unknown schedule 'nope'"),
         (lambda: make_schedule("pseries:c"), "not key=value"),
         (lambda: make_schedule("pseries:c=abc"), "not a number"),
@@ -186,3 +188,12 @@ def test_known_closed_forms_of_the_defaults():
 def test_bad_input_raises_a_clear_error(build, message):
     with pytest.raises(ValueError, match=message):
         build()
+
+
+def test_integer_index_arrays_give_the_same_strengths_as_float_ones():
+    """Integer arrays take a shorter check (only the minimum); the strengths are the same."""
+    for sched in (PSeries(c=1, p=2), Constant(0.5), Geometric(first=2.0, ratio=0.5)):
+        for dtype in (np.int64, np.uint16):
+            idx = np.arange(1, 50, dtype=dtype)
+            np.testing.assert_array_equal(sched.strength(idx), sched.strength(idx.astype(float)))
+    assert PSeries().strength(np.array([], dtype=np.int64)).shape == (0,)

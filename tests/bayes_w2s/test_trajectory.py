@@ -109,3 +109,43 @@ def test_impossible_evidence_in_the_engine_names_rule_and_replicate():
 def test_bad_input(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+@pytest.mark.parametrize("n_ctx", [1, 40], ids=["few-categories", "many-categories"])
+def test_ve_overflow_bookkeeping_skipped_below_its_bound_changes_nothing(n_ctx, monkeypatch):
+    """While the total strength spent is <= 1e300 no VE sum can overflow, so the engine skips the
+    per-segment overflow flags; with the bound lowered so that every chunk takes the flagged
+    path, the posteriors are bit for bit the same (several chunks and checkpoints)."""
+    import bayes_w2s.core.trajectory as trajectory
+
+    space, log_prior = random_world(5, n_ctx, 3, seed=7)
+    weak = Model(random_world(2, n_ctx, 3, seed=8)[0])
+    rules = [Rule("ve", "pseries:c=2,p=1.5"), Rule("ve", "geometric:first=40,ratio=0.9"), Rule("bayes")]
+
+    def run():
+        draw = label_sampler(weak, np.random.default_rng(3), n_replicates=3)
+        return run_trajectories(log_prior, space.log_probs, draw, 300, rules, checkpoints=[1, 7, 50, 120, 300], chunk=64)
+
+    fast = run()
+    monkeypatch.setattr(trajectory, "_VE_SAFE_TOTAL", -1.0)
+    flagged = run()
+    np.testing.assert_array_equal(fast.log_posterior, flagged.log_posterior)
+    np.testing.assert_array_equal(fast.influence, flagged.influence)
+
+
+def test_hypotheses_far_behind_normalize_as_exact_sums():
+    """At large N many hypotheses lie thousands of nats behind the best; the normalizer sums
+    their exp(d) floored at exp(-700) (an underflowing exp is ~15x slower), which cannot
+    change a sum >= 1: log posteriors equal ``u - logsumexp(u)`` of the summed terms."""
+    grid = np.linspace(0.01, 0.99, 60)
+    log_probs = np.log(np.stack([grid, 1 - grid], axis=1))
+    labels = (np.random.default_rng(0).random((2, 4000)) < 0.3).astype(np.int64)
+    traj = run_trajectories(np.full(60, -np.log(60)), log_probs, (None, labels), 4000, [Rule("bayes")], checkpoints=[4000])
+    k1 = labels.sum(axis=1)[:, None]
+    u = k1 * log_probs[:, 1] + (4000 - k1) * log_probs[:, 0]  # (R, H), exact enough at this size
+    want = u - u.max(axis=1, keepdims=True)
+    assert (want < -700).mean() > 0.4  # many hypotheses are that far behind
+    want -= np.log(np.exp(want).sum(axis=1, keepdims=True))
+    got = traj.log_posterior[0, :, -1]
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(np.exp(got).sum(axis=1), 1.0, atol=1e-15)

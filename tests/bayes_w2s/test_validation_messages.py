@@ -111,3 +111,16 @@ def test_count_is_an_exact_integer_however_large():
     assert as_count(np.int64(3), "n") == 3 and as_count(3.0, "n") == 3
     for bad in (2.5, float("inf"), float("nan"), True, "3"):
         _refused(lambda: as_count(bad, "n"), "n")
+
+
+def test_clipped_log_probabilities_are_copied_only_when_something_is_above_zero():
+    table = np.array([[np.log(0.25), np.log(0.75)], [0.0, -np.inf]])
+    assert as_log_probs(table, clip=True) is table  # nothing above 0: the input itself
+    slack = table.copy()
+    slack[1, 0] = 5e-13  # rounding slack (<= LOG_PROB_TOL): read as log 1
+    got = as_log_probs(slack, clip=True)
+    np.testing.assert_array_equal(got, np.minimum(slack, 0.0))
+    assert slack[1, 0] == 5e-13  # the caller's array is left alone
+    np.testing.assert_array_equal(as_log_probs(slack), slack)  # without clip: unchanged
+    _refused(lambda: as_log_probs([[0.0, 0.5]], "t", clip=True), "t", "t[0, 1] = 0.5: a log-probability must be <= 0")
+    _refused(lambda: as_log_probs([np.nan, 0.5], "t", clip=True), "t", "t[0] = nan: log-probabilities must not be NaN")
