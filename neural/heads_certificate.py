@@ -58,10 +58,16 @@ def certify_heads(heads, targets, *, grams: dict | None = None) -> list[dict]:
                                              res.mean[m], res.std[m])
         train = shared.u[:, :-1]
         held = shared.heldout_u[:, :-1] if shared.heldout_u is not None else None
-        runs, finals = [], []
-        for _, res, m, _ in members:
-            runs.append(_certificate_run(res, m, targets))
-            finals.append(res.predict(res.heldout[m], heads=[m])[0] if held is not None else None)
+        runs = [_certificate_run(res, m, targets) for _, res, m, _ in members]
+        finals = [None] * len(members)
+        if held is not None:  # the trained heads' held-out logits: one product per result
+            by_res: dict = {}
+            for i, (_, res, m, _) in enumerate(members):
+                by_res.setdefault(id(res), (res, []))[1].append((i, m))
+            for res, pairs in by_res.values():
+                logits = res.predict(res.heldout[pairs[0][1]], heads=[m for _, m in pairs])
+                for (i, _), z in zip(pairs, logits):
+                    finals[i] = z
         for (pos, *_), row in zip(members, runs_certificate_columns(
                 train, runs, heldout=held, final_logits=finals, grams=shared)):
             out[pos] = row
