@@ -21,6 +21,7 @@ stored value is ``>= |K_ij|``. The certificate is looser by about ``g ||u_i|| ||
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -63,20 +64,23 @@ def linear_grams(features: np.ndarray, heldout: np.ndarray | None = None) -> Lin
 
 def abs_products_bound(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """An entrywise upper bound of ``|a b^T|`` ``(len(a), len(b))`` in float32, from one float32
-    product (module docstring: ``fl(fl(|fl(a b^T)| + g ||a_i|| ||b_j|| + (n+1) 2^-149) (1 +
-    2^-20))``; the ``2^-149`` term covers products that underflow, an overflow gives inf)."""
+    product (module docstring): ``fl((1 + 2^-20) (|fl(a b^T)| + g (||a_i|| + s)(||b_j|| +
+    s)))`` in one pass, where the shift ``s`` adds at least ``(n + 1) 2^-149``, what products
+    that underflow can lose; an overflow gives inf."""
     import torch  # float32 products through torch's BLAS (2 threads here)
 
     n = a.shape[1]
     e = 2.0 ** -24
     g = (n + 3) * e / (1 - (n + 3) * e)
-    na = torch.from_numpy(np.sqrt((a * a).sum(1))).float()
-    nb = torch.from_numpy(np.sqrt((b * b).sum(1))).float()
+    c = 1.0 + 2.0 ** -20  # covers the float32 roundings of the last line (at most 6 of e)
+    # the norms shifted by s: g (|a_i| + s)(|b_j| + s) >= g |a_i||b_j| + (n + 1) 2^-149, what
+    # gradual underflow (2^-150 a product) can lose
+    s = 1.1 * math.sqrt((n + 1) * 2.0 ** -149 / g)  # 1.1: g s^2 is subnormal (coarse) in float32
+    na = torch.from_numpy(np.sqrt((a * a).sum(1)) + s).float()
+    nb = torch.from_numpy(np.sqrt((b * b).sum(1)) + s).float()
     ta, tb = torch.from_numpy(a).float(), torch.from_numpy(b).float()
     out = (ta @ tb.T).abs_()
-    out.addr_(na, nb, alpha=g)  # + g ||a_i|| ||b_j||
-    out.add_((n + 1) * 2.0 ** -149)  # + what underflow (gradual, 2^-150 a term) can lose
-    out.mul_(1.0 + 2.0 ** -20)  # covers the float32 roundings of the lines above
+    out.addr_(na, nb, beta=c, alpha=g * c)  # c (|fl(a b^T)| + g (|a_i| + s)(|b_j| + s))
     return out.numpy()
 
 
