@@ -31,6 +31,7 @@ import importlib.util
 import io
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -63,7 +64,8 @@ class TextDataset:
     name: str = "data"
 
     def __post_init__(self) -> None:
-        labels = np.asarray(self.labels, dtype=np.int64)
+        labels = np.array(self.labels, dtype=np.int64)  # our own, read-only: the fingerprint
+        labels.setflags(write=False)  # is computed once and must stay true
         if labels.ndim != 1 or labels.shape[0] != len(self.texts):
             raise ValueError(f"{len(self.texts)} texts but labels of shape {labels.shape}")
         if labels.size and labels.min() < 0:
@@ -81,13 +83,18 @@ class TextDataset:
     def subset(self, idx: np.ndarray) -> TextDataset:
         return TextDataset(tuple(self.texts[i] for i in idx), self.labels[idx], self.name)
 
-    def fingerprint(self) -> str:
-        """sha256 of texts and labels: part of every cache key that depends on the data."""
+    @cached_property
+    def _fingerprint(self) -> str:
         h = hashlib.sha256()
         for text, label in zip(self.texts, self.labels):
             h.update(text.encode())
             h.update(b"\x00%d\x01" % label)
         return h.hexdigest()[:16]
+
+    def fingerprint(self) -> str:
+        """sha256 of texts and labels: part of every cache key that depends on the data
+        (computed once: texts are a tuple and labels read-only)."""
+        return self._fingerprint
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from bayes_w2s.neural.data import (
     DataFormatError,
+    TextDataset,
     load_dataset,
     load_rotten_tomatoes,
     load_table,
@@ -119,3 +120,14 @@ def test_subsample_spec_is_seeded_and_validated():
     for bad in ("bbc_news:n=0", "bbc_news:n=99999", "bbc_news:k=3", "bbc_news:n=x"):
         with pytest.raises(ValueError):
             load_dataset(bad)
+
+
+def test_fingerprint_is_computed_once_and_cannot_go_stale():
+    labels = np.array([0, 1, 1])
+    d = TextDataset(("a", "b", "c"), labels)
+    first = d.fingerprint()
+    labels[0] = 1  # the caller's array: the dataset holds its own copy
+    assert d.fingerprint() == first == TextDataset(("a", "b", "c"), [0, 1, 1]).fingerprint()
+    assert TextDataset(("a", "b", "c"), labels).fingerprint() != first
+    with pytest.raises(ValueError, match="read-only"):
+        d.labels[0] = 1  # in place would make the cached fingerprint lie
