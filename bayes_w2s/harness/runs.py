@@ -341,10 +341,11 @@ def save_figure(
     """Save ``fig`` as ``path.<fmt>`` for each format atomically (temp file + ``os.replace``),
     mode ``0666 & ~umask``; PDFs get a fixed creation date (see :func:`_pdf_metadata`).
 
-    The layout (tight or constrained) and the tight bounding box are computed once, in one
-    draw at the saving resolution, and every format is rendered from that frozen layout:
-    ``bbox_inches="tight"`` per format would lay out and draw each figure twice per format
-    (half of a compare's figure time)."""
+    The layout (tight or constrained) is computed once, in one draw at the saving resolution,
+    and every format is rendered from that frozen layout: with the layout engine on, savefig
+    would lay the figure out again in each of its two draws per format. The PNG's tight box is
+    the one measured in that draw (no extra draw); a vector format measures its own (with its
+    renderer's text metrics, so nothing can be clipped)."""
     import matplotlib.pyplot as plt
 
     path = Path(path)
@@ -364,7 +365,8 @@ def save_figure(
             os.close(fd)
             metadata = _pdf_metadata() if fmt == "pdf" else None
             try:
-                fig.savefig(tmp, format=fmt, dpi=SAVE_DPI, bbox_inches=bbox, metadata=metadata)
+                fig.savefig(tmp, format=fmt, dpi=SAVE_DPI, metadata=metadata,
+                            bbox_inches=bbox if fmt == "png" else "tight")
                 os.replace(tmp, target)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
