@@ -440,36 +440,51 @@ def test_certificate_columns_for_a_row():
     assert empty["distance_bound_data"] == 0.0 and empty["flip_bound"] == 0.0
 
 
+def _augmented(x):
+    return np.hstack([x, np.ones((len(x), 1))])  # rows of norm >= 1, as the certificate's u
+
+
 @pytest.mark.parametrize("case", ["float32 rows", "float64 rows", "wide range", "cancelling"])
 def test_float32_abs_products_bound_is_an_upper_bound_and_tight(case):
-    # certificate_grams stores |a b^T| as a float32 upper bound: fl(|fl32(ab^T)| + g|a||b|)(1+2^-20)
+    # certificate_grams stores |a b^T| as a float32 upper bound: (1+2^-20)(|fl32(ab^T)| + g|a||b|)
     from bayes_w2s.neural.certificate_grams import abs_products_bound
 
     rng = np.random.default_rng(["float32 rows", "float64 rows", "wide range", "cancelling"].index(case))
-    a, b = rng.standard_normal((300, 385)), rng.standard_normal((200, 385))
+    a, b = rng.standard_normal((300, 384)), rng.standard_normal((200, 384))
     if case == "float32 rows":  # as a head's forward sees them: exact in float32
         a, b = a.astype(np.float32).astype(float), b.astype(np.float32).astype(float)
     elif case == "wide range":
-        a *= np.exp(rng.uniform(-20, 20, (300, 1))) * np.exp(rng.uniform(-3, 3, 385))
+        a *= np.exp(rng.uniform(-3, 30, (300, 1))) * np.exp(rng.uniform(-3, 3, 384))
         b *= np.exp(rng.uniform(-20, 20, (200, 1)))
     elif case == "cancelling":  # b_i nearly orthogonal to a_i: |K_ii| ~ 1e-6 |a_i||b_i|
         proj = (a[:100] * b[:100]).sum(1, keepdims=True) / (a[:100] ** 2).sum(1, keepdims=True)
         b[:100] -= (proj - 1e-6 * rng.standard_normal((100, 1))) * a[:100]
+    a, b = _augmented(a), _augmented(b)
     exact = np.abs(np.array([[math.fsum(x * y) for y in b] for x in a[:60]]))
     bound = abs_products_bound(a, b)
-    assert bound.dtype == np.float32 and bound.shape == (300, 200)
+    assert bound.dtype == np.float32 and bound.shape == (300, 200)  # the float32 path
     assert np.all(bound[:60] >= exact)
     scale = np.outer(np.linalg.norm(a[:60], axis=1), np.linalg.norm(b, axis=1))
     assert np.all(bound[:60] - exact <= 1e-4 * scale + 4e-7 * exact)  # tight: g = 2.3e-5 at D=385
 
 
-def test_float32_abs_products_bound_survives_underflow_and_overflow():
+def test_abs_products_bound_outside_the_float32_model_falls_back_to_float64():
+    # the referee's counterexamples to a float32 bound: a subnormal entry against a large one
+    # (its float32 rounding loses 2^-150 x 1e30), and entries whose float32 products overflow
+    from fractions import Fraction
+
     from bayes_w2s.neural.certificate_grams import abs_products_bound
 
+    a, b = np.array([[1.4999 * 2.0 ** -149]]), np.array([[1e30]])
+    bound = abs_products_bound(a, b)  # float64: its value to float64 rounding (was 0.667x)
+    exact = abs(Fraction(a[0, 0]) * Fraction(b[0, 0]))
+    assert bound.dtype == np.float64 and abs(Fraction(float(bound[0, 0])) - exact) <= exact * 2.0 ** -53
     rng = np.random.default_rng(7)
-    a = rng.standard_normal((20, 50)) * 1e-30  # products 1e-60: below float32's range
-    b = rng.standard_normal((30, 50)) * 1e-30
-    exact = np.abs(a @ b.T)
-    assert np.all(abs_products_bound(a, b) >= exact) and np.all(exact > 0)
-    huge = abs_products_bound(a * 1e50, b * 1e50)  # products 1e40: overflow gives inf, a bound
-    assert np.all(np.isinf(huge) | (huge >= np.abs((a * 1e50) @ (b * 1e50).T)))
+    big = _augmented(rng.standard_normal((30, 20)) * 1e20)
+    bound = abs_products_bound(big, big)
+    assert bound.dtype == np.float64 and np.all(np.isfinite(bound))
+    np.testing.assert_array_equal(bound, np.abs(big @ big.T))
+    small = rng.standard_normal((20, 50)) * 1e-30  # rows of norm < 1: products underflow
+    assert np.all(abs_products_bound(small, small) >= np.abs(small @ small.T))
+    assert np.isnan(abs_products_bound(np.array([[np.nan, 1.0]]), np.ones((2, 2)))).all()
+
