@@ -250,6 +250,7 @@ def train(
     desc: str = "train",
     on_step=None,
     on_end=None,
+    certify: bool = True,
 ) -> TrainLog:
     """Train ``model`` in place on ``(inputs, targets (n, C))`` with ``loss_fn``.
 
@@ -269,6 +270,11 @@ def train(
         into ``model`` in place and returns the step ``t`` they come from (None: the final
         weights). The movement in ``extra`` is measured on the weights left in ``model``, with
         ``lr_strength_sum`` (and so the bounds) summed over its first ``t`` steps only.
+    certify : bool
+        Compute a linear head's certificate columns (``distance_bound``,
+        ``distance_bound_data``, ``kl_bound_data``, ``flip_bound``, ...: the ``n x n`` Gram
+        products and the path walk); False leaves them NaN and keeps the measured ones
+        (``param_distance``, ``kl_from_init``), e.g. to time training alone.
     """
     with num_threads(cfg.threads):
         return _train(
@@ -286,6 +292,7 @@ def train(
             desc=desc,
             on_step=on_step,
             on_end=on_end,
+            certify=certify,
         )
 
 
@@ -319,6 +326,7 @@ def _train(
     desc,
     on_step=None,
     on_end=None,
+    certify=True,
 ):
     from tqdm.auto import tqdm
 
@@ -403,7 +411,7 @@ def _train(
     model.eval()
     extra = _movement(
         model, inputs, params, theta0, cfg, float(lr_strength_cum[at]), heldout, heldout_init,
-        device, loss_fn=loss_fn, targets=targets, path=path, at=at,
+        device, loss_fn=loss_fn, targets=targets, path=path if certify else None, at=at,
     )
     extra["movement_step"] = at
     extra["influence_per_epoch"] = epoch_influence if strengths is not None else []

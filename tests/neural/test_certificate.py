@@ -33,7 +33,7 @@ def test_per_example_logit_gradient_bound(loss):
             assert np.max(norms[big] / bound[big]) > 1 / 3
 
 
-def _run(spec, optimizer, seed, lr, epochs=3.0, c=3, wd=0.0, anchor_weight=0.0):
+def _run(spec, optimizer, seed, lr, epochs=3.0, c=3, wd=0.0, anchor_weight=0.0, certify=True):
     rng = np.random.default_rng(seed)
     n, d = 120, 6
     x = torch.tensor(rng.normal(size=(n, d)) * rng.uniform(0.5, 3, d), dtype=torch.float32)
@@ -49,7 +49,17 @@ def _run(spec, optimizer, seed, lr, epochs=3.0, c=3, wd=0.0, anchor_weight=0.0):
         # (torch seeds its global generator afresh per process: an unseeded draw differed per process)
         head.net.weight.normal_(0.0, 0.3, generator=gen)
     return train(head, {"features": x}, q, L.get_loss(m.loss), cfg, seed=seed,
-                 strengths=s, strengths_over=m.over, heldout=held).extra
+                 strengths=s, strengths_over=m.over, heldout=held, certify=certify).extra
+
+
+def test_certify_false_trains_the_same_head_and_leaves_the_data_columns_empty():
+    on, off = _run("ve+budget:budget=4", "sgd", 0, lr=0.5), _run("ve+budget:budget=4", "sgd", 0,
+                                                                  lr=0.5, certify=False)
+    assert off["param_distance"] == on["param_distance"] > 0  # the same training
+    assert off["kl_from_init"] == on["kl_from_init"]  # the measured columns stay
+    for k in ("distance_bound", "distance_bound_data", "kl_bound_data", "flip_bound",
+              "flips_measured"):
+        assert math.isfinite(on[k]) and math.isnan(off[k]), k
 
 
 SPECS = ["ve+budget:budget=4", "ve+geometric:first=2,ratio=0.9@steps", "ve+constant:value=3",
