@@ -13,9 +13,9 @@ import numpy as np
 
 from .certificate import count_flips, kl_bound_per_input
 from .certificate_grams import LinearGrams, augment
-from .certificate_linear import certify_linear_heads_groups
+from .certificate_linear import certify_linear_heads
 
-__all__ = ["certificate_columns", "runs_certificate_columns", "runs_certificate_columns_groups"]
+__all__ = ["certificate_columns", "runs_certificate_columns"]
 
 
 def certificate_columns(
@@ -52,35 +52,15 @@ def certificate_columns(
 def runs_certificate_columns(features: np.ndarray, runs, *, heldout: np.ndarray | None = None,
                              final_logits=None, grams: LinearGrams | None = None) -> list[dict]:
     """:func:`certificate_columns` of several runs on the same rows, certified together
-    (:func:`certify_linear_heads`; ``runs`` as there, ``final_logits`` one per run or None).
-    Several sets of rows at once: :func:`runs_certificate_columns_groups`."""
-    return runs_certificate_columns_groups([dict(features=features, runs=runs, heldout=heldout,
-                                                 final_logits=final_logits, grams=grams)])[0]
-
-
-def runs_certificate_columns_groups(groups) -> list[list[dict]]:
-    """:func:`runs_certificate_columns` of several groups (dicts with its arguments
-    ``features``, ``runs``, ``heldout``, ``final_logits``, ``grams``), certified in one call
-    (:func:`~.certificate_linear.certify_linear_heads_groups`: one walk for all)."""
-    jobs = []
-    for g in groups:
-        runs = list(g["runs"])
-        finals = g.get("final_logits")
-        finals = list(finals) if finals is not None else [None] * len(runs)
-        if len(finals) != len(runs):
-            raise ValueError(f"{len(finals)} final_logits for {len(runs)} runs")
-        empty = [np.ndim(r["order"]) == 2 and np.shape(r["order"])[0] == 0 for r in runs]
-        jobs.append((g, finals, empty, [r for r, e in zip(runs, empty) if not e]))
-    certs = certify_linear_heads_groups([
-        dict(features=g["features"], runs=todo, heldout=g.get("heldout"), grams=g.get("grams"))
-        for g, _, _, todo in jobs])
-    return [_columns(g.get("heldout"), finals, empty, iter(c))
-            for (g, finals, empty, _), c in zip(jobs, certs)]
-
-
-def _columns(heldout, finals, empty, certs) -> list[dict]:
-    """The rows of one group's runs: zeros for an empty order, else from the next certificate."""
+    (:func:`certify_linear_heads`; ``runs`` as there, ``final_logits`` one per run or None)."""
+    runs = list(runs)
     held = heldout is not None
+    finals = list(final_logits) if final_logits is not None else [None] * len(runs)
+    if len(finals) != len(runs):
+        raise ValueError(f"{len(finals)} final_logits for {len(runs)} runs")
+    empty = [np.ndim(r["order"]) == 2 and np.shape(r["order"])[0] == 0 for r in runs]
+    todo = [r for r, e in zip(runs, empty) if not e]
+    certs = iter(certify_linear_heads(features, todo, heldout=heldout, grams=grams) if todo else [])
     scales = np.linalg.norm(augment(heldout), axis=1) if held else None  # sqrt(||x~||^2 + 1)
     out = []
     for e, final in zip(empty, finals):

@@ -82,14 +82,13 @@ from .certificate import (
     logit_hessian_bound,
 )
 from .certificate_grams import LinearGrams, bound_times, grams_for, linear_grams
-from .certificate_path import PathRun, walk_path_groups
+from .certificate_path import PathRun, walk_paths
 
 __all__ = [
     "LinearCertificate",
     "LinearGrams",
     "certify_linear_head",
     "certify_linear_heads",
-    "certify_linear_heads_groups",
     "linear_grams",
     "sgd_coefficients",
 ]
@@ -247,41 +246,12 @@ def certify_linear_heads(features: np.ndarray, runs, *, heldout: np.ndarray | No
     shared. Each certificate is the one :func:`certify_linear_head` gives for its run; the work
     is shared: one pass over ``|K|`` (and ``|u~ u^T|``) for every run's quadratic forms, and the
     linearized paths walked together (:func:`~.certificate_path.walk_paths`: runs on one
-    minibatch order share each step's gather of ``|K|`` rows). Runs on several sets of rows
-    at once (the seeds of a compare): :func:`certify_linear_heads_groups`.
+    minibatch order share each step's gather of ``|K|`` rows).
     """
-    return certify_linear_heads_groups([dict(features=features, runs=runs, heldout=heldout,
-                                             grams=grams)])[0]
-
-
-def certify_linear_heads_groups(groups) -> list[list[LinearCertificate]]:
-    """:func:`certify_linear_heads` of several groups (dicts with its arguments ``features``,
-    ``runs``, ``heldout``, ``grams``), their linearized paths walked in one loop
-    (:func:`~.certificate_path.walk_path_groups`); one list of certificates per group."""
-    jobs = []
-    for g in groups:
-        features, heldout, runs = g["features"], g.get("heldout"), list(g["runs"])
-        if np.ndim(features) != 2:
-            raise ValueError(f"features must be (n, D), got shape {np.shape(features)}")
-        if not runs:  # nothing to certify: no Gram products either
-            jobs.append((None, heldout, [], []))
-            continue
-        grams = grams_for(features, heldout, g.get("grams"))
-        preps = [_prepare(grams, **run) for run in runs]
-        linear = [h for h, r in enumerate(preps) if np.all(np.isfinite(r.lip))]
-        jobs.append((grams, heldout, preps, linear))
-    walked = walk_path_groups([(grams.u, grams.gram_abs, grams.norms,
-                                [_path_run(grams.u, preps[h]) for h in linear])
-                               for grams, _, preps, linear in jobs if grams is not None])
-    walked = iter(walked)
-    walked = [next(walked) if grams is not None else [] for grams, *_ in jobs]
-    return [_finish(grams, heldout, preps, dict(zip(linear, states)))
-            for (grams, heldout, preps, linear), states in zip(jobs, walked)]
-
-
-def _finish(grams: LinearGrams, heldout, preps, states) -> list[LinearCertificate]:
-    """The certificates of the runs ``preps`` on ``grams`` once their paths are walked
-    (``states``: run position -> :class:`~.certificate_path.PathState`)."""
+    if np.ndim(features) != 2:
+        raise ValueError(f"features must be (n, D), got shape {np.shape(features)}")
+    grams = grams_for(features, heldout, grams)
+    preps = [_prepare(grams, **run) for run in runs]
     if not preps:
         return []
     u, kabs = grams.u, grams.gram_abs
@@ -297,7 +267,9 @@ def _finish(grams: LinearGrams, heldout, preps, states) -> list[LinearCertificat
         exact = u.T @ (preps[h].signs * preps[h].alpha)  # (D1,)
         b2[h] = min(b2[h], math.sqrt(0.5 * (float(plain) + float(exact @ exact))) + drift[h])
 
-    kept = [h for h in states if states[h].never_capped]  # (B3) holds for these runs
+    linear = [h for h, r in enumerate(preps) if np.all(np.isfinite(r.lip))]
+    states = dict(zip(linear, walk_paths(u, kabs, grams.norms, [_path_run(u, preps[h]) for h in linear])))
+    kept = [h for h in linear if states[h].never_capped]  # (B3) holds for these runs
     b3 = dict(zip(kept, np.sqrt(_forms(np.stack([states[h].beta_acc for h in kept]) if kept
                                        else np.zeros((0, len(u))), kabs))))
     held = None

@@ -29,7 +29,7 @@ from threadpoolctl import threadpool_limits
 
 from .certificate import SQRT2, binary_local_apply
 
-__all__ = ["PathRun", "PathState", "walk_path_groups", "walk_paths"]
+__all__ = ["PathRun", "PathState", "walk_paths"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -65,37 +65,22 @@ class PathState:
     never_capped: bool
 
 
+@threadpool_limits.wrap(limits=1, user_api="blas")
 def walk_paths(u: np.ndarray, kabs: np.ndarray, norms: np.ndarray, runs) -> list[PathState]:
     """Walk every run of ``runs`` (:class:`PathRun`) over the rows ``u (N, D+1)`` with ``|K|``
-    ``kabs (N, N)`` (or an entrywise upper bound of it) and row norms ``norms (N,)``; runs of
-    one class count and batch size go together (one stack), and share their gathers when their
-    orders are prefixes of one. Runs on other rows at the same time: :func:`walk_path_groups`."""
-    return walk_path_groups([(u, kabs, norms, runs)])[0]
-
-
-@threadpool_limits.wrap(limits=1, user_api="blas")
-def walk_path_groups(groups) -> list[list[PathState]]:
-    """:func:`walk_paths` of several groups ``[(u, kabs, norms, runs), ...]`` (e.g. the seeds of
-    a compare, each on its own training rows) in one loop over the steps: runs of one class
-    count and batch size on rows of one shape are stacked across groups, so the per-step work
-    is paid once for all of them; each group's runs share its gathers of ``|K|`` rows.
-
+    ``kabs (N, N)`` and row norms ``norms (N,)``; runs of one class count and batch size go
+    together (one stack), and share their gathers when their orders are prefixes of one.
     numpy's BLAS runs on one thread here: the walk is thousands of small products, for which
     a second OpenBLAS thread only spins (a compare's walks took 2.4-3.1 s with two threads on
     a loaded 2-core machine, 2.4 s with one; and the same on a quiet one)."""
-    groups = [(u, kabs, norms, list(runs)) for u, kabs, norms, runs in groups]
-    out: list = [[None] * len(g[3]) for g in groups]
-    stacks: dict = {}
-    for k, (u, _, _, runs) in enumerate(groups):
-        for i, r in enumerate(runs):
-            stacks.setdefault((r.theta0.shape[0], r.order.shape[1], u.shape), []).append((k, i))
-    for members in stacks.values():
-        ks = sorted({k for k, _ in members})
-        gid = np.array([ks.index(k) for k, _ in members])
-        states = _walk_stack([groups[k][:3] for k in ks], gid,
-                             [groups[k][3][i] for k, i in members])
-        for (k, i), state in zip(members, states):
-            out[k][i] = state
+    runs = list(runs)
+    out: list = [None] * len(runs)
+    groups: dict = {}
+    for i, r in enumerate(runs):
+        groups.setdefault((r.theta0.shape[0], r.order.shape[1]), []).append(i)
+    for members in groups.values():
+        for i, state in zip(members, _walk_stack(u, kabs, norms, [runs[i] for i in members])):
+            out[i] = state
     return out
 
 
@@ -108,36 +93,14 @@ def _pad(arrays, t_max: int, fill=0.0) -> np.ndarray:
     return out
 
 
-def _walk_stack(data, gid, runs) -> list[PathState]:
-    """The walk of runs with one class count ``C`` and batch size ``B``, stacked (H runs); run
-    ``h`` is on the rows of ``data[gid[h]] = (u, kabs, norms)``."""
-    n_groups, n_runs, n = len(data), len(runs), len(data[0][0])
+def _walk_stack(u, kabs, norms, runs) -> list[PathState]:
+    """The walk of runs with one class count ``C`` and batch size ``B``, stacked (H runs)."""
+    n_runs, n = len(runs), len(u)
     lengths = [len(r.lrs) for r in runs]
     t_max, bsz = max(lengths), runs[0].order.shape[1]
-    group_runs = [np.flatnonzero(gid == k) for k in range(n_groups)]
-    longest = [runs[hs[np.argmax([lengths[h] for h in hs])]].order for hs in group_runs]
-    prefixes = [all(np.array_equal(runs[h].order, longest[k][: lengths[h]]) for h in hs)
-                for k, hs in enumerate(group_runs)]
-    shared = all(prefixes)
-    if n_groups > 1 and not shared:  # a group with per-run gathers walks on its own
-        out: list = [None] * n_runs
-        stacked = [k for k in range(n_groups) if prefixes[k]]
-        parts = [[k] for k in range(n_groups) if not prefixes[k]] + ([stacked] if stacked else [])
-        for ks in parts:
-            hs = np.concatenate([group_runs[k] for k in ks])
-            sub = np.concatenate([np.full(len(group_runs[k]), i) for i, k in enumerate(ks)])
-            for h, state in zip(hs, _walk_stack([data[k] for k in ks], sub,
-                                                [runs[h] for h in hs])):
-                out[h] = state
-        return out
-    if n_groups == 1:
-        u, kabs, norms = data[0]
-        order = longest[0] if shared else _pad([r.order for r in runs], t_max, 0).astype(np.int64)
-    else:  # each group's order (G, T, B); rows and norms of every group stacked
-        order = _pad(longest, t_max, 0).astype(np.int64)
-        u_all = np.stack([d[0] for d in data])  # (G, N, D1)
-        norms_all = np.stack([d[2] for d in data])  # (G, N)
-        g_col = gid[:, None]
+    longest = runs[int(np.argmax(lengths))].order
+    shared = all(np.array_equal(r.order, longest[: len(r.order)]) for r in runs)
+    order = longest if shared else _pad([r.order for r in runs], t_max, 0).astype(np.int64)
     lrs = _pad([r.lrs for r in runs], t_max)  # padded steps: eta = 0 ...
     rho = _pad([r.rho for r in runs], t_max, 1.0)  # ... rho = 1 ...
     arho = np.abs(rho)
@@ -171,13 +134,8 @@ def _walk_stack(data, gid, runs) -> list[PathState]:
     beta_acc = np.zeros((n_runs, n))
     never_capped = np.ones(n_runs, bool)
     for t in range(t_max):
-        if n_groups == 1:
-            idx = order[t] if shared else order[:, t]  # (B,) or (H, B)
-            ug, norms_t = u[idx], norms[idx]  # (B, D1) or (H, B, D1); (B,) or (H, B)
-        else:
-            idx_g = order[:, t]  # (G, B)
-            idx = idx_g[gid]  # (H, B)
-            ug, norms_t = u_all[g_col, idx], norms_all[g_col, idx]  # (H, B, D1), (H, B)
+        idx = order[t] if shared else order[:, t]  # (B,) or (H, B)
+        ug = u[idx]  # (B, D1) or (H, B, D1)
         ru = np.linalg.norm(np.matmul(ug, r_mat.transpose(0, 2, 1)), axis=2)  # (H, B)
         if any_cap:
             r_norm = np.sqrt((r_mat * r_mat).sum((1, 2)))
@@ -197,17 +155,13 @@ def _walk_stack(data, gid, runs) -> list[PathState]:
         beta = np.where(active[:, t, None], np.minimum(lip_t * move, ceil[:, t]), 0.0)  # (H, B)
         np.add.at(beta_acc, at, abs_c[:, t, None] * beta / bsz)  # a row may repeat in a batch
         step = lr_b[:, t, None] * beta  # (H, B)
-        if n_groups > 1:  # one gather of B rows per group, for all its runs
-            gathered = np.empty((n_runs, n))
-            for k, hs in enumerate(group_runs):
-                gathered[hs] = step[hs] @ data[k][1][idx_g[k]]
-        elif shared:
+        if shared:
             gathered = step @ kabs[idx]  # (H, N): one gather of B rows for all runs
         else:
             gathered = np.matmul(step[:, None, :], kabs[idx.ravel()].reshape(n_runs, bsz, n))[:, 0]
         xi *= arho[:, t, None]  # |K| symmetric
         xi += gathered
-        rem = arho[:, t] * rem + lr_b[:, t] * (beta * norms_t).sum(1)
+        rem = arho[:, t] * rem + lr_b[:, t] * (beta * norms[idx]).sum(1)
         grad0 = np.matmul(e0[:, t].transpose(0, 2, 1), ug) / bsz  # G0_t (H, C, D1)
         r_mat = rho[:, t, None, None] * r_mat - lrs[:, t, None, None] * (grad0 + decay)
     if capped.any():

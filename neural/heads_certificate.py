@@ -15,7 +15,7 @@ import torch
 from .certificate_grams import LinearGrams, linear_grams
 from .heads import HeadsResult, _frozen_bias, head_schedule
 
-__all__ = ["certify_head", "certify_heads", "certify_heads_groups", "grams_key", "rows_grams"]
+__all__ = ["certify_head", "certify_heads", "grams_key", "rows_grams"]
 
 
 def certify_head(res: HeadsResult, m: int, targets, *, grams: dict | None = None) -> dict:
@@ -35,61 +35,43 @@ def certify_heads(heads, targets, *, grams: dict | None = None) -> list[dict]:
     """:func:`certify_head` of several heads ``[(HeadsResult, m), ...]`` whose training rows
     have the weak targets ``targets (n, C)``; heads on the same training and held-out rows (and
     standardization) are certified together (:func:`~.certificate_columns.runs_certificate_columns`:
-    one pass over their Gram products, one walk of their paths). The heads of several seeds at
-    once: :func:`certify_heads_groups`."""
-    return certify_heads_groups([(heads, targets)], grams=grams)[0]
-
-
-def certify_heads_groups(jobs, *, grams: dict | None = None) -> list[list[dict]]:
-    """:func:`certify_heads` of several ``(heads, targets)`` pairs (e.g. one per seed), all
-    their paths walked in one loop (:func:`~.certificate_columns.runs_certificate_columns_groups`):
-    the walk's per-step work is paid once for all seeds. Holds every seed's Gram products at
-    once (``N^2 + m N`` float32 each: 92 MB at N = 3,200, m = 4,000): pass a few seeds at a time."""
+    one pass over their Gram products, one walk of their paths)."""
     from .certificate import certificate_valid
-    from .certificate_columns import runs_certificate_columns_groups
+    from .certificate_columns import runs_certificate_columns
 
     grams = {} if grams is None else grams
-    outs, columns, places = [], [], []
-    for j, (heads, targets) in enumerate(jobs):
-        targets = np.asarray(targets, float)
-        outs.append([{} for _ in heads])
-        groups: dict = {}  # rows key -> [(position, res, m, heldout)]
-        for pos, (res, m) in enumerate(heads):
-            spec = res.specs[m]
-            if certificate_valid(spec.train_config()) or _frozen_bias(spec):
-                continue
-            heldout = None if res.heldout is None else res.heldout[m]
-            key = grams_key(res.train_idx[m], heldout, res.mean[m], res.std[m])
-            groups.setdefault(key, []).append((pos, res, m, heldout))
-        for key, members in groups.items():
-            _, res, m, heldout = members[0]
-            shared = grams.get(key)
-            if shared is None:  # standardize the rows once and keep their Gram products
-                shared = grams[key] = rows_grams(res.features, res.train_idx[m], heldout,
-                                                 res.mean[m], res.std[m])
-            held = shared.heldout_u[:, :-1] if shared.heldout_u is not None else None
-            columns.append(dict(
-                features=shared.u[:, :-1], heldout=held, grams=shared,
-                runs=[_certificate_run(res, m, targets) for _, res, m, _ in members],
-                final_logits=_final_logits(members) if held is not None else None))
-            places.append((j, [pos for pos, *_ in members]))
-    for (j, positions), rows in zip(places, runs_certificate_columns_groups(columns)):
-        for pos, row in zip(positions, rows):
-            outs[j][pos] = row
-    return outs
-
-
-def _final_logits(members) -> list:
-    """The trained heads' held-out logits, one product per training result."""
-    finals: list = [None] * len(members)
-    by_res: dict = {}
-    for i, (_, res, m, _) in enumerate(members):
-        by_res.setdefault(id(res), (res, []))[1].append((i, m))
-    for res, pairs in by_res.values():
-        logits = res.predict(res.heldout[pairs[0][1]], heads=[m for _, m in pairs])
-        for (i, _), z in zip(pairs, logits):
-            finals[i] = z
-    return finals
+    targets = np.asarray(targets, float)
+    out: list = [{} for _ in heads]
+    groups: dict = {}  # rows key -> [(position, res, m)]
+    for pos, (res, m) in enumerate(heads):
+        spec = res.specs[m]
+        if certificate_valid(spec.train_config()) or _frozen_bias(spec):
+            continue
+        heldout = None if res.heldout is None else res.heldout[m]
+        key = grams_key(res.train_idx[m], heldout, res.mean[m], res.std[m])
+        groups.setdefault(key, []).append((pos, res, m, heldout))
+    for key, members in groups.items():
+        _, res, m, heldout = members[0]
+        shared = grams.get(key)
+        if shared is None:  # standardize the rows once and keep their Gram products
+            shared = grams[key] = rows_grams(res.features, res.train_idx[m], heldout,
+                                             res.mean[m], res.std[m])
+        train = shared.u[:, :-1]
+        held = shared.heldout_u[:, :-1] if shared.heldout_u is not None else None
+        runs = [_certificate_run(res, m, targets) for _, res, m, _ in members]
+        finals = [None] * len(members)
+        if held is not None:  # the trained heads' held-out logits: one product per result
+            by_res: dict = {}
+            for i, (_, res, m, _) in enumerate(members):
+                by_res.setdefault(id(res), (res, []))[1].append((i, m))
+            for res, pairs in by_res.values():
+                logits = res.predict(res.heldout[pairs[0][1]], heads=[m for _, m in pairs])
+                for (i, _), z in zip(pairs, logits):
+                    finals[i] = z
+        for (pos, *_), row in zip(members, runs_certificate_columns(
+                train, runs, heldout=held, final_logits=finals, grams=shared)):
+            out[pos] = row
+    return out
 
 
 def _certificate_run(res: HeadsResult, m: int, targets: np.ndarray) -> dict:

@@ -13,9 +13,7 @@ score) and the data-dependent certificate of each *selected* head that is bounde
 capped, all of a seed's together (:func:`~.heads_certificate.certify_heads`): they share their training
 rows, so the Gram products the certificate needs are computed once per seed
 (:func:`~.certificate_grams.linear_grams`), and their linearized paths, which share the seed's
-minibatch order, are walked together (:mod:`.certificate_path`); several seeds' paths are walked
-in one loop (:func:`~.heads_certificate.certify_heads_groups`, as many seeds at a time as their
-Gram products fit in ``CERTIFY_BYTES``).
+minibatch order, are walked together (:mod:`.certificate_path`).
 """
 
 from __future__ import annotations
@@ -27,7 +25,7 @@ import numpy as np
 from .backend import Backend
 from .config import W2SConfig
 from .heads import HeadSpec, train_heads
-from .heads_certificate import certify_heads_groups
+from .heads_certificate import certify_heads
 from .methods import method_strengths
 from .recipes import Recipe
 from .stages import StudentData
@@ -144,7 +142,7 @@ def fit_seeds(
                 to_certify[key] = (res, m)
             if on_head is not None:
                 on_head()
-    out, jobs = [], []
+    out = []
     for p, sd in enumerate(data):
         fits, certify = [], []  # the seed's selected certified heads: certified together
         for i, r in enumerate(recipes):
@@ -154,38 +152,11 @@ def fit_seeds(
             if (p, i, chosen) in to_certify:
                 certify.append((fit, to_certify[(p, i, chosen)]))
             fits.append(fit)
-        if certify:
-            jobs.append((certify, sd))
+        rows = certify_heads([head for _, head in certify], sd.q_train)
+        for (fit, _), row in zip(certify, rows):
+            fit.log.extra.update(row)
         out.append(fits)
-    # several seeds' heads certified in one walk, as many seeds as their Gram products fit in
-    # CERTIFY_BYTES (float32 N x N and m x N per seed)
-    d = backend.features(cfg.strong).shape[1] if jobs else 0
-    for start, stop in _chunks([4 * (len(sd.train_idx) ** 2 + len(sd.test_idx) * len(sd.train_idx))
-                                + 8 * (len(sd.train_idx) + len(sd.test_idx)) * (d + 1)
-                                for _, sd in jobs], CERTIFY_BYTES):
-        part = jobs[start:stop]
-        rows = certify_heads_groups([([head for _, head in certify], sd.q_train)
-                                     for certify, sd in part])
-        for (certify, _), seed_rows in zip(part, rows):
-            for (fit, _), row in zip(certify, seed_rows):
-                fit.log.extra.update(row)
     return out
-
-
-CERTIFY_BYTES = 512 << 20  # Gram products held at once when seeds are certified together
-
-
-def _chunks(sizes, budget: int):
-    """``(start, stop)`` of consecutive runs of ``sizes`` whose sum stays within ``budget`` (at
-    least one item each)."""
-    start, total = 0, 0
-    for i, size in enumerate(sizes):
-        if i > start and total + size > budget:
-            yield start, i
-            start, total = i, 0
-        total += size
-    if start < len(sizes):
-        yield start, len(sizes)
 
 
 def fit_recipes(

@@ -98,36 +98,3 @@ def test_columns_of_several_runs_and_empty_orders():
         runs_certificate_columns(x, runs[:2], heldout=held, final_logits=[final])
     with pytest.raises(ValueError, match="order indexes"):
         certify_linear_heads(x, [runs[0], dict(runs[1], order=order[:17] + 100)])
-
-
-def test_groups_of_rows_walked_together_equal_each_group_alone():
-    # certify_linear_heads_groups: several seeds (own rows, own orders) in one walk; a group
-    # whose runs do not share an order (walked on its own), one with no runs, one on rows of
-    # another size (its own stack)
-    from bayes_w2s.neural.certificate_linear import certify_linear_heads_groups
-
-    groups = []
-    for seed in (10, 11, 12):
-        x, held, _, _, other, lrs, s, runs = _runs(seed)
-        groups.append(dict(features=x, runs=runs, heldout=held))
-    x, held, _, _, other, lrs, s, runs = _runs(13)
-    groups.append(dict(features=x, heldout=held, runs=[
-        runs[0], dict(runs[0], order=other, strengths=s)]))  # not prefixes of one order
-    groups.append(dict(features=x, runs=[], heldout=held))
-    x, held, _, _, _, _, _, runs = _runs(14, n=45)
-    groups.append(dict(features=x, runs=runs[:3]))  # other N, no held-out rows
-    together = certify_linear_heads_groups(groups)
-    assert [len(c) for c in together] == [len(g["runs"]) for g in groups]
-    for g, certs in zip(groups, together):
-        alone = certify_linear_heads(g["features"], g["runs"], heldout=g.get("heldout"))
-        for a, b in zip(certs, alone):
-            _same(a, b, rel=1e-12)
-
-
-def test_seed_chunks_stay_within_the_memory_budget():
-    from bayes_w2s.neural.student_batch import _chunks
-
-    assert list(_chunks([3, 3, 3, 3], 7)) == [(0, 2), (2, 4)]
-    assert list(_chunks([10, 1, 1], 5)) == [(0, 1), (1, 3)]  # an item over budget: alone
-    assert list(_chunks([1] * 5, 100)) == [(0, 5)]
-    assert list(_chunks([], 5)) == []
