@@ -431,8 +431,12 @@ def test_certificate_columns_for_a_row():
     row = certificate_columns(x, q, order, lrs, "ve", strengths=s, heldout=held,
                               final_logits=final)
     cert = certify_linear_head(x, q, order, lrs, "ve", strengths=s, heldout=held)
-    assert row["distance_bound_data"] == cert.distance_bound
-    assert row["distance_bound"] == cert.distance_bound_max >= row["distance_bound_data"]
+    from bayes_w2s.neural.certificate_columns import FLOAT32_ALLOWANCE as A
+
+    # the recorded movement bounds carry the stated float32 allowance, the parts do not
+    assert row["distance_bound_data"] == cert.distance_bound * (1 + A)
+    assert row["distance_bound"] == cert.distance_bound_max * (1 + A) >= row["distance_bound_data"]
+    assert row["distance_bound_gram"] == cert.distance_bound_gram
     assert row["flips_measured"] == C.count_flips(final, cert.reference_logits)
     assert row["flips_measured"] <= row["flip_bound"] == cert.flip_bound
     assert row["kl_bound_data"] <= row["kl_bound"]
@@ -488,3 +492,20 @@ def test_abs_products_bound_outside_the_float32_model_falls_back_to_float64():
     assert np.all(abs_products_bound(small, small) >= np.abs(small @ small.T))
     assert np.isnan(abs_products_bound(np.array([[np.nan, 1.0]]), np.ones((2, 2)))).all()
 
+
+
+def test_float32_bound_domain_edges():
+    # rows of norm exactly 1 (an augmented zero row) and entries of exactly 2^50 are inside
+    # the float32 model; just beyond, float64
+    from bayes_w2s.neural.certificate_grams import abs_products_bound
+
+    a = _augmented(np.vstack([np.zeros(4), np.ones(4)]))
+    assert abs_products_bound(a, a).dtype == np.float32
+    b = np.array([[0.0, 1.0], [1.0, 1.0]])
+    top = np.array([[2.0 ** 50, 1.0]])
+    assert abs_products_bound(top, b).dtype == np.float32
+    assert abs_products_bound(b, top).dtype == np.float32
+    over = np.array([[np.nextafter(2.0 ** 50, np.inf), 1.0]])
+    assert abs_products_bound(over, b).dtype == np.float64
+    assert abs_products_bound(b, over).dtype == np.float64
+    assert abs_products_bound(a * 0.999, a).dtype == np.float64  # a row of norm < 1
