@@ -290,6 +290,7 @@ def _frozen_bias(spec: HeadSpec) -> str:
 
 def _head_log(res: HeadsResult, m: int) -> TrainLog:
     from .certificate import certificate_valid, kl_bound
+    from .certificate_columns import FLOAT32_ALLOWANCE
 
     spec = res.specs[m]
     why = certificate_valid(spec.train_config()) or _frozen_bias(spec)
@@ -298,10 +299,10 @@ def _head_log(res: HeadsResult, m: int) -> TrainLog:
     # the largest-norm formula without decay terms; a decayed head's bounds (B0 with its drift
     # term, and the data-dependent ones) come from heads_certificate.certify_head, as train.train records them
     bound = (lr_s * scale_max if not why and math.isfinite(lr_s) and spec.weight_decay == 0
-             else math.nan)
+             else math.nan)  # exact arithmetic; recorded with the float32 allowance
     extra = {
         "param_distance": float(res.param_distance[m]),
-        "distance_bound": bound,
+        "distance_bound": bound * (1 + FLOAT32_ALLOWANCE),
         "lr_strength_sum": lr_s,
         "certificate": why,
         "kl_from_init": float(res.kl_from_init[m]),
