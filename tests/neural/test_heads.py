@@ -89,16 +89,22 @@ def test_every_loss_optimizer_decay_and_schedule_equals_the_one_head_loop(c):
         _check(res, m, feats, tidx[m], tg[m], spec, heldout=held[m])
 
 
-@pytest.mark.parametrize("over", ["visits", "per_pass", "steps"])
-def test_strengths_over_visits_per_pass_and_steps(over):
-    rng, feats = _world(2, seed=7)
-    specs = [_spec(rng, loss, "sgd", over=over, steps=31, seed=s)
-             for loss in ("ve", "tempered") for s in (0, 1)]
+def _train_on_all_rows(rng, feats, specs):
+    """Train ``specs`` on every training row with one set of two-class targets; check each."""
     tidx = np.tile(np.arange(N_TRAIN), (len(specs), 1))
     tg = np.tile(_targets(rng, N_TRAIN, 2), (len(specs), 1, 1))
     res = train_heads(feats, tidx, tg, specs)
     for m, spec in enumerate(specs):
         _check(res, m, feats, tidx[m], tg[m], spec)
+    return res
+
+
+@pytest.mark.parametrize("over", ["visits", "per_pass", "steps"])
+def test_strengths_over_visits_per_pass_and_steps(over):
+    rng, feats = _world(2, seed=7)
+    specs = [_spec(rng, loss, "sgd", over=over, steps=31, seed=s)
+             for loss in ("ve", "tempered") for s in (0, 1)]
+    res = _train_on_all_rows(rng, feats, specs)
     # strengths that differ only in one visit's value change only the influence by that value
     assert res.influence[0] != res.influence[2]
 
@@ -127,11 +133,7 @@ def test_movement_cap_is_projected_sgd_and_binds():
     rng, feats = _world(2, seed=5)
     specs = [_spec(rng, "xent", opt, steps=30, cap=cap)
              for opt in ("sgd", "adam") for cap in (None, 0.1, 0.3)]
-    tidx = np.tile(np.arange(N_TRAIN), (len(specs), 1))
-    tg = np.tile(_targets(rng, N_TRAIN, 2), (len(specs), 1, 1))
-    res = train_heads(feats, tidx, tg, specs)
-    for m, spec in enumerate(specs):
-        _check(res, m, feats, tidx[m], tg[m], spec)
+    res = _train_on_all_rows(rng, feats, specs)
     free = res.param_distance[[0, 3]]
     assert np.all(free > 0.35)  # the caps below bind
     np.testing.assert_allclose(res.param_distance[[1, 4]], 0.1, rtol=1e-5)
@@ -145,11 +147,7 @@ def test_caps_in_some_columns_of_some_streams():
     specs = [HeadSpec("xent", lr=2.0, n_steps=80, seed=sd, lr_schedule="constant",
                       max_distance=cap, batch_size=B)
              for sd, cap in ((0, None), (0, 0.1), (1, 0.1), (1, None), (1, None))]
-    tidx = np.tile(np.arange(N_TRAIN), (len(specs), 1))
-    tg = np.tile(_targets(rng, N_TRAIN, 2), (len(specs), 1, 1))
-    res = train_heads(feats, tidx, tg, specs)
-    for m, spec in enumerate(specs):
-        _check(res, m, feats, tidx[m], tg[m], spec)
+    res = _train_on_all_rows(rng, feats, specs)
     capped = res.param_distance[[1, 2]]
     assert np.all((capped > 0.09) & (capped <= 0.1 * (1 + 1e-6)))  # bound (may end back inside)
     free = res.param_distance[[0, 3, 4]]
