@@ -149,3 +149,17 @@ def test_hypotheses_far_behind_normalize_as_exact_sums():
     got = traj.log_posterior[0, :, -1]
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-9)
     np.testing.assert_allclose(np.exp(got).sum(axis=1), 1.0, atol=1e-15)
+
+
+@pytest.mark.parametrize("rule", [Rule("bayes"), Rule("ve", "pseries:c=2,p=1.5"), Rule("ve", "constant:value=3")])
+def test_log_probs_a_rounding_above_zero_are_clipped_to_zero(rule):
+    """A normalized table may hold log p up to 1e-9 above 0 (rounding); the engine reads it as
+    log p = 0 (p = 1): the same posteriors as the clipped table, bit for bit."""
+    log_probs = np.log(np.array([[0.7, 0.3], [1.0, 1e-300], [0.2, 0.8]]))
+    bumped = log_probs.copy()
+    bumped[1, 0] = 5e-10  # p = 1 + 5e-10
+    labels = (np.random.default_rng(1).random((2, 200)) < 0.5).astype(np.int64)
+    runs = [run_trajectories(np.log(np.array([0.2, 0.3, 0.5])), lp, (None, labels), 200, [rule],
+                             checkpoints=[10, 200]) for lp in (log_probs, bumped)]
+    np.testing.assert_array_equal(runs[0].log_posterior, runs[1].log_posterior)
+    assert bumped[1, 0] > 0  # the caller's table is left as it was
