@@ -133,6 +133,9 @@ def test_index_arrays_and_labels():
 @pytest.mark.parametrize("minimum, kind", [(0, "a non-negative integer"), (1, "a positive integer"), (3, "an integer")])
 def test_counts(minimum, kind):
     assert as_count(minimum, "x", minimum=minimum) == minimum
+    # the minimum itself in every accepted type (a Python int takes a fast path; the others not)
+    assert as_count(np.int64(minimum), "x", minimum=minimum) == minimum
+    assert as_count(float(minimum), "x", minimum=minimum) == minimum
     assert as_count(float(minimum + 2), "x", minimum=minimum) == minimum + 2
     assert type(as_count(np.int64(5), "x", minimum=minimum)) is int
     msg = _bad(lambda: as_count(minimum - 1, "x", minimum=minimum))
