@@ -30,7 +30,7 @@ import time
 
 import numpy as np
 import torch
-from bayes_w2s.neural.features import FeatureHead
+from bayes_w2s.neural.features import FeatureHead, row_standardization
 from bayes_w2s.neural.heads import HeadSpec, train_heads
 from bayes_w2s.neural.losses import get_loss
 from bayes_w2s.neural.methods import MethodSpec, method_strengths
@@ -129,9 +129,8 @@ def sequential(x, specs, rows, tg, heads, val=None, eval_every=0):
     for m in heads:
         spec = specs[m]
         xs = feats[torch.as_tensor(rows[m])]
-        xd = xs.double()
-        model = FeatureHead(x.shape[1], 2, mean=xd.mean(0).float(),
-                            std=xd.std(0).clamp_min(1e-6).float())
+        mean, std = row_standardization(feats, rows[m])
+        model = FeatureHead(x.shape[1], 2, mean=mean, std=std)
         keeper = None
         if val is not None:
             keeper = BestCheckpoint(model, {"features": feats[torch.as_tensor(val[0][m])]},

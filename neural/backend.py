@@ -21,7 +21,7 @@ import torch
 from .cache import ArrayCache
 from .config import W2SConfig
 from .data import TextDataset
-from .features import FeatureHead, cached_features
+from .features import FeatureHead, cached_features, row_standardization
 from .models import build_classifier, load_tokenizer, standardize_head, tokenize
 from .train import TrainConfig, predict_logits, train
 
@@ -71,13 +71,14 @@ class Backend:
     def model(self, spec: str, train_idx: np.ndarray, seed: int) -> torch.nn.Module:
         n_classes = self.data.n_classes
         if self.cfg.mode == "features":
-            x = self._get(spec)[torch.as_tensor(train_idx)].double()  # (n_train, H)
+            feats = self._get(spec)
+            mean, std = row_standardization(feats, train_idx)  # (H,) each
             return FeatureHead(
-                x.shape[1],
+                feats.shape[1],
                 n_classes,
                 hidden=self.cfg.head_hidden,
-                mean=x.mean(0).float(),
-                std=x.std(0).clamp_min(1e-6).float(),
+                mean=mean,
+                std=std,
                 seed=seed,
             )
         model = build_classifier(

@@ -20,7 +20,7 @@ from .data import TextDataset
 from .models import ModelSpec, _is_decoder, load_backbone, pool, tokenize
 from .train import _autocast, _batch, pick_device
 
-__all__ = ["FeatureHead", "cached_features", "embed_all_layers"]
+__all__ = ["FeatureHead", "cached_features", "embed_all_layers", "row_standardization"]
 
 
 @torch.inference_mode()  # bitwise the features of no_grad, 4-9% faster (benchmarks.md)
@@ -92,6 +92,13 @@ def cached_features(
     if depth >= layers.shape[0]:
         raise ValueError(f"{spec.source} has {layers.shape[0] - 1} layers, asked for {depth}")
     return layers[depth].astype(np.float32)
+
+
+def row_standardization(feats: torch.Tensor, rows) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(mu, sd)`` of the rows ``feats[rows]`` that a :class:`FeatureHead` standardizes with:
+    float64 mean and unbiased std (``sd >= 1e-6``), stored float32."""
+    x = feats[torch.as_tensor(rows, device=feats.device)].double()  # (n, D)
+    return x.mean(0).float(), x.std(0).clamp_min(1e-6).float()
 
 
 class FeatureHead(nn.Module):

@@ -66,6 +66,7 @@ __all__ = [
     "head_schedule",
     "lr_schedule",
     "minibatch_order",
+    "standardized_rows",
     "train_heads",
 ]
 
@@ -240,6 +241,13 @@ class HeadsResult:
         return _head_log(self, m)
 
 
+def standardized_rows(features: torch.Tensor, rows, mean: torch.Tensor,
+                      std: torch.Tensor) -> torch.Tensor:
+    """``x~ = (x - mu) / sd`` of the feature rows ``rows`` ``(n, D)``, float32 as a
+    :class:`~.features.FeatureHead` forward sees them."""
+    return (features[torch.as_tensor(rows, device=features.device)] - mean) / std
+
+
 def _predict(features, mean, std, weight, bias, idx, heads, stat_group, max_elems=1 << 24):
     heads = np.arange(weight.shape[0]) if heads is None else np.asarray(heads, dtype=np.int64)
     idx = np.asarray(idx)
@@ -258,8 +266,7 @@ def _predict(features, mean, std, weight, bias, idx, heads, stat_group, max_elem
     dev = features.device
     for js in groups.values():
         h0 = int(heads[js[0]])
-        rows = torch.as_tensor(idx[js[0]] if idx.ndim == 2 else idx, device=dev)
-        x = (features[rows] - mean[h0]) / std[h0]  # (n, D) standardized as FeatureHead
+        x = standardized_rows(features, idx[js[0]] if idx.ndim == 2 else idx, mean[h0], std[h0])
         chunk = max(1, max_elems // max(1, n * c))
         for start in range(0, len(js), chunk):
             part = np.asarray(js[start : start + chunk])
@@ -276,8 +283,7 @@ def _scales(res: HeadsResult, m: int, rows: np.ndarray) -> np.ndarray:
     :func:`~.certificate.input_scales`), computed once per (standardization, rows)."""
     key = (int(res.stat_group[m]), rows.tobytes())
     if key not in res._memo:
-        dev = res.features.device
-        x = (res.features[torch.as_tensor(rows, device=dev)] - res.mean[m]) / res.std[m]
+        x = standardized_rows(res.features, rows, res.mean[m], res.std[m])
         res._memo[key] = torch.sqrt(x.pow(2).sum(1) + 1.0).double().cpu().numpy()  # (n,)
     return res._memo[key]
 

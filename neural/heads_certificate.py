@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from .certificate_grams import LinearGrams, linear_grams
-from .heads import HeadsResult, _frozen_bias, head_schedule
+from .heads import HeadsResult, _frozen_bias, head_schedule, standardized_rows
 
 __all__ = ["certify_head", "certify_heads", "grams_key", "rows_grams"]
 
@@ -106,11 +106,10 @@ def grams_key(train_idx, heldout, mean: torch.Tensor, std: torch.Tensor) -> tupl
 def rows_grams(features: torch.Tensor, train_idx, heldout, mean: torch.Tensor,
                std: torch.Tensor) -> LinearGrams:
     """:func:`~.certificate_grams.linear_grams` of the rows ``x~ = (x - mu) / sd`` of
-    ``features`` (float32, as a head's forward sees them, then float64)."""
+    ``features`` (:func:`~.heads.standardized_rows`: float32 as a head's forward sees them,
+    then float64)."""
     def standardized(rows):
-        x = (features[torch.as_tensor(np.asarray(rows, np.int64), device=features.device)]
-             - mean) / std
-        return x.double().cpu().numpy()  # (n, D)
+        return standardized_rows(features, rows, mean, std).double().cpu().numpy()  # (n, D)
 
     return linear_grams(standardized(train_idx),
                         None if heldout is None else standardized(heldout))

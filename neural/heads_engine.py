@@ -14,6 +14,7 @@ import math
 import numpy as np
 import torch
 
+from .features import row_standardization
 from .head_losses import LOSS_GO, LOSS_VALUES, log_rm1, logconf_c
 from .heads import BETA1, BETA2, EPS, head_schedule
 from .train import OVER, minibatch_order
@@ -73,13 +74,6 @@ def _validate(features, train_idx, targets, specs, val, eval_every, heldout, ini
                              f"{tuple(w0.shape)}, {tuple(b0.shape)}")
         init = (w0, b0)
     return features, train_idx, targets, val, heldout, init
-
-
-def row_standardization(feats: torch.Tensor, rows) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(mu, sd)`` of the rows ``feats[rows]``: float64 mean and unbiased std (``sd >= 1e-6``),
-    stored float32, as :class:`~.backend.Backend` standardizes a head's training rows."""
-    x = feats[torch.as_tensor(rows, device=feats.device)].double()  # (n, D)
-    return x.mean(0).float(), x.std(0).clamp_min(1e-6).float()
 
 
 @torch.no_grad()
